@@ -1,0 +1,61 @@
+//! Start-up shared by every Lambda binary: tracing, settings, the DynamoDB
+//! store, then the runtime loop into a handler of this crate.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::api::{self, App};
+use crate::authorizer;
+use crate::config::{ConfigError, ENV_TABLE, Settings};
+use crate::routes::Operation;
+use crate::store::DynamoDbStore;
+
+pub type Error = lambda_runtime::Error;
+
+/// JSON log lines for CloudWatch; level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
+    init_tracing();
+    let settings = Settings::from_env()?;
+    let table = std::env::var(ENV_TABLE).map_err(|_| ConfigError::NoTable)?;
+    let client = DynamoDbStore::client(None, settings.timeouts, None).await;
+    let app =
+        App::new(DynamoDbStore::new(client, &table), settings.keys).with_routes(settings.routes);
+    Ok(Arc::new(app))
+}
+
+/// The `main` of each management function.
+pub async fn run_operation(op: Operation) -> Result<(), Error> {
+    let app = app_from_env().await?;
+    lambda_http::run(service_fn(move |req| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(api::handle(&app, op, req).await) }
+    }))
+    .await
+}
+
+/// The `main` of the authorizer function.
+pub async fn run_authorizer() -> Result<(), Error> {
+    let app = app_from_env().await?;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, Infallible>(authorizer::authorize(&app, &event.payload).await) }
+        },
+    ))
+    .await
+}

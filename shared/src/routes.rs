@@ -1,0 +1,401 @@
+//! The route table: which scope each API Gateway route key needs, and which
+//! keygate operation (Lambda function) serves the management routes. The
+//! authorizer, `keygate serve` and the `template.yaml` test all read this table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use crate::scope::{CATALOG, Scope};
+
+/// A keygate management operation: one Lambda binary each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    CreateKey,
+    ListKeys,
+    GetKey,
+    SuspendKey,
+    ReactivateKey,
+    RevokeKey,
+    DeleteKey,
+    ListScopes,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 8] = [
+        Operation::CreateKey,
+        Operation::ListKeys,
+        Operation::GetKey,
+        Operation::SuspendKey,
+        Operation::ReactivateKey,
+        Operation::RevokeKey,
+        Operation::DeleteKey,
+        Operation::ListScopes,
+    ];
+
+    /// The API Gateway route key, e.g. `GET /v1/api-keys/{id}`.
+    pub fn route_key(self) -> &'static str {
+        match self {
+            Operation::CreateKey => "POST /v1/api-keys",
+            Operation::ListKeys => "GET /v1/api-keys",
+            Operation::GetKey => "GET /v1/api-keys/{id}",
+            Operation::SuspendKey => "POST /v1/api-keys/{id}/suspend",
+            Operation::ReactivateKey => "POST /v1/api-keys/{id}/reactivate",
+            Operation::RevokeKey => "POST /v1/api-keys/{id}/revoke",
+            Operation::DeleteKey => "DELETE /v1/api-keys/{id}",
+            Operation::ListScopes => "GET /v1/scopes",
+        }
+    }
+
+    /// The name of the Lambda binary serving this operation.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Operation::CreateKey => "create-key",
+            Operation::ListKeys => "list-keys",
+            Operation::GetKey => "get-key",
+            Operation::SuspendKey => "suspend-key",
+            Operation::ReactivateKey => "reactivate-key",
+            Operation::RevokeKey => "revoke-key",
+            Operation::DeleteKey => "delete-key",
+            Operation::ListScopes => "list-scopes",
+        }
+    }
+
+    pub fn required(self) -> Requirement {
+        let scope = match self {
+            Operation::CreateKey
+            | Operation::SuspendKey
+            | Operation::ReactivateKey
+            | Operation::RevokeKey => "api-keys:write",
+            Operation::ListKeys | Operation::GetKey => "api-keys:read",
+            Operation::DeleteKey => "api-keys:delete",
+            Operation::ListScopes => return Requirement::AnyValidKey,
+        };
+        Requirement::Scope(catalog_scope(scope))
+    }
+}
+
+fn catalog_scope(s: &str) -> Scope {
+    // Only called with literals from this file; the unit tests prove each one.
+    Scope::parse(s).unwrap_or_else(|e| panic!("route table names a scope outside the catalog: {e}"))
+}
+
+/// What a route asks of the calling key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    Scope(Scope),
+    /// Any active key of any scope (`GET /v1/scopes`).
+    AnyValidKey,
+}
+
+impl Requirement {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "any" {
+            Ok(Requirement::AnyValidKey)
+        } else {
+            Scope::parse(s)
+                .map(Requirement::Scope)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    /// Path template with `{param}` segments.
+    pub path: String,
+    pub requirement: Requirement,
+    /// The keygate function behind it; `None` for the deployer's own routes.
+    pub operation: Option<Operation>,
+}
+
+impl Route {
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A route matched against a concrete request path.
+#[derive(Debug)]
+pub struct Matched<'a> {
+    pub route: &'a Route,
+    pub route_key: &'a str,
+    pub path_parameters: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+    keys: Vec<String>,
+    by_key: HashMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouteTableError {
+    #[error("route table is not a JSON object of \"METHOD /path\": \"scope\": {0}")]
+    NotJson(String),
+    #[error(
+        "route {0:?} is not \"METHOD /path\" with an upper-case method and a path starting with /"
+    )]
+    BadRouteKey(String),
+    #[error("route {route:?}: {reason}")]
+    BadScope { route: String, reason: String },
+    #[error("route {0:?} is a keygate management route and cannot be remapped")]
+    Reserved(String),
+}
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+impl RouteTable {
+    /// The built-in table: keygate's management routes plus a conventional REST
+    /// mapping for every other catalog resource.
+    pub fn builtin() -> &'static RouteTable {
+        static TABLE: LazyLock<RouteTable> = LazyLock::new(RouteTable::build_builtin);
+        &TABLE
+    }
+
+    fn build_builtin() -> RouteTable {
+        let mut routes: Vec<Route> = Operation::ALL
+            .iter()
+            .map(|&op| {
+                let (method, path) = op.route_key().split_once(' ').unwrap_or(("", ""));
+                Route {
+                    method: method.to_owned(),
+                    path: path.to_owned(),
+                    requirement: op.required(),
+                    operation: Some(op),
+                }
+            })
+            .collect();
+        for (resource, actions) in CATALOG.iter().filter(|(r, _)| *r != "api-keys") {
+            let collection = format!("/v1/{resource}");
+            let item = format!("/v1/{resource}/{{id}}");
+            for action in *actions {
+                let scope = catalog_scope(&format!("{resource}:{action}"));
+                let entries: Vec<(&str, &String)> = match *action {
+                    "read" => vec![("GET", &collection), ("GET", &item)],
+                    "write" => vec![("POST", &collection), ("PUT", &item), ("PATCH", &item)],
+                    "submit" => vec![("POST", &collection)],
+                    "delete" => vec![("DELETE", &item)],
+                    _ => vec![],
+                };
+                routes.extend(entries.into_iter().map(|(method, path)| Route {
+                    method: method.to_owned(),
+                    path: path.clone(),
+                    requirement: Requirement::Scope(scope),
+                    operation: None,
+                }));
+            }
+        }
+        RouteTable::from_routes(routes)
+    }
+
+    fn from_routes(routes: Vec<Route>) -> RouteTable {
+        let keys: Vec<String> = routes.iter().map(Route::route_key).collect();
+        let by_key = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        RouteTable {
+            routes,
+            keys,
+            by_key,
+        }
+    }
+
+    /// The built-in table with a deployer's routes added or replacing the
+    /// conventional ones. JSON: `{"GET /v1/orders/{id}": "runs:read", "GET /v1/health": "any"}`.
+    /// Every scope must be in the catalog; management routes cannot be changed.
+    pub fn with_overrides(json: &str) -> Result<RouteTable, RouteTableError> {
+        let custom: BTreeMap<String, String> =
+            serde_json::from_str(json).map_err(|e| RouteTableError::NotJson(e.to_string()))?;
+        let mut routes = Self::builtin().routes.clone();
+        for (key, scope) in custom {
+            let (method, path) = key
+                .split_once(' ')
+                .filter(|(m, p)| METHODS.contains(m) && p.starts_with('/') && !p.contains(' '))
+                .ok_or_else(|| RouteTableError::BadRouteKey(key.clone()))?;
+            let requirement =
+                Requirement::parse(&scope).map_err(|reason| RouteTableError::BadScope {
+                    route: key.clone(),
+                    reason,
+                })?;
+            let route = Route {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                requirement,
+                operation: None,
+            };
+            match routes.iter_mut().find(|r| r.route_key() == key) {
+                Some(existing) if existing.operation.is_some() => {
+                    return Err(RouteTableError::Reserved(key));
+                }
+                Some(existing) => *existing = route,
+                None => routes.push(route),
+            }
+        }
+        Ok(RouteTable::from_routes(routes))
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// The requirement of a route key; `None` (deny) for routes not in the table.
+    pub fn required_scope(&self, route_key: &str) -> Option<Requirement> {
+        self.by_key
+            .get(route_key)
+            .map(|&i| self.routes[i].requirement)
+    }
+
+    /// Match a concrete method and path (as API Gateway does) to a route.
+    pub fn match_request(&self, method: &str, path: &str) -> Option<Matched<'_>> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        self.routes
+            .iter()
+            .zip(&self.keys)
+            .filter(|(r, _)| r.method == method)
+            .find_map(|(route, key)| {
+                let template: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+                if template.len() != segments.len() {
+                    return None;
+                }
+                let mut params = HashMap::new();
+                for (t, s) in template.iter().zip(&segments) {
+                    match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                        Some(name) if !s.is_empty() => {
+                            params.insert(name.to_owned(), (*s).to_owned());
+                        }
+                        Some(_) => return None,
+                        None if t == s => {}
+                        None => return None,
+                    }
+                }
+                Some(Matched {
+                    route,
+                    route_key: key,
+                    path_parameters: params,
+                })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(s: &str) -> Requirement {
+        Requirement::Scope(Scope::parse(s).unwrap())
+    }
+
+    #[test]
+    fn management_routes_need_the_documented_scopes() {
+        let t = RouteTable::builtin();
+        assert_eq!(
+            t.required_scope("POST /v1/api-keys"),
+            Some(scope("api-keys:write"))
+        );
+        assert_eq!(
+            t.required_scope("GET /v1/api-keys/{id}"),
+            Some(scope("api-keys:read"))
+        );
+        assert_eq!(
+            t.required_scope("DELETE /v1/api-keys/{id}"),
+            Some(scope("api-keys:delete"))
+        );
+        assert_eq!(
+            t.required_scope("GET /v1/scopes"),
+            Some(Requirement::AnyValidKey)
+        );
+    }
+
+    #[test]
+    fn catalog_resources_get_conventional_routes() {
+        let t = RouteTable::builtin();
+        assert_eq!(t.required_scope("GET /v1/runs"), Some(scope("runs:read")));
+        assert_eq!(
+            t.required_scope("GET /v1/runs/{id}"),
+            Some(scope("runs:read"))
+        );
+        assert_eq!(
+            t.required_scope("POST /v1/conversations"),
+            Some(scope("conversations:submit"))
+        );
+        assert_eq!(
+            t.required_scope("DELETE /v1/metrics/{id}"),
+            Some(scope("metrics:delete"))
+        );
+        assert_eq!(
+            t.required_scope("PATCH /v1/run-templates/{id}"),
+            Some(scope("run-templates:write"))
+        );
+        // runs has no delete scope, so there is no delete route: deny.
+        assert_eq!(t.required_scope("DELETE /v1/runs/{id}"), None);
+        assert_eq!(t.required_scope("GET /v1/unknown"), None);
+        assert_eq!(t.required_scope("$default"), None);
+    }
+
+    #[test]
+    fn every_catalog_scope_is_reachable_by_some_route() {
+        let t = RouteTable::builtin();
+        for s in Scope::all() {
+            assert!(
+                t.routes()
+                    .iter()
+                    .any(|r| r.requirement == Requirement::Scope(*s)),
+                "{s} has no route"
+            );
+        }
+    }
+
+    #[test]
+    fn concrete_paths_match_templates() {
+        let t = RouteTable::builtin();
+        let m = t.match_request("POST", "/v1/api-keys/abc/revoke").unwrap();
+        assert_eq!(m.route_key, "POST /v1/api-keys/{id}/revoke");
+        assert_eq!(m.path_parameters["id"], "abc");
+        assert!(t.match_request("POST", "/v1/api-keys//revoke").is_none());
+        assert!(t.match_request("PUT", "/v1/api-keys").is_none());
+        assert_eq!(
+            t.match_request("GET", "/v1/api-keys")
+                .unwrap()
+                .route
+                .operation,
+            Some(Operation::ListKeys)
+        );
+    }
+
+    #[test]
+    fn deployer_overrides_are_checked() {
+        let t = RouteTable::with_overrides(r#"{"GET /v1/orders/{id}": "runs:read", "GET /health": "any", "DELETE /v1/runs/{id}": "runs:write"}"#).unwrap();
+        assert_eq!(
+            t.required_scope("GET /v1/orders/{id}"),
+            Some(scope("runs:read"))
+        );
+        assert_eq!(
+            t.required_scope("GET /health"),
+            Some(Requirement::AnyValidKey)
+        );
+        assert_eq!(
+            t.required_scope("DELETE /v1/runs/{id}"),
+            Some(scope("runs:write"))
+        );
+        assert!(matches!(
+            RouteTable::with_overrides(r#"{"GET /x": "orders:read"}"#),
+            Err(RouteTableError::BadScope { .. })
+        ));
+        assert!(matches!(
+            RouteTable::with_overrides(r#"{"get /x": "runs:read"}"#),
+            Err(RouteTableError::BadRouteKey(_))
+        ));
+        assert!(matches!(
+            RouteTable::with_overrides(r#"{"GET /v1/api-keys": "runs:read"}"#),
+            Err(RouteTableError::Reserved(_))
+        ));
+        assert!(matches!(
+            RouteTable::with_overrides("[1]"),
+            Err(RouteTableError::NotJson(_))
+        ));
+    }
+}

@@ -1,0 +1,394 @@
+//! The embedded store: one redb file, for `keygate serve` and for tests.
+//!
+//! Tables: `keys` (id → record JSON), `keys_by_org` ((org, id) → ()) and
+//! `keys_by_org_status` ((org, status, id) → ()). Ids are time-ordered, so a
+//! reverse range over an index is "newest first" and a page starts exactly
+//! after the cursor's id without skipping anything. Every write is one redb
+//! write transaction (serialised, ACID), which gives the same conditional
+//! semantics as DynamoDB's condition expressions.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Page, Store, StoreError};
+use crate::key::{KeyId, SecretHash};
+use crate::lifecycle::{Check, StatusChange, check};
+use crate::model::{
+    Description, KeyName, KeyRecord, KeyStatus, KeyType, OrgId, Owner, RevokeReason, StatusFilter,
+    Timestamp,
+};
+use crate::scope::Permissions;
+
+const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
+const BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_org");
+const BY_STATUS: TableDefinition<(&str, &str, u128), ()> =
+    TableDefinition::new("keys_by_org_status");
+
+/// The file inside `--data DIR`.
+pub const DATA_FILE: &str = "keygate.redb";
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the data directory {0} is in use by another keygate process (is `keygate serve` running?)"
+    )]
+    Locked(String),
+    #[error("cannot open the data directory {path}: {reason}")]
+    Other { path: String, reason: String },
+}
+
+fn failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+impl EmbeddedStore {
+    /// Open (or create) `DIR/keygate.redb`. Fails with `Locked` while another
+    /// process has it open.
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        let shown = dir.display().to_string();
+        let other = |reason: String| OpenError::Other {
+            path: shown.clone(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| other(e.to_string()))?;
+        let db = Database::create(dir.join(DATA_FILE)).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(shown.clone()),
+            e => other(e.to_string()),
+        })?;
+        Self::init(db).map_err(|e| other(e.to_string()))
+    }
+
+    /// A store that lives in memory only (tests and benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(failed)?;
+        Self::init(db)
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
+        let txn = db.begin_write().map_err(failed)?;
+        txn.open_table(KEYS).map_err(failed)?;
+        txn.open_table(BY_ORG).map_err(failed)?;
+        txn.open_table(BY_STATUS).map_err(failed)?;
+        txn.commit().map_err(failed)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Run a write transaction off the async executor; commit when `f` succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(failed)?;
+            let out = f(&txn)?;
+            txn.commit().map_err(failed)?;
+            Ok(out)
+        })
+        .await
+        .map_err(failed)?
+    }
+}
+
+fn read_record(txn: &WriteTransaction, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    let keys = txn.open_table(KEYS).map_err(failed)?;
+    let bytes = keys.get(id.as_u128()).map_err(failed)?;
+    bytes.map(|b| decode(b.value())).transpose()
+}
+
+fn write_record(txn: &WriteTransaction, record: &KeyRecord) -> Result<(), StoreError> {
+    let mut keys = txn.open_table(KEYS).map_err(failed)?;
+    keys.insert(record.id.as_u128(), encode(record)?.as_slice())
+        .map_err(failed)?;
+    Ok(())
+}
+
+fn set_status_index(
+    txn: &WriteTransaction,
+    record: &KeyRecord,
+    old: Option<KeyStatus>,
+) -> Result<(), StoreError> {
+    let mut by_status = txn.open_table(BY_STATUS).map_err(failed)?;
+    let org = record.org_id.as_str();
+    let id = record.id.as_u128();
+    if let Some(old) = old {
+        by_status.remove((org, old.as_str(), id)).map_err(failed)?;
+    }
+    by_status
+        .insert((org, record.status.as_str(), id), ())
+        .map_err(failed)?;
+    Ok(())
+}
+
+impl Store for EmbeddedStore {
+    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let record = record.clone();
+        self.write(move |txn| {
+            if read_record(txn, record.id)?.is_some() {
+                return Err(StoreError::AlreadyExists);
+            }
+            write_record(txn, &record)?;
+            txn.open_table(BY_ORG)
+                .map_err(failed)?
+                .insert((record.org_id.as_str(), record.id.as_u128()), ())
+                .map_err(failed)?;
+            set_status_index(txn, &record, None)
+        })
+        .await
+    }
+
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(failed)?;
+        let keys = txn.open_table(KEYS).map_err(failed)?;
+        let bytes = keys.get(id.as_u128()).map_err(failed)?;
+        bytes.map(|b| decode(b.value())).transpose()
+    }
+
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page, StoreError> {
+        let txn = self.db.begin_read().map_err(failed)?;
+        let keys = txn.open_table(KEYS).map_err(failed)?;
+        let upper = after.map_or(u128::MAX, KeyId::as_u128);
+        let upper_inclusive = after.is_none();
+        let org = org.as_str();
+        // One extra id tells whether another page follows.
+        let ids: Vec<u128> = match filter {
+            StatusFilter::All => {
+                let index = txn.open_table(BY_ORG).map_err(failed)?;
+                let range = if upper_inclusive {
+                    index.range((org, 0)..=(org, upper))
+                } else {
+                    index.range((org, 0)..(org, upper))
+                }
+                .map_err(failed)?;
+                range
+                    .rev()
+                    .take(limit + 1)
+                    .map(|e| e.map(|(k, _)| k.value().1).map_err(failed))
+                    .collect::<Result<_, _>>()?
+            }
+            StatusFilter::Only(status) => {
+                let index = txn.open_table(BY_STATUS).map_err(failed)?;
+                let s = status.as_str();
+                let range = if upper_inclusive {
+                    index.range((org, s, 0)..=(org, s, upper))
+                } else {
+                    index.range((org, s, 0)..(org, s, upper))
+                }
+                .map_err(failed)?;
+                range
+                    .rev()
+                    .take(limit + 1)
+                    .map(|e| e.map(|(k, _)| k.value().2).map_err(failed))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let more = ids.len() > limit;
+        let mut records = Vec::with_capacity(limit.min(ids.len()));
+        for id in ids.into_iter().take(limit) {
+            let bytes = keys
+                .get(id)
+                .map_err(failed)?
+                .ok_or_else(|| StoreError::Corrupt("index names a missing key".into()))?;
+            records.push(decode(bytes.value())?);
+        }
+        let next_after = if more {
+            records.last().map(|r| r.id)
+        } else {
+            None
+        };
+        Ok(Page {
+            records,
+            next_after,
+        })
+    }
+
+    async fn transition(
+        &self,
+        org: &OrgId,
+        id: KeyId,
+        change: &StatusChange,
+    ) -> Result<KeyRecord, StoreError> {
+        let org = org.clone();
+        let change = change.clone();
+        self.write(move |txn| {
+            let mut record = read_record(txn, id)?
+                .filter(|r| r.org_id == org)
+                .ok_or(StoreError::NotFound)?;
+            match check(record.status, change.transition) {
+                Check::NoOp => Ok(record),
+                Check::Conflict => Err(StoreError::Conflict {
+                    current: record.status,
+                }),
+                Check::Apply => {
+                    let old = record.status;
+                    change.apply_to(&mut record);
+                    write_record(txn, &record)?;
+                    set_status_index(txn, &record, Some(old))?;
+                    Ok(record)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, org: &OrgId, id: KeyId) -> Result<(), StoreError> {
+        let org = org.clone();
+        self.write(move |txn| {
+            let record = read_record(txn, id)?
+                .filter(|r| r.org_id == org)
+                .ok_or(StoreError::NotFound)?;
+            let raw = id.as_u128();
+            txn.open_table(KEYS)
+                .map_err(failed)?
+                .remove(raw)
+                .map_err(failed)?;
+            txn.open_table(BY_ORG)
+                .map_err(failed)?
+                .remove((org.as_str(), raw))
+                .map_err(failed)?;
+            txn.open_table(BY_STATUS)
+                .map_err(failed)?
+                .remove((org.as_str(), record.status.as_str(), raw))
+                .map_err(failed)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| {
+            let Some(mut record) = read_record(txn, id)? else {
+                return Ok(false);
+            };
+            if record.last_used_at.is_some_and(|t| t > unless_after) {
+                return Ok(false);
+            }
+            record.last_used_at = Some(at);
+            write_record(txn, &record)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(failed)?;
+        let keys = txn.open_table(KEYS).map_err(failed)?;
+        Ok(keys.is_empty().map_err(failed)?)
+    }
+}
+
+/// The on-disk JSON form of a record. Versioned by field names; unknown
+/// fields are ignored so an older binary can read a newer file.
+#[derive(Serialize, Deserialize)]
+struct Doc {
+    id: KeyId,
+    org_id: String,
+    name: String,
+    description: Option<String>,
+    key_type: KeyType,
+    owner: Option<String>,
+    scopes: Vec<String>,
+    status: KeyStatus,
+    hint: String,
+    secret_hash: [u8; 32],
+    created_at: Timestamp,
+    created_by: Option<KeyId>,
+    updated_at: Timestamp,
+    suspended_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+    revoked_reason: Option<String>,
+    revoked_by: Option<KeyId>,
+    expires_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
+}
+
+fn encode(r: &KeyRecord) -> Result<Vec<u8>, StoreError> {
+    let doc = Doc {
+        id: r.id,
+        org_id: r.org_id.as_str().to_owned(),
+        name: r.name.as_str().to_owned(),
+        description: r.description.as_ref().map(|d| d.as_str().to_owned()),
+        key_type: r.key_type,
+        owner: r.owner.as_ref().map(|o| o.as_str().to_owned()),
+        scopes: r.permissions.to_strings(),
+        status: r.status,
+        hint: r.hint.clone(),
+        secret_hash: r.secret_hash.0,
+        created_at: r.created_at,
+        created_by: r.created_by,
+        updated_at: r.updated_at,
+        suspended_at: r.suspended_at,
+        revoked_at: r.revoked_at,
+        revoked_reason: r.revoked_reason.as_ref().map(|s| s.as_str().to_owned()),
+        revoked_by: r.revoked_by,
+        expires_at: r.expires_at,
+        last_used_at: r.last_used_at,
+    };
+    serde_json::to_vec(&doc).map_err(failed)
+}
+
+fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let d: Doc = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    Ok(KeyRecord {
+        id: d.id,
+        org_id: OrgId::new(&d.org_id).map_err(corrupt)?,
+        name: KeyName::new(&d.name).map_err(corrupt)?,
+        description: d
+            .description
+            .as_deref()
+            .map(Description::new)
+            .transpose()
+            .map_err(corrupt)?,
+        key_type: d.key_type,
+        owner: d
+            .owner
+            .as_deref()
+            .map(Owner::new)
+            .transpose()
+            .map_err(corrupt)?,
+        permissions: Permissions::from_strings(&d.scopes).map_err(|e| corrupt(e.to_string()))?,
+        status: d.status,
+        hint: d.hint,
+        secret_hash: SecretHash(d.secret_hash),
+        created_at: d.created_at,
+        created_by: d.created_by,
+        updated_at: d.updated_at,
+        suspended_at: d.suspended_at,
+        revoked_at: d.revoked_at,
+        revoked_reason: d
+            .revoked_reason
+            .as_deref()
+            .map(RevokeReason::new)
+            .transpose()
+            .map_err(corrupt)?,
+        revoked_by: d.revoked_by,
+        expires_at: d.expires_at,
+        last_used_at: d.last_used_at,
+    })
+}
