@@ -461,16 +461,14 @@ async fn list_keys<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let query = req.query_string_parameters_ref();
     let param = |name: &str| query.and_then(|q| q.first(name));
-    if let Some(q) = query {
-        if let Some((unknown, _)) = q
-            .iter()
+    if let Some((unknown, _)) = query.and_then(|q| {
+        q.iter()
             .find(|(k, _)| !["status", "limit", "cursor"].contains(k))
-        {
-            return Err(ApiError::bad_request(
-                unknown,
-                "unknown query parameter; expected status, limit or cursor",
-            ));
-        }
+    }) {
+        return Err(ApiError::bad_request(
+            unknown,
+            "unknown query parameter; expected status, limit or cursor",
+        ));
     }
     let filter = match param("status") {
         None => StatusFilter::All,

@@ -93,10 +93,10 @@ pub async fn decide<S: Store>(
     if record.is_expired(now) {
         return Decision::Deny(DenyReason::Expired);
     }
-    if let Requirement::Scope(scope) = requirement {
-        if !record.permissions.covers(scope) {
-            return Decision::Deny(DenyReason::MissingScope);
-        }
+    if let Requirement::Scope(scope) = requirement
+        && !record.permissions.covers(scope)
+    {
+        return Decision::Deny(DenyReason::MissingScope);
     }
     let threshold = now.plus_seconds(-LAST_USED_EVERY_SECS);
     if record.last_used_at.is_none_or(|t| t <= threshold) {

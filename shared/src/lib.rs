@@ -10,6 +10,7 @@ pub mod api;
 pub mod authorizer;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod key;
 pub mod lambda;
 pub mod lifecycle;

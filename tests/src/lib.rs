@@ -1,1 +1,365 @@
+//! Test support shared by keygate's cross-crate tests: a harness that drives
+//! requests through the local API Gateway stand-in, fixtures from
+//! `infra/events/`, a movable clock, a store that counts its calls, and the
+//! DynamoDB (moto) connection.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use keygate::api::App;
+use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate::gateway::{self, Incoming};
+use keygate::key::{KeyFormat, KeyId};
+use keygate::lambda_http::Body;
+use keygate::lifecycle::StatusChange;
+use keygate::model::{Clock, KeyRecord, OrgId, StatusFilter, Timestamp};
+use keygate::store::dynamodb::OperationLog;
+use keygate::store::{DynamoDbStore, EmbeddedStore, Page, Store, StoreError};
+use serde_json::Value;
+
+pub mod contract;
+
+/// A clock the test moves by hand. Starts at the real time.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self(AtomicI64::new(Timestamp::now().unix())))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// An HTTP answer, with the body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the documented error shape and returns the code.
+    pub fn assert_error(&self, status: u16) -> &str {
+        assert_eq!(self.status, status, "unexpected answer: {:#}", self.body);
+        let error = &self.body["error"];
+        assert!(
+            error["code"].is_string(),
+            "no error.code in {:#}",
+            self.body
+        );
+        assert!(
+            error["message"].is_string(),
+            "no error.message in {:#}",
+            self.body
+        );
+        assert!(
+            error["request_id"].is_string(),
+            "no error.request_id in {:#}",
+            self.body
+        );
+        self.error_code()
+    }
+}
+
+/// The keygate API with a store, driven like API Gateway would drive it.
+pub struct Harness<S: Store> {
+    pub app: App<S>,
+    pub clock: Arc<TestClock>,
+}
+
+impl Harness<EmbeddedStore> {
+    pub fn embedded() -> Self {
+        Self::new(EmbeddedStore::in_memory().expect("in-memory store"))
+    }
+}
+
+impl<S: Store> Harness<S> {
+    pub fn new(store: S) -> Self {
+        let clock = TestClock::new();
+        let app = App::new(store, KeyFormat::default()).with_clock(clock.clone());
+        Self { app, clock }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.app.store
+    }
+
+    /// A full-access key for `org`, minted straight into the store.
+    pub async fn root_key(&self, org: &str) -> String {
+        let org = OrgId::new(org).expect("valid org");
+        let (_, key) = self.app.mint_root_key(&org, "root").await.expect("mint");
+        key.expose().to_owned()
+    }
+
+    /// One request through route matching, the authorizer and the handler.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert("x-api-key", HeaderValue::from_str(key).expect("header"));
+        }
+        if body.is_some() {
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+        }
+        let incoming = Incoming {
+            method: Method::from_bytes(method.as_bytes()).expect("method"),
+            uri: path.parse::<Uri>().expect("uri"),
+            headers,
+            body: body.unwrap_or_default().as_bytes().to_vec(),
+        };
+        let response = gateway::dispatch(&self.app, incoming).await;
+        let (parts, body) = response.into_parts();
+        let body = match body {
+            Body::Text(t) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+            Body::Binary(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// Create a key with `key` and return (full key, record JSON); asserts 201.
+    pub async fn create(&self, key: &str, body: Value) -> (String, Value) {
+        let reply = self
+            .call("POST", "/v1/api-keys", Some(key), Some(&body.to_string()))
+            .await;
+        assert_eq!(reply.status, 201, "create failed: {:#}", reply.body);
+        let full = reply.body["key"]
+            .as_str()
+            .expect("key in create answer")
+            .to_owned();
+        (full, reply.body)
+    }
+
+    /// A service key with the given scopes.
+    pub async fn create_scoped(&self, key: &str, scopes: &[&str]) -> (String, Value) {
+        self.create(
+            key,
+            serde_json::json!({"name": "scoped", "key_type": "service", "permissions": scopes}),
+        )
+        .await
+    }
+
+    /// Whether the authorizer lets `key` through on `route_key`, using the
+    /// API Gateway fixture event.
+    pub async fn authorize(&self, key: &str, route_key: &str) -> bool {
+        let event = authorizer_event(key, route_key);
+        keygate::authorizer::authorize(&self.app, &event)
+            .await
+            .is_authorized
+    }
+
+    /// Every record of `org` read straight from the store, for "nothing changed"
+    /// checks. `last_used_at` is blanked: the authorizer writes it on every use.
+    pub async fn snapshot(&self, org: &str) -> Vec<KeyRecord> {
+        let org = OrgId::new(org).expect("org");
+        let mut all = vec![];
+        let mut after = None;
+        loop {
+            let page = self
+                .app
+                .store
+                .list(&org, StatusFilter::All, 100, after)
+                .await
+                .expect("list");
+            all.extend(page.records.into_iter().map(|mut r| {
+                r.last_used_at = None;
+                r
+            }));
+            match page.next_after {
+                Some(id) => after = Some(id),
+                None => return all,
+            }
+        }
+    }
+}
+
+/// `infra/events/<name>.json`.
+pub fn fixture(name: &str) -> String {
+    let path = repo_root()
+        .join("infra/events")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The authorizer fixture with another key and route.
+pub fn authorizer_event(key: &str, route_key: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let mut event: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&fixture("authorizer")).expect("authorizer fixture parses");
+    event.route_key = Some(route_key.to_owned());
+    event.request_context.route_key = Some(route_key.to_owned());
+    event
+        .headers
+        .insert("x-api-key", HeaderValue::from_str(key).expect("header"));
+    event.identity_source = Some(vec![key.to_owned()]);
+    event
+}
+
+/// The id part of a full key.
+pub fn id_of(full_key: &str) -> String {
+    KeyFormat::default()
+        .parse(full_key)
+        .expect("well-formed key")
+        .id
+        .to_string()
+}
+
+/// A store wrapper that counts calls, to prove which paths touch the store.
+pub struct CountingStore<S> {
+    pub inner: S,
+    pub gets: AtomicUsize,
+    pub calls: AtomicUsize,
+}
+
+impl<S> CountingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            gets: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<S: Store> Store for CountingStore<S> {
+    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        self.tick();
+        self.inner.insert(record).await
+    }
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        self.tick();
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(id).await
+    }
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page, StoreError> {
+        self.tick();
+        self.inner.list(org, filter, limit, after).await
+    }
+    async fn transition(
+        &self,
+        org: &OrgId,
+        id: KeyId,
+        change: &StatusChange,
+    ) -> Result<KeyRecord, StoreError> {
+        self.tick();
+        self.inner.transition(org, id, change).await
+    }
+    async fn delete(&self, org: &OrgId, id: KeyId) -> Result<(), StoreError> {
+        self.tick();
+        self.inner.delete(org, id).await
+    }
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.tick();
+        self.inner.record_use(id, at, unless_after).await
+    }
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.tick();
+        self.inner.is_empty().await
+    }
+}
+
+/// The DynamoDB-API endpoint the test command started (moto's server).
+pub const ENV_DYNAMODB_ENDPOINT: &str = "KEYGATE_TEST_DYNAMODB_ENDPOINT";
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var(ENV_DYNAMODB_ENDPOINT).unwrap_or_else(|_| {
+        panic!(
+            "{ENV_DYNAMODB_ENDPOINT} is not set. The DynamoDB tests need a DynamoDB-API server: \
+             run them with `infra/test.sh`, which installs and starts moto, or start one and set \
+             {ENV_DYNAMODB_ENDPOINT}=http://127.0.0.1:PORT"
+        )
+    })
+}
+
+/// Dummy credentials and region for moto, and no metadata-service probing.
+pub fn set_dummy_aws_env() {
+    // SAFETY (edition 2024): set before any client is built; every test sets the same values.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    }
+}
+
+static TABLE_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh table on the test DynamoDB endpoint, with an operation log.
+pub async fn fresh_dynamodb_store() -> (DynamoDbStore, OperationLog) {
+    set_dummy_aws_env();
+    let log = OperationLog::default();
+    let client = DynamoDbStore::client(
+        Some(&dynamodb_endpoint()),
+        keygate::store::dynamodb::Timeouts::default(),
+        Some(log.clone()),
+    )
+    .await;
+    let table = format!(
+        "keygate-test-{}-{}-{}",
+        std::process::id(),
+        TABLE_COUNTER.fetch_add(1, Ordering::SeqCst),
+        uuid_like()
+    );
+    let store = DynamoDbStore::new(client, &table);
+    store.create_table().await.expect("create test table");
+    log.clear();
+    (store, log)
+}
+
+fn uuid_like() -> String {
+    KeyId::generate().to_string()[14..].to_owned()
+}

@@ -106,6 +106,11 @@ impl DynamoDbStore {
         Client::from_conf(config.build())
     }
 
+    /// The SDK client, for tooling that inspects raw items.
+    pub fn raw_client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

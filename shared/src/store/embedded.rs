@@ -298,7 +298,7 @@ impl Store for EmbeddedStore {
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let txn = self.db.begin_read().map_err(failed)?;
         let keys = txn.open_table(KEYS).map_err(failed)?;
-        Ok(keys.is_empty().map_err(failed)?)
+        keys.is_empty().map_err(failed)
     }
 }
 

@@ -1,0 +1,150 @@
+//! A local stand-in for API Gateway (HTTP API, payload 2.0): match the route,
+//! require the identity source, call the authorizer with an event shaped like
+//! API Gateway's, then call the operation's handler with the authorizer's
+//! context. `keygate serve` and the handler tests both go through here.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayV2CustomAuthorizerV2Request,
+    ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
+};
+use http::{HeaderMap, Method, Uri};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::api::{self, App};
+use crate::authorizer;
+use crate::store::Store;
+
+/// API Gateway's own answers: `{"message": "..."}`.
+pub fn gateway_answer(status: u16, message: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(
+            serde_json::json!({ "message": message }).to_string(),
+        ))
+        .unwrap_or_default()
+}
+
+/// One HTTP request as it reaches API Gateway.
+pub struct Incoming {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The authorizer event API Gateway would send for this request.
+pub fn authorizer_event(
+    incoming: &Incoming,
+    route_key: &str,
+    path_parameters: &HashMap<String, String>,
+    request_id: &str,
+) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
+    event.version = Some("2.0".into());
+    event.type_ = Some("REQUEST".into());
+    event.route_arn = Some(format!(
+        "arn:aws:execute-api:local:000000000000:keygate/$default/{}",
+        route_key.replacen(' ', "", 1)
+    ));
+    event.route_key = Some(route_key.to_owned());
+    event.raw_path = Some(incoming.uri.path().to_owned());
+    event.raw_query_string = Some(incoming.uri.query().unwrap_or_default().to_owned());
+    event.identity_source = incoming
+        .headers
+        .get(authorizer::API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| vec![v.to_owned()]);
+    event.headers = incoming.headers.clone();
+    event.path_parameters = path_parameters.clone();
+    event.query_string_parameters = query_pairs(&incoming.uri)
+        .into_iter()
+        .map(|(k, v)| (k, v.join(",")))
+        .collect();
+    event.request_context = request_context(incoming, route_key, request_id);
+    event
+}
+
+fn request_context(
+    incoming: &Incoming,
+    route_key: &str,
+    request_id: &str,
+) -> ApiGatewayV2httpRequestContext {
+    let mut http_description = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_description.method = incoming.method.clone();
+    http_description.path = Some(incoming.uri.path().to_owned());
+    http_description.protocol = Some("HTTP/1.1".into());
+    http_description.source_ip = Some("127.0.0.1".into());
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.route_key = Some(route_key.to_owned());
+    context.request_id = Some(request_id.to_owned());
+    context.stage = Some("$default".into());
+    context.http = http_description;
+    context
+}
+
+fn query_pairs(uri: &Uri) -> HashMap<String, Vec<String>> {
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        query
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
+    }
+    query
+}
+
+/// Route (404), identity source (401), authorizer (403), then the handler.
+pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Body> {
+    let Some(matched) = app
+        .routes
+        .match_request(incoming.method.as_str(), incoming.uri.path())
+    else {
+        return gateway_answer(404, "Not Found");
+    };
+    let has_key = incoming
+        .headers
+        .get(authorizer::API_KEY_HEADER)
+        .is_some_and(|v| !v.is_empty());
+    if !has_key {
+        return gateway_answer(401, "Unauthorized");
+    }
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let route_key = matched.route_key;
+    let event = authorizer_event(&incoming, route_key, &matched.path_parameters, &request_id);
+    let decision = authorizer::authorize(app, &event).await;
+    if !decision.is_authorized {
+        return gateway_answer(403, "Forbidden");
+    }
+    let Some(operation) = matched.route.operation else {
+        // Allowed, but a deployer's route has no backend inside keygate.
+        return gateway_answer(404, "Not Found");
+    };
+    let mut authorizer_context = ApiGatewayRequestAuthorizer::default();
+    if let serde_json::Value::Object(map) = decision.context {
+        authorizer_context.fields = map.into_iter().collect();
+    }
+    let mut context = request_context(&incoming, route_key, &request_id);
+    context.authorizer = Some(authorizer_context);
+    let query = query_pairs(&incoming.uri);
+    let body = if incoming.body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(incoming.body) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut request = Request::new(body);
+    *request.method_mut() = incoming.method;
+    *request.uri_mut() = incoming.uri;
+    *request.headers_mut() = incoming.headers;
+    let request = request
+        .with_path_parameters(matched.path_parameters)
+        .with_query_string_parameters(query)
+        .with_request_context(RequestContext::ApiGatewayV2(context));
+    api::handle(app, operation, request).await
+}
