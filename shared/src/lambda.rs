@@ -28,10 +28,16 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// An invalid setting stops the function at start-up, with a readable reason.
+fn config_error(e: ConfigError) -> Error {
+    tracing::error!(error = %e, "invalid configuration");
+    format!("invalid configuration: {e}").into()
+}
+
 async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     init_tracing();
-    let settings = Settings::from_env()?;
-    let table = std::env::var(ENV_TABLE).map_err(|_| ConfigError::NoTable)?;
+    let settings = Settings::from_env().map_err(config_error)?;
+    let table = std::env::var(ENV_TABLE).map_err(|_| config_error(ConfigError::NoTable))?;
     let client = DynamoDbStore::client(None, settings.timeouts, None).await;
     let app =
         App::new(DynamoDbStore::new(client, &table), settings.keys).with_routes(settings.routes);

@@ -20,6 +20,7 @@ use keygate::store::{DynamoDbStore, EmbeddedStore, Page, Store, StoreError};
 use serde_json::Value;
 
 pub mod contract;
+pub mod runtime_api;
 
 /// A clock the test moves by hand. Starts at the real time.
 #[derive(Debug)]
