@@ -37,7 +37,11 @@ async fn the_authorizer_binary_allows_and_denies() {
     );
     let ask = |key: &str, route: &str| serde_json::to_value(authorizer_event(key, route)).unwrap();
 
-    let allowed = response(api.invoke(ask(&reader, "GET /v1/runs/{id}"), WAIT).await.unwrap());
+    let allowed = response(
+        api.invoke(ask(&reader, "GET /v1/runs/{id}"), WAIT)
+            .await
+            .unwrap(),
+    );
     assert_eq!(allowed["isAuthorized"], true, "{allowed}");
     assert_eq!(allowed["context"]["org_id"], "acme");
     assert_eq!(allowed["context"]["key_id"], id);
@@ -53,11 +57,23 @@ async fn the_authorizer_binary_allows_and_denies() {
     }
 
     let revoked = h
-        .call("POST", &format!("/v1/api-keys/{id}/revoke"), Some(&root), Some(r#"{"reason":"done"}"#))
+        .call(
+            "POST",
+            &format!("/v1/api-keys/{id}/revoke"),
+            Some(&root),
+            Some(r#"{"reason":"done"}"#),
+        )
         .await;
     assert_eq!(revoked.status, 200);
-    let denied = response(api.invoke(ask(&reader, "GET /v1/runs/{id}"), WAIT).await.unwrap());
-    assert_eq!(denied["isAuthorized"], false, "revocation applies on the next request");
+    let denied = response(
+        api.invoke(ask(&reader, "GET /v1/runs/{id}"), WAIT)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        denied["isAuthorized"], false,
+        "revocation applies on the next request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,10 +86,15 @@ async fn the_http_binaries_serve_their_fixtures() {
     let fixture_id = event["pathParameters"]["id"].as_str().unwrap();
     let mut record = keygate_tests::contract::record("acme", "fixture");
     record.id = keygate::key::KeyId::parse(fixture_id).unwrap();
-    keygate::store::Store::insert(h.store(), &record).await.unwrap();
+    keygate::store::Store::insert(h.store(), &record)
+        .await
+        .unwrap();
 
     let endpoint = dynamodb_endpoint();
-    let env = [("TABLE_NAME", table.as_str()), ("AWS_ENDPOINT_URL", endpoint.as_str())];
+    let env = [
+        ("TABLE_NAME", table.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
     for (binary, name, status) in [
         (env!("CARGO_BIN_EXE_get-key"), "get-key", 200),
         (env!("CARGO_BIN_EXE_create-key"), "create-key", 201),
@@ -96,7 +117,10 @@ async fn the_http_binaries_serve_their_fixtures() {
             _ => {
                 let data = body["data"].as_array().unwrap();
                 assert_eq!(data.len(), 1, "the key create-key made: {body}");
-                assert!(data.iter().all(|r| r["status"] == "active" && r["id"] != fixture_id));
+                assert!(
+                    data.iter()
+                        .all(|r| r["status"] == "active" && r["id"] != fixture_id)
+                );
             }
         }
     }
@@ -108,12 +132,24 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
     let mut function = spawn_function(
         Path::new(env!("CARGO_BIN_EXE_authorizer")),
         &api,
-        &[("TABLE_NAME", "t"), ("KEYGATE_ROUTES", r#"{"GET /orders": "orders:read"}"#)],
+        &[
+            ("TABLE_NAME", "t"),
+            ("KEYGATE_ROUTES", r#"{"GET /orders": "orders:read"}"#),
+        ],
     );
-    let status = tokio::time::timeout(WAIT, function.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(WAIT, function.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!status.success());
     let mut stderr = String::new();
-    function.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    function
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
     assert!(stderr.contains("KEYGATE_ROUTES"), "{stderr}");
     assert!(stderr.contains("orders:read"), "{stderr}");
 }

@@ -108,7 +108,10 @@ impl RuntimeApi {
         }
     }
 
-    async fn serve(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
+    async fn serve(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         if req.method() == hyper::Method::GET && path == NEXT {
             return self.next().await;
@@ -163,7 +166,10 @@ impl RuntimeApi {
                                 "lambda-runtime-invoked-function-arn",
                                 "arn:aws:lambda:us-east-1:000000000000:function:keygate-test",
                             ),
-                            ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000"),
+                            (
+                                "lambda-runtime-trace-id",
+                                "Root=1-00000000-000000000000000000000000",
+                            ),
                         ],
                     );
                 }

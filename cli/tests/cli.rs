@@ -1,0 +1,198 @@
+//! Every `keygate keys` / `keygate scopes` subcommand against a running
+//! `keygate serve`: readable output, `--json` that parses, exit codes.
+
+mod common;
+
+use common::{KEYGATE, Server, keygate};
+use serde_json::Value;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("--json output is JSON: {e}: {}", stdout(out)))
+}
+
+#[test]
+fn every_subcommand_against_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let root = server.first_key.clone().unwrap();
+    let url = server.url.clone();
+    let run = |args: &[&str]| keygate(&url, &root, args);
+
+    // create: readable record, the key once on stdout, a warning on stderr.
+    let out = run(&[
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--scopes",
+        "runs:read,runs:write",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let key = text.lines().last().unwrap().to_owned();
+    assert!(key.starts_with("kg_") && key.len() == 64, "{text}");
+    assert_eq!(
+        text.matches(&key).count(),
+        1,
+        "the key is printed exactly once"
+    );
+    assert!(stderr(&out).contains("only time"), "{}", stderr(&out));
+    assert!(text.contains("runs:read,runs:write"));
+
+    let created = json(&run(&[
+        "keys",
+        "create",
+        "--name",
+        "ada",
+        "--type",
+        "user",
+        "--owner",
+        "ada@example.com",
+        "--preset",
+        "read_only",
+        "--json",
+    ]));
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(created["key"].as_str().unwrap().starts_with("kg_"));
+    assert_eq!(created["owner"], "ada@example.com");
+
+    // list: a table by default, JSON with --json, filtered by --status.
+    let out = run(&["keys", "list"]);
+    let table = stdout(&out);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(&id) && table.contains("ada"));
+    assert_eq!(table.lines().count(), 4, "header + 3 keys: {table}");
+    let page = json(&run(&["keys", "list", "--json", "--limit", "2"]));
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = json(&run(&[
+        "keys", "list", "--json", "--limit", "2", "--cursor", cursor,
+    ]));
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+
+    let got = json(&run(&["keys", "get", &id, "--json"]));
+    assert_eq!(got["id"], id);
+    assert!(got.get("key").is_none());
+    let readable = stdout(&run(&["keys", "get", &id]));
+    assert!(
+        readable.contains("status") && readable.contains("active"),
+        "{readable}"
+    );
+
+    assert_eq!(
+        json(&run(&["keys", "suspend", &id, "--json"]))["status"],
+        "suspended"
+    );
+    let suspended = json(&run(&["keys", "list", "--status", "suspended", "--json"]));
+    assert_eq!(suspended["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&run(&["keys", "reactivate", &id, "--json"]))["status"],
+        "active"
+    );
+
+    // revoke needs --reason (a usage error, before any call).
+    let out = run(&["keys", "revoke", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--reason"));
+    assert_eq!(
+        json(&run(&["keys", "get", &id, "--json"]))["status"],
+        "active"
+    );
+    let revoked = json(&run(&[
+        "keys",
+        "revoke",
+        &id,
+        "--reason",
+        "left the company",
+        "--json",
+    ]));
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["revoked_reason"], "left the company");
+
+    // API errors: non-zero exit and the API's message.
+    let out = run(&["keys", "reactivate", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("409") && stderr(&out).contains("revoked"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["keys", "create", "--name", "x", "--scopes", "runs:fly"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("runs:fly"), "{}", stderr(&out));
+    let out = run(&["keys", "list", "--status", "bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("status"));
+
+    let out = run(&["keys", "delete", &id]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(&id));
+    let out = run(&["keys", "get", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("404"));
+
+    let scopes = stdout(&run(&["scopes"]));
+    assert!(
+        scopes.contains("conversations:submit") && scopes.contains("run_evaluations"),
+        "{scopes}"
+    );
+    let catalog = json(&run(&["scopes", "--json"]));
+    assert_eq!(catalog["resources"].as_array().unwrap().len(), 13);
+
+    // A key without api-keys scopes is refused by the gateway.
+    let limited = created["key"].as_str().unwrap();
+    let out = keygate(&url, limited, &["keys", "create", "--name", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = keygate(&url, "kg_wrong", &["keys", "list"]);
+    assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
+    server.stop();
+}
+
+#[test]
+fn missing_settings_and_help() {
+    let out = std::process::Command::new(KEYGATE)
+        .args(["keys", "list"])
+        .env_remove("KEYGATE_API_URL")
+        .env_remove("KEYGATE_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("KEYGATE_API_URL"));
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["bootstrap", "--help"],
+        vec!["table", "create", "--help"],
+        vec!["keys", "--help"],
+        vec!["keys", "create", "--help"],
+        vec!["keys", "list", "--help"],
+        vec!["keys", "revoke", "--help"],
+        vec!["scopes", "--help"],
+    ] {
+        let out = std::process::Command::new(KEYGATE)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Usage"), "{args:?}");
+    }
+    let out = std::process::Command::new(KEYGATE)
+        .args(["keys", "list"])
+        .env("KEYGATE_API_URL", "http://127.0.0.1:9")
+        .env("KEYGATE_API_KEY", "kg_x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+}

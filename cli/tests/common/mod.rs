@@ -1,0 +1,121 @@
+//! Start the built `keygate` binary as a server on a free port and talk to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
+
+/// A running `keygate serve`, stopped with SIGTERM when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// The key printed on first start, if this start printed one.
+    pub first_key: Option<String>,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        let mut child = Command::new(KEYGATE)
+            .args(["serve", "--port", "0", "--data"])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start keygate serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut first_key = None;
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("keygate serve exited before listening")
+                .expect("read stdout");
+            if line.starts_with("kg_") {
+                first_key = Some(line);
+            } else if let Some(url) = line.strip_prefix("keygate: listening on ") {
+                break url.to_owned();
+            }
+        };
+        Server {
+            child,
+            url,
+            first_key,
+        }
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "keygate serve did not stop cleanly: {status}"
+        );
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer: status and parsed JSON body (Null when empty).
+pub struct Answer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+pub fn request(method: &str, url: &str, key: Option<&str>, body: Option<&str>) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let with_key = |r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match key {
+        Some(k) => r.header("x-api-key", k),
+        None => r,
+    };
+    let result = match method {
+        "GET" => with_key(agent.get(url)).call(),
+        "DELETE" => with_key(agent.delete(url)).call(),
+        _ => {
+            let r = agent.post(url);
+            let r = match key {
+                Some(k) => r.header("x-api-key", k),
+                None => r,
+            };
+            match body {
+                Some(b) => r.header("content-type", "application/json").send(b),
+                None => r.send_empty(),
+            }
+        }
+    };
+    let mut response = result.expect("request");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).expect("JSON body")
+    };
+    Answer { status, body }
+}
+
+/// Run `keygate <args>` with the API URL and key in the environment.
+pub fn keygate(server_url: &str, key: &str, args: &[&str]) -> Output {
+    Command::new(KEYGATE)
+        .args(args)
+        .env("KEYGATE_API_URL", server_url)
+        .env("KEYGATE_API_KEY", key)
+        .output()
+        .expect("run keygate")
+}
