@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::key::{KeyFormat, KeyId};
 use crate::lifecycle::{StatusChange, Transition};
 use crate::model::{
-    Clock, Description, KeyName, KeyRecord, KeyStatus, KeyType, KeyView, OrgId, Owner,
-    RevokeReason, StatusFilter, SystemClock, Timestamp,
+    Clock, Description, KeyName, KeyRecord, KeyType, KeyView, OrgId, Owner, RevokeReason,
+    StatusFilter, SystemClock, Timestamp,
 };
 use crate::routes::{Operation, Requirement, RouteTable};
 use crate::scope::{CATALOG, Escalation, Permissions, Preset, Scope};
@@ -63,30 +63,19 @@ impl<S: Store> App<S> {
     ) -> Result<(KeyRecord, crate::key::FullKey), ApiError> {
         let name = KeyName::new(name).map_err(|e| ApiError::bad_request("name", e))?;
         let new = self.keys.generate();
-        let now = self.clock.now();
         let record = KeyRecord {
-            id: new.id,
-            org_id: org.clone(),
-            name,
             description: Some(
                 Description::new("created by keygate bootstrap")
                     .map_err(|e| ApiError::bad_request("description", e))?,
             ),
-            key_type: KeyType::Service,
-            owner: None,
-            permissions: Permissions::Full,
-            status: KeyStatus::Active,
-            hint: new.hint,
-            secret_hash: new.hash,
-            created_at: now,
-            created_by: None,
-            updated_at: now,
-            suspended_at: None,
-            revoked_at: None,
-            revoked_reason: None,
-            revoked_by: None,
-            expires_at: None,
-            last_used_at: None,
+            ..KeyRecord::new_active(
+                &new,
+                org.clone(),
+                name,
+                KeyType::Service,
+                Permissions::Full,
+                self.clock.now(),
+            )
         };
         self.store.insert(&record).await?;
         Ok((record, new.key))
@@ -416,25 +405,11 @@ async fn create_key<S: Store>(
 
     let new = app.keys.generate();
     let record = KeyRecord {
-        id: new.id,
-        org_id: caller.org.clone(),
-        name,
         description,
-        key_type,
         owner,
-        permissions,
-        status: KeyStatus::Active,
-        hint: new.hint,
-        secret_hash: new.hash,
-        created_at: now,
-        created_by: Some(caller.key_id),
-        updated_at: now,
-        suspended_at: None,
-        revoked_at: None,
-        revoked_reason: None,
-        revoked_by: None,
         expires_at,
-        last_used_at: None,
+        created_by: Some(caller.key_id),
+        ..KeyRecord::new_active(&new, caller.org.clone(), name, key_type, permissions, now)
     };
     app.store.insert(&record).await?;
     tracing::info!(key_id = %record.id, org_id = %record.org_id, created_by = %caller.key_id, "key created");

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::key::{KeyId, SecretHash};
+use crate::key::{KeyId, NewKey, SecretHash};
 use crate::scope::Permissions;
 
 /// A point in time, whole seconds, UTC; shown as RFC 3339 (`2026-11-27T04:05:08Z`).
@@ -263,6 +263,39 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A freshly minted, active key with no audit history; callers fill in
+    /// the optional fields (`description`, `owner`, `expires_at`, `created_by`).
+    pub fn new_active(
+        minted: &NewKey,
+        org_id: OrgId,
+        name: KeyName,
+        key_type: KeyType,
+        permissions: Permissions,
+        now: Timestamp,
+    ) -> Self {
+        KeyRecord {
+            id: minted.id,
+            org_id,
+            name,
+            description: None,
+            key_type,
+            owner: None,
+            permissions,
+            status: KeyStatus::Active,
+            hint: minted.hint.clone(),
+            secret_hash: minted.hash,
+            created_at: now,
+            created_by: None,
+            updated_at: now,
+            suspended_at: None,
+            revoked_at: None,
+            revoked_reason: None,
+            revoked_by: None,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }

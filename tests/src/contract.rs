@@ -22,29 +22,14 @@ pub fn org(s: &str) -> OrgId {
 
 /// A fresh active record of `org`, as the create handler would build it.
 pub fn record(org_id: &str, name: &str) -> KeyRecord {
-    let new = KeyFormat::default().generate();
-    let now = Timestamp::now();
-    KeyRecord {
-        id: new.id,
-        org_id: org(org_id),
-        name: KeyName::new(name).expect("name"),
-        description: None,
-        key_type: KeyType::Service,
-        owner: None,
-        permissions: Permissions::from_strings(&["runs:read", "runs:write"]).expect("scopes"),
-        status: KeyStatus::Active,
-        hint: new.hint,
-        secret_hash: new.hash,
-        created_at: now,
-        created_by: None,
-        updated_at: now,
-        suspended_at: None,
-        revoked_at: None,
-        revoked_reason: None,
-        revoked_by: None,
-        expires_at: None,
-        last_used_at: None,
-    }
+    KeyRecord::new_active(
+        &KeyFormat::default().generate(),
+        org(org_id),
+        KeyName::new(name).expect("name"),
+        KeyType::Service,
+        Permissions::from_strings(&["runs:read", "runs:write"]).expect("scopes"),
+        Timestamp::now(),
+    )
 }
 
 pub fn change(transition: Transition) -> StatusChange {
