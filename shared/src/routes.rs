@@ -127,6 +127,8 @@ pub struct Matched<'a> {
 pub struct RouteTable {
     routes: Vec<Route>,
     keys: Vec<String>,
+    /// Each route's path split on `/`, for matching concrete paths.
+    segments: Vec<Vec<String>>,
     by_key: HashMap<String, usize>,
 }
 
@@ -197,9 +199,20 @@ impl RouteTable {
             .enumerate()
             .map(|(i, k)| (k.clone(), i))
             .collect();
+        let segments = routes
+            .iter()
+            .map(|r| {
+                r.path
+                    .trim_start_matches('/')
+                    .split('/')
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
         RouteTable {
             routes,
             keys,
+            segments,
             by_key,
         }
     }
@@ -255,12 +268,9 @@ impl RouteTable {
         self.routes
             .iter()
             .zip(&self.keys)
-            .filter(|(r, _)| r.method == method)
-            .find_map(|(route, key)| {
-                let template: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
-                if template.len() != segments.len() {
-                    return None;
-                }
+            .zip(&self.segments)
+            .filter(|((r, _), template)| r.method == method && template.len() == segments.len())
+            .find_map(|((route, key), template)| {
                 let mut params = HashMap::new();
                 for (t, s) in template.iter().zip(&segments) {
                     match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
