@@ -55,20 +55,9 @@ impl RuntimeApi {
             queued: Arc::new(Notify::new()),
         };
         let server = api.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let server = server.clone();
-                        async move { Ok::<_, Infallible>(server.serve(req).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        spawn_http_server(listener, move |req| {
+            let server = server.clone();
+            async move { server.serve(req).await }
         });
         api
     }
@@ -177,6 +166,30 @@ impl RuntimeApi {
             notified.await;
         }
     }
+}
+
+/// Serve HTTP/1.1 on `listener`, one task per connection, answering each
+/// request with `handler`, for as long as the runtime runs.
+pub fn spawn_http_server<F, Fut>(listener: TcpListener, handler: F)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler(req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
 }
 
 fn reply(status: u16, body: Bytes, headers: &[(&str, &str)]) -> hyper::Response<Full<Bytes>> {

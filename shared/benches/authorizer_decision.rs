@@ -1,0 +1,271 @@
+//! The authorizer's decision without I/O: every `decide` case next to the
+//! floor, SHA-256 of the same secret. Run with
+//! `cargo bench -p keygate-shared --bench authorizer_decision`; `infra/bench/micro.sh`
+//! repeats it and prints medians, spread and ratios to the floor.
+//!
+//! The allowed, wrong-secret and missing-scope cases run on the in-memory
+//! embedded (redb) store and on a `HashMap` store defined here, so the cost of
+//! the store's read path can be told apart from the decision's own.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use keygate::api::App;
+use keygate::authorizer::{Decision, DenyReason, decide};
+use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate::key::{KeyFormat, KeyId};
+use keygate::lifecycle::StatusChange;
+use keygate::model::{Clock, KeyName, KeyRecord, KeyType, OrgId, StatusFilter, Timestamp};
+use keygate::scope::Permissions;
+use keygate::store::{EmbeddedStore, Page, Store, StoreError};
+use tokio::runtime::Runtime;
+
+const ALLOWED_ROUTE: &str = "GET /v1/runs/{id}";
+const WRITE_ROUTE: &str = "POST /v1/runs";
+
+/// A clock that stands still, so `last_used_at` stays fresh and the steady
+/// state (no `record_use` write) is what gets measured.
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// The cheapest possible store: a locked `HashMap` that clones the record,
+/// as any store handing out owned records must.
+#[derive(Default)]
+struct MapStore(RwLock<HashMap<KeyId, KeyRecord>>);
+
+fn unsupported() -> StoreError {
+    StoreError::Failed("not used by the authorizer benchmark".into())
+}
+
+impl Store for MapStore {
+    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let mut map = self.0.write().map_err(|_| unsupported())?;
+        map.insert(record.id, record.clone());
+        Ok(())
+    }
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let map = self.0.read().map_err(|_| unsupported())?;
+        Ok(map.get(&id).cloned())
+    }
+    async fn list(
+        &self,
+        _: &OrgId,
+        _: StatusFilter,
+        _: usize,
+        _: Option<KeyId>,
+    ) -> Result<Page, StoreError> {
+        Err(unsupported())
+    }
+    async fn transition(
+        &self,
+        _: &OrgId,
+        _: KeyId,
+        _: &StatusChange,
+    ) -> Result<KeyRecord, StoreError> {
+        Err(unsupported())
+    }
+    async fn delete(&self, _: &OrgId, _: KeyId) -> Result<(), StoreError> {
+        Err(unsupported())
+    }
+    async fn record_use(&self, _: KeyId, _: Timestamp, _: Timestamp) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+/// Poll once; the in-memory stores never suspend on the read path, so this
+/// measures the decision and not an executor. Falls back to tokio otherwise.
+fn run<F: Future>(rt: &Runtime, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => rt.block_on(fut),
+    }
+}
+
+/// One event per case, built once: the authorizer fixture with another key and route.
+fn event(key: &str, route_key: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/events/authorizer.json"
+    );
+    let text = std::fs::read_to_string(fixture).expect("authorizer fixture");
+    let mut event: ApiGatewayV2CustomAuthorizerV2Request =
+        serde_json::from_str(&text).expect("fixture parses");
+    event.route_key = Some(route_key.to_owned());
+    event.request_context.route_key = Some(route_key.to_owned());
+    event
+        .headers
+        .insert("x-api-key", key.parse().expect("header value"));
+    event.identity_source = Some(vec![key.to_owned()]);
+    event
+}
+
+struct Keys {
+    record: KeyRecord,
+    valid: String,
+    wrong_secret: String,
+    bad_checksum: String,
+    secret: String,
+}
+
+fn keys(format: &KeyFormat, now: Timestamp) -> Keys {
+    let new = format.generate();
+    let valid = new.key.expose().to_owned();
+    let secret = format.parse(&valid).expect("valid").secret().to_owned();
+    // Same id, another secret, a correct checksum: reaches the hash comparison.
+    let wrong_secret = format.generate_with_id(new.id).key.expose().to_owned();
+    let mut bad_checksum = valid.clone();
+    let last = if bad_checksum.ends_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    bad_checksum.replace_range(bad_checksum.len() - 1.., last);
+    let record = KeyRecord {
+        last_used_at: Some(now),
+        ..KeyRecord::new_active(
+            &new,
+            OrgId::new("acme").expect("org"),
+            KeyName::new("bench").expect("name"),
+            KeyType::Service,
+            Permissions::from_strings(&["runs:read"]).expect("scopes"),
+            now,
+        )
+    };
+    Keys {
+        record,
+        valid,
+        wrong_secret,
+        bad_checksum,
+        secret,
+    }
+}
+
+fn app<S: Store>(rt: &Runtime, store: S, record: &KeyRecord, now: Timestamp) -> App<S> {
+    rt.block_on(store.insert(record)).expect("insert");
+    App::new(store, KeyFormat::default()).with_clock(Arc::new(FixedClock(now)))
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let format = KeyFormat::default();
+    let now = Timestamp::now();
+    let k = keys(&format, now);
+    let embedded = app(
+        &rt,
+        EmbeddedStore::in_memory().expect("store"),
+        &k.record,
+        now,
+    );
+    let map = app(&rt, MapStore::default(), &k.record, now);
+
+    let allowed = event(&k.valid, ALLOWED_ROUTE);
+    let bad_checksum = event(&k.bad_checksum, ALLOWED_ROUTE);
+    let malformed = event("kg_0354eiuPHXWwV73zzxesBl", ALLOWED_ROUTE);
+    let wrong_secret = event(&k.wrong_secret, ALLOWED_ROUTE);
+    let missing_scope = event(&k.valid, WRITE_ROUTE);
+    let unknown_route = event(&k.valid, "GET /v1/unknown");
+
+    // Each case must decide what its name says, or its figure means nothing.
+    let expect = |app: &App<_>, e, want: Option<DenyReason>| {
+        let got = run(&rt, decide(app, e));
+        match (want, got) {
+            (None, Decision::Allow(_)) => {}
+            (Some(w), Decision::Deny(g)) if w == g => {}
+            (w, g) => panic!("expected {w:?}, got {g:?}"),
+        }
+    };
+    expect(&embedded, &allowed, None);
+    expect(&embedded, &bad_checksum, Some(DenyReason::Malformed));
+    expect(&embedded, &malformed, Some(DenyReason::Malformed));
+    expect(&embedded, &wrong_secret, Some(DenyReason::WrongSecret));
+    expect(&embedded, &missing_scope, Some(DenyReason::MissingScope));
+    expect(&embedded, &unknown_route, Some(DenyReason::UnknownRoute));
+    let expect_map = |e, want: Option<DenyReason>| {
+        let got = run(&rt, decide(&map, e));
+        assert_eq!(
+            want,
+            match got {
+                Decision::Allow(_) => None,
+                Decision::Deny(r) => Some(r),
+            }
+        );
+    };
+    expect_map(&allowed, None);
+    expect_map(&wrong_secret, Some(DenyReason::WrongSecret));
+    expect_map(&missing_scope, Some(DenyReason::MissingScope));
+
+    let mut g = c.benchmark_group("authorizer");
+    let hasher = format.hasher();
+    g.bench_function("floor_sha256_secret", |b| {
+        b.iter(|| hasher.hash(black_box(&k.secret)))
+    });
+    let cases = [
+        ("allowed", &allowed),
+        ("bad_checksum", &bad_checksum),
+        ("malformed", &malformed),
+        ("wrong_secret", &wrong_secret),
+        ("missing_scope", &missing_scope),
+        ("unknown_route", &unknown_route),
+    ];
+    for (name, e) in cases {
+        g.bench_function(format!("{name}/embedded"), |b| {
+            b.iter(|| run(&rt, decide(&embedded, black_box(e))))
+        });
+    }
+    for (name, e) in [
+        ("allowed", &allowed),
+        ("wrong_secret", &wrong_secret),
+        ("missing_scope", &missing_scope),
+    ] {
+        g.bench_function(format!("{name}/hashmap"), |b| {
+            b.iter(|| run(&rt, decide(&map, black_box(e))))
+        });
+    }
+    g.finish();
+
+    // Where the allowed decision's time goes, piece by piece.
+    let mut g = c.benchmark_group("authorizer_parts");
+    g.bench_function("parse_key", |b| {
+        b.iter(|| format.parse(black_box(&k.valid)).map(|p| p.id))
+    });
+    g.bench_function("store_get/embedded", |b| {
+        b.iter(|| run(&rt, embedded.store.get(black_box(k.record.id))))
+    });
+    g.bench_function("store_get/hashmap", |b| {
+        b.iter(|| run(&rt, map.store.get(black_box(k.record.id))))
+    });
+    g.bench_function("route_lookup", |b| {
+        b.iter(|| embedded.routes.required_scope(black_box(ALLOWED_ROUTE)))
+    });
+    g.bench_function("context_scopes_string", |b| {
+        b.iter(|| black_box(&k.record.permissions).to_context_string())
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_decide
+}
+criterion_main!(benches);
