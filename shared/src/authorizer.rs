@@ -13,6 +13,9 @@ use crate::store::Store;
 
 /// The header the authorizer reads (API Gateway lower-cases header names).
 pub const API_KEY_HEADER: &str = "x-api-key";
+/// [`API_KEY_HEADER`] as a header name, built once rather than per lookup.
+static API_KEY_HEADER_NAME: http::HeaderName = http::HeaderName::from_static(API_KEY_HEADER);
+
 /// `last_used_at` is written at most once per this many seconds per key.
 pub const LAST_USED_EVERY_SECS: i64 = 60;
 
@@ -42,7 +45,7 @@ pub enum Decision {
 fn presented_key(event: &ApiGatewayV2CustomAuthorizerV2Request) -> Option<&str> {
     event
         .headers
-        .get(API_KEY_HEADER)
+        .get(&API_KEY_HEADER_NAME)
         .and_then(|v| v.to_str().ok())
         .or_else(|| {
             event

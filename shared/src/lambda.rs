@@ -44,24 +44,39 @@ async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     Ok(Arc::new(app))
 }
 
+/// Lambda hands a process one event at a time, so one thread is enough, and
+/// cheaper per invocation than a multi-threaded runtime.
+fn block_on<F: std::future::Future<Output = Result<(), Error>>>(main: F) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(main)
+}
+
 /// The `main` of each management function.
-pub async fn run_operation(op: Operation) -> Result<(), Error> {
-    let app = app_from_env().await?;
-    lambda_http::run(service_fn(move |req| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(api::handle(&app, op, req).await) }
-    }))
-    .await
+pub fn run_operation(op: Operation) -> Result<(), Error> {
+    block_on(async move {
+        let app = app_from_env().await?;
+        lambda_http::run(service_fn(move |req| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, Infallible>(api::handle(&app, op, req).await) }
+        }))
+        .await
+    })
 }
 
 /// The `main` of the authorizer function.
-pub async fn run_authorizer() -> Result<(), Error> {
-    let app = app_from_env().await?;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
-            let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(authorizer::authorize(&app, &event.payload).await) }
-        },
-    ))
-    .await
+pub fn run_authorizer() -> Result<(), Error> {
+    block_on(async {
+        let app = app_from_env().await?;
+        lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| {
+                let app = Arc::clone(&app);
+                async move {
+                    Ok::<_, Infallible>(authorizer::authorize(&app, &event.payload).await)
+                }
+            },
+        ))
+        .await
+    })
 }

@@ -1,6 +1,5 @@
 //! `ReactivateKey` as a Lambda function; the handler is `keygate::api::handle`.
 
-#[tokio::main]
-async fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_operation(keygate::routes::Operation::ReactivateKey).await
+fn main() -> Result<(), keygate::lambda::Error> {
+    keygate::lambda::run_operation(keygate::routes::Operation::ReactivateKey)
 }

@@ -1,6 +1,5 @@
 //! `RevokeKey` as a Lambda function; the handler is `keygate::api::handle`.
 
-#[tokio::main]
-async fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_operation(keygate::routes::Operation::RevokeKey).await
+fn main() -> Result<(), keygate::lambda::Error> {
+    keygate::lambda::run_operation(keygate::routes::Operation::RevokeKey)
 }

@@ -302,93 +302,100 @@ impl Store for EmbeddedStore {
     }
 }
 
-/// The on-disk JSON form of a record. Versioned by field names; unknown
-/// fields are ignored so an older binary can read a newer file.
+/// Leading byte of every stored record: the layout of [`Doc`].
+const FORMAT_VERSION: u8 = 1;
+
+/// The on-disk form of a record: postcard (compact, not self-describing)
+/// behind a version byte, with strings borrowed from the stored bytes on read.
+/// The authorizer decodes one on every request, so this stays cheap.
 #[derive(Serialize, Deserialize)]
-struct Doc {
-    id: KeyId,
-    org_id: String,
-    name: String,
-    description: Option<String>,
+struct Doc<'a> {
+    id: u128,
+    org_id: &'a str,
+    name: &'a str,
+    #[serde(borrow)]
+    description: Option<&'a str>,
     key_type: KeyType,
-    owner: Option<String>,
-    scopes: Vec<String>,
+    #[serde(borrow)]
+    owner: Option<&'a str>,
+    #[serde(borrow)]
+    scopes: Vec<&'a str>,
     status: KeyStatus,
-    hint: String,
+    hint: &'a str,
     secret_hash: [u8; 32],
-    created_at: Timestamp,
-    created_by: Option<KeyId>,
-    updated_at: Timestamp,
-    suspended_at: Option<Timestamp>,
-    revoked_at: Option<Timestamp>,
-    revoked_reason: Option<String>,
-    revoked_by: Option<KeyId>,
-    expires_at: Option<Timestamp>,
-    last_used_at: Option<Timestamp>,
+    created_at: i64,
+    created_by: Option<u128>,
+    updated_at: i64,
+    suspended_at: Option<i64>,
+    revoked_at: Option<i64>,
+    #[serde(borrow)]
+    revoked_reason: Option<&'a str>,
+    revoked_by: Option<u128>,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
 }
 
 fn encode(r: &KeyRecord) -> Result<Vec<u8>, StoreError> {
+    let scopes = r.permissions.to_strings();
     let doc = Doc {
-        id: r.id,
-        org_id: r.org_id.as_str().to_owned(),
-        name: r.name.as_str().to_owned(),
-        description: r.description.as_ref().map(|d| d.as_str().to_owned()),
+        id: r.id.as_u128(),
+        org_id: r.org_id.as_str(),
+        name: r.name.as_str(),
+        description: r.description.as_ref().map(Description::as_str),
         key_type: r.key_type,
-        owner: r.owner.as_ref().map(|o| o.as_str().to_owned()),
-        scopes: r.permissions.to_strings(),
+        owner: r.owner.as_ref().map(Owner::as_str),
+        scopes: scopes.iter().map(String::as_str).collect(),
         status: r.status,
-        hint: r.hint.clone(),
+        hint: &r.hint,
         secret_hash: r.secret_hash.0,
-        created_at: r.created_at,
-        created_by: r.created_by,
-        updated_at: r.updated_at,
-        suspended_at: r.suspended_at,
-        revoked_at: r.revoked_at,
-        revoked_reason: r.revoked_reason.as_ref().map(|s| s.as_str().to_owned()),
-        revoked_by: r.revoked_by,
-        expires_at: r.expires_at,
-        last_used_at: r.last_used_at,
+        created_at: r.created_at.unix(),
+        created_by: r.created_by.map(KeyId::as_u128),
+        updated_at: r.updated_at.unix(),
+        suspended_at: r.suspended_at.map(Timestamp::unix),
+        revoked_at: r.revoked_at.map(Timestamp::unix),
+        revoked_reason: r.revoked_reason.as_ref().map(RevokeReason::as_str),
+        revoked_by: r.revoked_by.map(KeyId::as_u128),
+        expires_at: r.expires_at.map(Timestamp::unix),
+        last_used_at: r.last_used_at.map(Timestamp::unix),
     };
-    serde_json::to_vec(&doc).map_err(failed)
+    let bytes = vec![FORMAT_VERSION];
+    postcard::to_extend(&doc, bytes).map_err(failed)
 }
 
 fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(e);
-    let d: Doc = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
+        return Err(corrupt("unknown record format".into()));
+    };
+    let d: Doc<'_> = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let time = Timestamp::from_unix;
     Ok(KeyRecord {
-        id: d.id,
-        org_id: OrgId::new(&d.org_id).map_err(corrupt)?,
-        name: KeyName::new(&d.name).map_err(corrupt)?,
+        id: KeyId::from_u128(d.id),
+        org_id: OrgId::new(d.org_id).map_err(corrupt)?,
+        name: KeyName::new(d.name).map_err(corrupt)?,
         description: d
             .description
-            .as_deref()
             .map(Description::new)
             .transpose()
             .map_err(corrupt)?,
         key_type: d.key_type,
-        owner: d
-            .owner
-            .as_deref()
-            .map(Owner::new)
-            .transpose()
-            .map_err(corrupt)?,
+        owner: d.owner.map(Owner::new).transpose().map_err(corrupt)?,
         permissions: Permissions::from_strings(&d.scopes).map_err(|e| corrupt(e.to_string()))?,
         status: d.status,
-        hint: d.hint,
+        hint: d.hint.to_owned(),
         secret_hash: SecretHash(d.secret_hash),
-        created_at: d.created_at,
-        created_by: d.created_by,
-        updated_at: d.updated_at,
-        suspended_at: d.suspended_at,
-        revoked_at: d.revoked_at,
+        created_at: time(d.created_at),
+        created_by: d.created_by.map(KeyId::from_u128),
+        updated_at: time(d.updated_at),
+        suspended_at: d.suspended_at.map(time),
+        revoked_at: d.revoked_at.map(time),
         revoked_reason: d
             .revoked_reason
-            .as_deref()
             .map(RevokeReason::new)
             .transpose()
             .map_err(corrupt)?,
-        revoked_by: d.revoked_by,
-        expires_at: d.expires_at,
-        last_used_at: d.last_used_at,
+        revoked_by: d.revoked_by.map(KeyId::from_u128),
+        expires_at: d.expires_at.map(time),
+        last_used_at: d.last_used_at.map(time),
     })
 }
