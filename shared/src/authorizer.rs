@@ -110,7 +110,7 @@ pub async fn decide<S: Store>(
     }
     let mut context = Map::new();
     context.insert("org_id".into(), record.org_id.as_str().into());
-    context.insert("key_id".into(), record.id.to_string().into());
+    context.insert("key_id".into(), key.id_text().into());
     context.insert("key_type".into(), record.key_type.as_str().into());
     context.insert(
         "owner".into(),

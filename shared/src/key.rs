@@ -188,12 +188,18 @@ impl fmt::Debug for FullKey {
 #[derive(Clone, Copy)]
 pub struct ParsedKey<'a> {
     pub id: KeyId,
+    /// The id as presented: the same text `id.to_string()` would build.
+    id_text: &'a str,
     secret: &'a str,
 }
 
-impl ParsedKey<'_> {
-    pub fn secret(&self) -> &str {
+impl<'a> ParsedKey<'a> {
+    pub fn secret(&self) -> &'a str {
         self.secret
+    }
+
+    pub fn id_text(&self) -> &'a str {
+        self.id_text
     }
 }
 
@@ -339,17 +345,16 @@ impl KeyFormat {
             return Err(KeyFormatError::NotBase62);
         }
         let (signed, checksum) = key.split_at(key.len() - CHECKSUM_LEN);
-        let mut expected = [0u8; CHECKSUM_LEN];
-        encode_padded(
-            u128::from(crc32fast::hash(signed.as_bytes())),
-            &mut expected,
-        );
-        if checksum.as_bytes() != expected {
+        // Decoding (multiply-add) is cheaper than encoding the CRC (u128 division),
+        // and leading zeros make the padded text and the number one-to-one.
+        let presented = base62::decode(checksum).map_err(|_| KeyFormatError::BadChecksum)?;
+        if presented != u128::from(crc32fast::hash(signed.as_bytes())) {
             return Err(KeyFormatError::BadChecksum);
         }
-        let id = KeyId::parse(&body[..ID_LEN])?;
+        let id_text = &body[..ID_LEN];
         Ok(ParsedKey {
-            id,
+            id: KeyId::parse(id_text)?,
+            id_text,
             secret: &body[ID_LEN..ID_LEN + SECRET_LEN],
         })
     }

@@ -195,7 +195,19 @@ impl Permissions {
 
     /// Space-separated form used in the authorizer context.
     pub fn to_context_string(&self) -> String {
-        self.to_strings().join(" ")
+        match self {
+            Permissions::Full => FULL_ACCESS.to_owned(),
+            Permissions::Scopes(set) => {
+                let mut out = String::with_capacity(set.len() * 16);
+                for (i, scope) in set.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(scope.as_str());
+                }
+                out
+            }
+        }
     }
 }
 
