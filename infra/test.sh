@@ -44,4 +44,6 @@ if [[ -f infra/validate-template.sh ]]; then
     VENV="$VENV" bash infra/validate-template.sh
 fi
 echo "== cargo test"
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets 2>&1 | tee target/test-output.log
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "summary: %d passed, %d failed\n", passed, failed }' target/test-output.log
