@@ -8,57 +8,41 @@ use std::process::{Command, Stdio};
 
 use common::{KEYGATE, request};
 
-fn with_aws_env(command: &mut Command) -> &mut Command {
+/// `keygate <args> --table T --dynamodb-endpoint E` with dummy AWS credentials.
+fn keygate_on(table: &str, endpoint: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(KEYGATE);
     command
+        .args(args)
+        .args(["--table", table, "--dynamodb-endpoint", endpoint])
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
 }
 
 #[test]
 fn table_create_bootstrap_and_serve_on_dynamodb() {
     let endpoint = keygate_tests::dynamodb_endpoint();
     let table = format!("keygate-cli-{}", std::process::id());
-    let out = with_aws_env(Command::new(KEYGATE).args([
-        "table",
-        "create",
-        "--table",
-        &table,
-        "--dynamodb-endpoint",
-        &endpoint,
-    ]))
-    .output()
-    .unwrap();
+    let out = keygate_on(&table, &endpoint, &["table", "create"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // Creating it again fails with DynamoDB's message, not a panic.
-    let again = with_aws_env(Command::new(KEYGATE).args([
-        "table",
-        "create",
-        "--table",
-        &table,
-        "--dynamodb-endpoint",
-        &endpoint,
-    ]))
-    .output()
-    .unwrap();
+    let again = keygate_on(&table, &endpoint, &["table", "create"])
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("keygate:"));
 
-    let out = with_aws_env(Command::new(KEYGATE).args([
-        "bootstrap",
-        "--org",
-        "acme",
-        "--table",
-        &table,
-        "--dynamodb-endpoint",
-        &endpoint,
-    ]))
-    .output()
-    .unwrap();
+    let out = keygate_on(&table, &endpoint, &["bootstrap", "--org", "acme"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -67,18 +51,10 @@ fn table_create_bootstrap_and_serve_on_dynamodb() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(key.starts_with("kg_"));
 
-    let mut server = with_aws_env(Command::new(KEYGATE).args([
-        "serve",
-        "--port",
-        "0",
-        "--table",
-        &table,
-        "--dynamodb-endpoint",
-        &endpoint,
-    ]))
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut server = keygate_on(&table, &endpoint, &["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let url = loop {
         let line = lines.next().expect("serve exited").unwrap();

@@ -467,22 +467,12 @@ impl Store for DynamoDbStore {
             .send()
             .await
             .map_err(classify)?;
-        let mut records = out
+        let records = out
             .items()
             .iter()
             .map(from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = records.len() > limit;
-        records.truncate(limit);
-        let next_after = if more {
-            records.last().map(|r| r.id)
-        } else {
-            None
-        };
-        Ok(Page {
-            records,
-            next_after,
-        })
+        Ok(Page::from_overfetch(records, limit))
     }
 
     async fn transition(

@@ -202,24 +202,15 @@ impl Store for EmbeddedStore {
                     .collect::<Result<_, _>>()?
             }
         };
-        let more = ids.len() > limit;
-        let mut records = Vec::with_capacity(limit.min(ids.len()));
-        for id in ids.into_iter().take(limit) {
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
             let bytes = keys
                 .get(id)
                 .map_err(failed)?
                 .ok_or_else(|| StoreError::Corrupt("index names a missing key".into()))?;
             records.push(decode(bytes.value())?);
         }
-        let next_after = if more {
-            records.last().map(|r| r.id)
-        } else {
-            None
-        };
-        Ok(Page {
-            records,
-            next_after,
-        })
+        Ok(Page::from_overfetch(records, limit))
     }
 
     async fn transition(

@@ -50,6 +50,24 @@ pub struct Page {
     pub next_after: Option<KeyId>,
 }
 
+impl Page {
+    /// A page from up to `limit + 1` records read newest first: the extra one
+    /// only tells that another page follows.
+    pub fn from_overfetch(mut records: Vec<KeyRecord>, limit: usize) -> Self {
+        let more = records.len() > limit;
+        records.truncate(limit);
+        let next_after = if more {
+            records.last().map(|r| r.id)
+        } else {
+            None
+        };
+        Page {
+            records,
+            next_after,
+        }
+    }
+}
+
 /// The storage port. Every method is one round trip to the store; transitions
 /// and deletes are conditional writes, so concurrent callers cannot undo a revoke.
 pub trait Store: Send + Sync + 'static {
