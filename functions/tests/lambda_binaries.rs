@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use keygate_tests::runtime_api::{Answer, RuntimeApi, spawn_function};
+use keygate_tests::runtime_api::{Answer, RuntimeApi, function_command, spawn_function};
 use keygate_tests::{Harness, authorizer_event, dynamodb_endpoint, fixture, fresh_dynamodb_store};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -152,4 +152,53 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
         .unwrap();
     assert!(stderr.contains("KEYGATE_ROUTES"), "{stderr}");
     assert!(stderr.contains("orders:read"), "{stderr}");
+}
+
+/// Even at `RUST_LOG=trace`, the authorizer's logs never hold the key it was
+/// sent (the Lambda runtime would log each raw event at trace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_logs_no_key_even_at_trace() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let table = store.table().to_owned();
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let api = RuntimeApi::start().await;
+    let endpoint = dynamodb_endpoint();
+    let mut function = function_command(
+        Path::new(env!("CARGO_BIN_EXE_authorizer")),
+        &api,
+        &[
+            ("TABLE_NAME", &table),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("RUST_LOG", "trace"),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // Read the logs as they come, or a full pipe would stall the function.
+    let mut stdout = function.stdout.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut logs = String::new();
+        let _ = stdout.read_to_string(&mut logs).await;
+        logs
+    });
+    for route in ["GET /v1/runs", "GET /v1/nowhere"] {
+        let event = serde_json::to_value(authorizer_event(&root, route)).unwrap();
+        response(api.invoke(event, WAIT).await.unwrap());
+    }
+    function.kill().await.unwrap();
+    let logs = reader.await.unwrap();
+    assert!(
+        logs.contains("deny"),
+        "trace logging was captured: {logs:.500}"
+    );
+    assert!(logs.contains("TRACE"), "at trace level");
+    let secret = &root[3 + 22..3 + 22 + 33];
+    assert!(!logs.contains(secret), "the secret is in the logs");
+    assert!(
+        !logs.contains(&root[3..40]),
+        "part of the key is in the logs"
+    );
 }

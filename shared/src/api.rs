@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, quoted};
 use crate::key::{KeyFormat, KeyId};
 use crate::lifecycle::{StatusChange, Transition};
 use crate::model::{
@@ -209,7 +209,7 @@ fn json_response(status: u16, value: &impl Serialize) -> Result<Response<Body>, 
 }
 
 fn no_such_key(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no API key {id:?} in your organization"))
+    ApiError::NotFound(format!("no API key {} in your organization", quoted(id)))
 }
 
 fn not_found_as(e: crate::store::StoreError, id: KeyId) -> ApiError {
@@ -261,7 +261,7 @@ impl Fields {
     fn new(map: Map<String, Value>, allowed: &[&str]) -> Result<Self, ApiError> {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(ApiError::bad_request(
-                unknown,
+                &quoted(unknown),
                 format!("unknown field; expected one of {}", allowed.join(", ")),
             ));
         }
@@ -289,7 +289,10 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
         Some(Value::String(s)) if s == "full" => Ok(Permissions::Full),
         Some(Value::String(s)) => Err(ApiError::bad_request(
             field,
-            format!("{s:?} is not \"full\", a list of scopes or {{\"preset\": ...}}"),
+            format!(
+                "{} is not \"full\", a list of scopes or {{\"preset\": ...}}",
+                quoted(s)
+            ),
         )),
         Some(Value::Array(items)) => {
             if items.is_empty() {
@@ -302,7 +305,10 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
                     .ok_or_else(|| ApiError::bad_request(field, "scopes must be strings"))?;
                 let scope = Scope::parse(s).map_err(|e| ApiError::BadRequest {
                     code: "unknown_scope",
-                    message: format!("{field}: {e}; GET /v1/scopes lists the catalog"),
+                    message: format!(
+                        "{field}: unknown scope {}; GET /v1/scopes lists the catalog",
+                        quoted(&e.0)
+                    ),
                 })?;
                 scopes.insert(scope);
             }
@@ -314,7 +320,8 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
             let preset = Preset::parse(name).ok_or_else(|| ApiError::BadRequest {
                 code: "unknown_preset",
                 message: format!(
-                    "permissions.preset: unknown preset {name:?}; expected one of {}",
+                    "permissions.preset: unknown preset {}; expected one of {}",
+                    quoted(name),
                     Preset::ALL.map(Preset::name).join(", ")
                 ),
             })?;
@@ -363,7 +370,7 @@ async fn create_key<S: Store>(
     let key_type = KeyType::parse(type_text).ok_or_else(|| {
         ApiError::bad_request(
             "key_type",
-            format!("{type_text:?} is not \"service\" or \"user\""),
+            format!("{} is not \"service\" or \"user\"", quoted(type_text)),
         )
     })?;
     let owner = fields
@@ -435,13 +442,14 @@ async fn list_keys<S: Store>(
     now: Timestamp,
 ) -> Result<Response<Body>, ApiError> {
     let query = req.query_string_parameters_ref();
-    let param = |name: &str| query.and_then(|q| q.first(name));
+    // An empty value (`?status=&limit=`) means the default, as if absent.
+    let param = |name: &str| query.and_then(|q| q.first(name)).filter(|v| !v.is_empty());
     if let Some((unknown, _)) = query.and_then(|q| {
         q.iter()
             .find(|(k, _)| !["status", "limit", "cursor"].contains(k))
     }) {
         return Err(ApiError::bad_request(
-            unknown,
+            &quoted(unknown),
             "unknown query parameter; expected status, limit or cursor",
         ));
     }
@@ -450,7 +458,10 @@ async fn list_keys<S: Store>(
         Some(s) => StatusFilter::parse(s).ok_or_else(|| {
             ApiError::bad_request(
                 "status",
-                format!("{s:?} is not one of all, active, suspended, revoked"),
+                format!(
+                    "{} is not one of all, active, suspended, revoked",
+                    quoted(s)
+                ),
             )
         })?,
     };
@@ -463,7 +474,7 @@ async fn list_keys<S: Store>(
             .ok_or_else(|| {
                 ApiError::bad_request(
                     "limit",
-                    format!("{s:?} is not a number from 1 to {MAX_PAGE}"),
+                    format!("{} is not a number from 1 to {MAX_PAGE}", quoted(s)),
                 )
             })?,
     };

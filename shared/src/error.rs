@@ -31,6 +31,22 @@ pub enum ApiError {
     Internal,
 }
 
+/// Longest caller input an error message repeats. Every key is longer (a
+/// prefix, `_` and 61 characters), so a key pasted into the wrong field or
+/// path is never echoed back; scope names, statuses and field names fit.
+pub const MAX_ECHO_CHARS: usize = 40;
+
+/// Caller input as an error message shows it: quoted when short, else only
+/// its length.
+pub fn quoted(input: &str) -> String {
+    let chars = input.chars().count();
+    if chars <= MAX_ECHO_CHARS {
+        format!("{input:?}")
+    } else {
+        format!("(a value of {chars} characters, not repeated here)")
+    }
+}
+
 impl ApiError {
     pub fn bad_request(field: &str, problem: impl std::fmt::Display) -> Self {
         ApiError::BadRequest {

@@ -16,9 +16,21 @@ use crate::store::DynamoDbStore;
 pub type Error = lambda_runtime::Error;
 
 /// JSON log lines for CloudWatch; level from `RUST_LOG` (default `info`).
+/// The Lambda runtime's own crates are held at `info` whatever `RUST_LOG`
+/// says: at `trace` they log each raw event, and an authorizer event carries
+/// the caller's key.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in [
+        "lambda_runtime=info",
+        "lambda_runtime_api_client=info",
+        "lambda_http=info",
+    ] {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

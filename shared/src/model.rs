@@ -26,10 +26,18 @@ impl Timestamp {
         self.0
     }
 
+    /// RFC 3339 with any offset, kept as UTC; years past 9999 in UTC are refused
+    /// so every timestamp can be shown again.
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
-        OffsetDateTime::parse(s, &Rfc3339)
-            .map(|t| Self(t.unix_timestamp()))
-            .map_err(|_| format!("{s:?} is not an RFC 3339 date-time such as 2030-01-31T12:00:00Z"))
+        /// 9999-12-31T23:59:59Z.
+        const LAST_SHOWABLE: i64 = 253_402_300_799;
+        let secs = OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| "is not an RFC 3339 date-time such as 2030-01-31T12:00:00Z".to_owned())?
+            .unix_timestamp();
+        if secs > LAST_SHOWABLE {
+            return Err("is after the year 9999".to_owned());
+        }
+        Ok(Self(secs))
     }
 
     pub fn plus_seconds(self, secs: i64) -> Self {
@@ -38,10 +46,16 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// Never fails: a time RFC 3339 cannot show (only a record keygate did not
+    /// write could hold one) is shown as its Unix seconds.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = OffsetDateTime::from_unix_timestamp(self.0).map_err(|_| fmt::Error)?;
-        let text = t.format(&Rfc3339).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        match OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+        {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 
@@ -370,6 +384,13 @@ mod tests {
         let t = Timestamp::parse_rfc3339("2030-01-31T12:00:00+01:00").unwrap();
         assert_eq!(t.to_string(), "2030-01-31T11:00:00Z");
         assert!(Timestamp::parse_rfc3339("tomorrow").is_err());
+        // 23:00 at -02:00 on the last day of 9999 is already year 10000 in UTC.
+        assert!(Timestamp::parse_rfc3339("9999-12-31T23:00:00-02:00").is_err());
+        assert!(Timestamp::parse_rfc3339("9999-12-31T20:00:00Z").is_ok());
+        assert_eq!(
+            Timestamp::from_unix(i64::MAX).to_string(),
+            i64::MAX.to_string()
+        );
     }
 
     #[test]

@@ -204,13 +204,13 @@ fn reply(status: u16, body: Bytes, headers: &[(&str, &str)]) -> hyper::Response<
         .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
 }
 
-/// Start a Lambda binary against `api`, with the environment Lambda would
-/// give it plus `extra`. The child is killed when the handle is dropped.
-pub fn spawn_function(
+/// The command that starts a Lambda binary against `api`, with the
+/// environment Lambda would give it plus `extra`; killed when dropped.
+pub fn function_command(
     binary: &Path,
     api: &RuntimeApi,
     extra: &[(&str, &str)],
-) -> tokio::process::Child {
+) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(binary);
     command
         .env_clear()
@@ -230,5 +230,16 @@ pub fn spawn_function(
     for (k, v) in extra {
         command.env(k, v);
     }
-    command.spawn().expect("start the Lambda binary")
+    command
+}
+
+/// Start a Lambda binary against `api` (see [`function_command`]).
+pub fn spawn_function(
+    binary: &Path,
+    api: &RuntimeApi,
+    extra: &[(&str, &str)],
+) -> tokio::process::Child {
+    function_command(binary, api, extra)
+        .spawn()
+        .expect("start the Lambda binary")
 }

@@ -519,6 +519,48 @@ async fn bad_input_is_a_4xx_that_names_the_field_and_writes_nothing() {
     );
 }
 
+/// A key pasted into the wrong place is refused without being repeated.
+#[tokio::test]
+async fn error_messages_never_repeat_a_key() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let before = h.snapshot("acme").await;
+    let bodies = [
+        format!(r#"{{"name":"x","key_type":"service","permissions":"{root}"}}"#),
+        format!(r#"{{"name":"x","key_type":"service","permissions":["{root}"]}}"#),
+        format!(r#"{{"name":"x","key_type":"{root}"}}"#),
+        format!(r#"{{"name":"x","key_type":"service","permissions":{{"preset":"{root}"}}}}"#),
+        format!(r#"{{"name":"x","key_type":"service","expires_at":"{root}"}}"#),
+        format!(r#"{{"{root}":1}}"#),
+    ];
+    for body in &bodies {
+        let reply = h
+            .call("POST", "/v1/api-keys", Some(&root), Some(body))
+            .await;
+        reply.assert_error(400);
+        assert!(
+            !reply.body.to_string().contains(&root[3..30]),
+            "{:#}",
+            reply.body
+        );
+    }
+    for path in [
+        format!("/v1/api-keys/{root}"),
+        format!("/v1/api-keys?status={root}"),
+        format!("/v1/api-keys?limit={root}"),
+        format!("/v1/api-keys?{root}=1"),
+    ] {
+        let reply = h.call("GET", &path, Some(&root), None).await;
+        assert!(reply.status == 400 || reply.status == 404, "{path}");
+        assert!(
+            !reply.body.to_string().contains(&root[3..30]),
+            "{:#}",
+            reply.body
+        );
+    }
+    assert_eq!(h.snapshot("acme").await, before);
+}
+
 #[tokio::test]
 async fn expired_keys_are_denied_and_shown_as_expired() {
     let h = Harness::embedded();

@@ -601,19 +601,31 @@ fn check_environment(
         ));
     }
     // The pepper comes from a secret store at deploy time, never from the
-    // template itself: either empty or a dynamic reference.
-    let pepper_ok = match global(ENV_PEPPER) {
-        Some(Value::String(s)) => s.is_empty(),
-        Some(value) => {
-            let text = serde_yaml::to_string(value).unwrap_or_default();
-            text.contains("{{resolve:secretsmanager:") || text.contains("{{resolve:ssm")
-        }
-        None => false,
-    };
-    if !pepper_ok {
+    // template itself, and only the functions that hash secrets get it.
+    if global(ENV_PEPPER).is_some() {
         out.push(format!(
-            "Globals: {ENV_PEPPER} is not a Secrets Manager or SSM dynamic reference"
+            "Globals: {ENV_PEPPER} belongs to the functions that hash secrets only"
         ));
+    }
+    for f in functions {
+        let hashes = f.binary == AUTHORIZER_BINARY || f.binary == "create-key";
+        match (hashes, f.env(ENV_PEPPER)) {
+            (true, Some(value)) => {
+                let text = serde_yaml::to_string(value).unwrap_or_default();
+                if !(text.contains("{{resolve:secretsmanager:") || text.contains("{{resolve:ssm")) {
+                    out.push(format!(
+                        "{}: {ENV_PEPPER} is not a Secrets Manager or SSM dynamic reference",
+                        f.id
+                    ));
+                }
+            }
+            (true, None) => out.push(format!("{}: {ENV_PEPPER} is missing", f.id)),
+            (false, Some(_)) => out.push(format!(
+                "{}: {ENV_PEPPER} belongs to the functions that hash secrets only",
+                f.id
+            )),
+            (false, None) => {}
+        }
     }
     if global(ENV_ROUTES).is_some() {
         out.push(format!(
@@ -814,11 +826,32 @@ fn table_design_is_checked() {
 
 #[test]
 fn a_plain_text_pepper_or_misplaced_routes_are_caught() {
+    let create_key_pepper = "Description: keygate POST /v1/api-keys
+      Environment:
+        Variables:
+          # Only the functions that hash secrets get the pepper. Resolved by
+          # CloudFormation at deploy time; never a template default.
+          KEYGATE_PEPPER: !If
+            - HasPepper
+            - !Sub \"{{resolve:secretsmanager:${PepperSecretId}:SecretString}}\"";
     let found = problems_after(
-        "- !Sub \"{{resolve:secretsmanager:${PepperSecretId}:SecretString}}\"",
-        "- \"not-a-secret\"",
+        create_key_pepper,
+        "Description: keygate POST /v1/api-keys
+      Environment:
+        Variables:
+          KEYGATE_PEPPER: !If
+            - HasPepper
+            - \"not-a-secret\"",
     );
     assert_flagged(&found, "KEYGATE_PEPPER is not a Secrets Manager");
+    let found = problems_after(
+        "RUST_LOG: !Ref LogLevel",
+        "RUST_LOG: !Ref LogLevel\n        KEYGATE_PEPPER: \"\"",
+    );
+    assert_flagged(
+        &found,
+        "KEYGATE_PEPPER belongs to the functions that hash secrets only",
+    );
     let found = problems_after(
         "RUST_LOG: !Ref LogLevel",
         "RUST_LOG: !Ref LogLevel\n        KEYGATE_ROUTES: \"\"",
