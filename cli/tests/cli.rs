@@ -40,7 +40,10 @@ fn every_subcommand_against_a_running_server() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let key = text.lines().last().unwrap().to_owned();
-    assert!(key.starts_with("kg_") && key.len() == 64, "{text}");
+    assert!(
+        key.starts_with("kg_") && key.len() == 3 + keygate::key::BODY_LEN,
+        "{text}"
+    );
     assert_eq!(
         text.matches(&key).count(),
         1,

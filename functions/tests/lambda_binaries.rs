@@ -195,7 +195,7 @@ async fn the_authorizer_logs_no_key_even_at_trace() {
         "trace logging was captured: {logs:.500}"
     );
     assert!(logs.contains("TRACE"), "at trace level");
-    let secret = &root[3 + 22..3 + 22 + 33];
+    let secret = &keygate_tests::secret_of(&root);
     assert!(!logs.contains(secret), "the secret is in the logs");
     assert!(
         !logs.contains(&root[3..40]),

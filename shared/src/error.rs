@@ -32,7 +32,7 @@ pub enum ApiError {
 }
 
 /// Longest caller input an error message repeats. Every key is longer (a
-/// prefix, `_` and 61 characters), so a key pasted into the wrong field or
+/// prefix, `_` and 65 characters), so a key pasted into the wrong field or
 /// path is never echoed back; scope names, statuses and field names fit.
 pub const MAX_ECHO_CHARS: usize = 40;
 

@@ -5,7 +5,7 @@
 //! | part     | chars | what                                                      |
 //! |----------|-------|-----------------------------------------------------------|
 //! | id       | 22    | the key's public id: a UUIDv7 as a zero-padded base62 u128 |
-//! | secret   | 33    | uniform base62 characters from the OS CSPRNG (≈196 bits)  |
+//! | secret   | 37    | uniform base62 characters from the OS CSPRNG (≈220 bits)  |
 //! | checksum | 6     | CRC32 of `<prefix>_<id><secret>`, zero-padded base62      |
 //!
 //! The checksum lets the authorizer reject a mistyped or made-up key without a
@@ -26,8 +26,9 @@ use subtle::ConstantTimeEq;
 pub const DEFAULT_PREFIX: &str = "kg";
 /// Characters of the base62-encoded public id.
 pub const ID_LEN: usize = 22;
-/// Characters of the secret. 33 × log2(62) ≈ 196.5 bits ≥ 192.
-pub const SECRET_LEN: usize = 33;
+/// Characters of the secret: 37 × log2(62) ≈ 220 bits, so even after the hint
+/// shows 4 checksum characters (≈ 24 bits about the key) more than 192 remain.
+pub const SECRET_LEN: usize = 37;
 /// Characters of the base62-encoded CRC32.
 pub const CHECKSUM_LEN: usize = 6;
 /// Characters after `<prefix>_`.

@@ -240,6 +240,15 @@ pub fn id_of(full_key: &str) -> String {
         .to_string()
 }
 
+/// The secret part of a full key.
+pub fn secret_of(full_key: &str) -> String {
+    KeyFormat::default()
+        .parse(full_key)
+        .expect("well-formed key")
+        .secret()
+        .to_owned()
+}
+
 /// A store wrapper that counts calls, to prove which paths touch the store.
 pub struct CountingStore<S> {
     pub inner: S,

@@ -149,7 +149,7 @@ async fn nothing_secret_at_rest_in_the_raw_item() {
         .item
         .unwrap();
     let dump = format!("{item:?}");
-    let secret = &key[3 + 22..3 + 22 + 33];
+    let secret = &keygate_tests::secret_of(&key);
     for i in 0..=secret.len() - 20 {
         assert!(
             !dump.contains(&secret[i..i + 20]),
