@@ -36,12 +36,14 @@ pub struct Incoming {
     pub body: Vec<u8>,
 }
 
-/// The authorizer event API Gateway would send for this request.
-pub fn authorizer_event(
+/// The authorizer event API Gateway would send for this request, given its
+/// parsed query and request context (which the function's request reuses).
+fn authorizer_event(
     incoming: &Incoming,
     route_key: &str,
     path_parameters: &HashMap<String, String>,
-    request_id: &str,
+    query: &HashMap<String, Vec<String>>,
+    context: &ApiGatewayV2httpRequestContext,
 ) -> ApiGatewayV2CustomAuthorizerV2Request {
     let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
     event.version = Some("2.0".into());
@@ -60,11 +62,11 @@ pub fn authorizer_event(
         .map(|v| vec![v.to_owned()]);
     event.headers = incoming.headers.clone();
     event.path_parameters = path_parameters.clone();
-    event.query_string_parameters = query_pairs(&incoming.uri)
-        .into_iter()
-        .map(|(k, v)| (k, v.join(",")))
+    event.query_string_parameters = query
+        .iter()
+        .map(|(k, v)| (k.clone(), v.join(",")))
         .collect();
-    event.request_context = request_context(incoming, route_key, request_id);
+    event.request_context = context.clone();
     event
 }
 
@@ -114,7 +116,15 @@ pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Bo
     }
     let request_id = uuid::Uuid::now_v7().to_string();
     let route_key = matched.route_key;
-    let event = authorizer_event(&incoming, route_key, &matched.path_parameters, &request_id);
+    let query = query_pairs(&incoming.uri);
+    let mut context = request_context(&incoming, route_key, &request_id);
+    let event = authorizer_event(
+        &incoming,
+        route_key,
+        &matched.path_parameters,
+        &query,
+        &context,
+    );
     let decision = authorizer::authorize(app, &event).await;
     if !decision.is_authorized {
         return gateway_answer(403, "Forbidden");
@@ -127,9 +137,7 @@ pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Bo
     if let serde_json::Value::Object(map) = decision.context {
         authorizer_context.fields = map.into_iter().collect();
     }
-    let mut context = request_context(&incoming, route_key, &request_id);
     context.authorizer = Some(authorizer_context);
-    let query = query_pairs(&incoming.uri);
     let body = if incoming.body.is_empty() {
         Body::Empty
     } else {

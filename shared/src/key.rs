@@ -354,7 +354,10 @@ impl KeyFormat {
         }
         let id_text = &body[..ID_LEN];
         Ok(ParsedKey {
-            id: KeyId::parse(id_text)?,
+            // Length and alphabet were checked above for the whole body.
+            id: base62::decode(id_text)
+                .map(KeyId)
+                .map_err(|_| KeyFormatError::BadId)?,
             id_text,
             secret: &body[ID_LEN..ID_LEN + SECRET_LEN],
         })

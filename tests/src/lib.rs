@@ -147,6 +147,17 @@ impl<S: Store> Harness<S> {
         }
     }
 
+    /// `POST /v1/api-keys/{id}/{verb}` (suspend, reactivate or revoke) as `key`.
+    pub async fn act(&self, key: &str, id: &str, verb: &str, body: Option<&str>) -> Reply {
+        self.call(
+            "POST",
+            &format!("/v1/api-keys/{id}/{verb}"),
+            Some(key),
+            body,
+        )
+        .await
+    }
+
     /// Create a key with `key` and return (full key, record JSON); asserts 201.
     pub async fn create(&self, key: &str, body: Value) -> (String, Value) {
         let reply = self

@@ -126,25 +126,11 @@ async fn every_lifecycle_cell_through_http() {
         let id = record["id"].as_str().unwrap();
         match from {
             "suspended" => {
-                let r = h
-                    .call(
-                        "POST",
-                        &format!("/v1/api-keys/{id}/suspend"),
-                        Some(&root),
-                        None,
-                    )
-                    .await;
+                let r = h.act(&root, id, "suspend", None).await;
                 assert_eq!(r.status, 200);
             }
             "revoked" => {
-                let r = h
-                    .call(
-                        "POST",
-                        &format!("/v1/api-keys/{id}/revoke"),
-                        Some(&root),
-                        revoke_body,
-                    )
-                    .await;
+                let r = h.act(&root, id, "revoke", revoke_body).await;
                 assert_eq!(r.status, 200);
             }
             _ => {}
@@ -488,12 +474,7 @@ async fn bad_input_is_a_4xx_that_names_the_field_and_writes_nothing() {
             .assert_error(404);
     }
     let reply = h
-        .call(
-            "POST",
-            &format!("/v1/api-keys/{id}/revoke"),
-            Some(&root),
-            Some(r#"{"reason":"x","extra":1}"#),
-        )
+        .act(&root, id, "revoke", Some(r#"{"reason":"x","extra":1}"#))
         .await;
     reply.assert_error(400);
     assert_eq!(

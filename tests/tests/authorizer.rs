@@ -87,13 +87,7 @@ async fn every_deny_case() {
 
     let (suspended, rec) = h.create_scoped(&root, &["runs:read"]).await;
     let id = rec["id"].as_str().unwrap();
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/suspend"),
-        Some(&root),
-        None,
-    )
-    .await;
+    h.act(&root, id, "suspend", None).await;
     assert_eq!(
         deny_reason(&h, &suspended, ROUTE).await,
         Some(DenyReason::Suspended)
@@ -101,13 +95,7 @@ async fn every_deny_case() {
 
     let (revoked, rec) = h.create_scoped(&root, &["runs:read"]).await;
     let id = rec["id"].as_str().unwrap();
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/revoke"),
-        Some(&root),
-        Some(r#"{"reason":"x"}"#),
-    )
-    .await;
+    h.act(&root, id, "revoke", Some(r#"{"reason":"x"}"#)).await;
     assert_eq!(
         deny_reason(&h, &revoked, ROUTE).await,
         Some(DenyReason::Revoked)
@@ -222,32 +210,15 @@ async fn suspension_revocation_and_deletion_apply_on_the_very_next_call() {
     let (key, rec) = h.create_scoped(&root, &["runs:read"]).await;
     let id = rec["id"].as_str().unwrap().to_owned();
     assert!(h.authorize(&key, ROUTE).await);
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/suspend"),
-        Some(&root),
-        None,
-    )
-    .await;
+    h.act(&root, &id, "suspend", None).await;
     assert!(!h.authorize(&key, ROUTE).await, "suspended: denied at once");
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/reactivate"),
-        Some(&root),
-        None,
-    )
-    .await;
+    h.act(&root, &id, "reactivate", None).await;
     assert!(
         h.authorize(&key, ROUTE).await,
         "reactivated: allowed at once"
     );
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/revoke"),
-        Some(&root),
-        Some(r#"{"reason":"gone"}"#),
-    )
-    .await;
+    h.act(&root, &id, "revoke", Some(r#"{"reason":"gone"}"#))
+        .await;
     assert!(!h.authorize(&key, ROUTE).await, "revoked: denied at once");
 
     let (key2, rec2) = h.create_scoped(&root, &["runs:read"]).await;

@@ -47,20 +47,9 @@ async fn no_secret_in_logs() {
         !h.authorize(&String::from_utf8(wrong).unwrap(), "GET /v1/runs")
             .await
     );
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/suspend"),
-        Some(&root),
-        None,
-    )
-    .await;
-    h.call(
-        "POST",
-        &format!("/v1/api-keys/{id}/revoke"),
-        Some(&root),
-        Some(r#"{"reason":"test"}"#),
-    )
-    .await;
+    h.act(&root, id, "suspend", None).await;
+    h.act(&root, id, "revoke", Some(r#"{"reason":"test"}"#))
+        .await;
     assert!(!h.authorize(&key, "GET /v1/runs").await);
     h.call("POST", "/v1/api-keys", Some(&key), Some("{}")).await;
 
