@@ -1,0 +1,190 @@
+// The organization's audit trail (GET /v1/audit-events): the Audit log tab,
+// filtered by action through the URL fragment, and one key's History panel.
+
+import * as api from './api.js';
+import { h, notify, replaceChildren } from './dom.js';
+import { openModal } from './dialogs.js';
+import { reason } from './errors.js';
+import { ACTION_LABELS, formatDateTime, relativeTime } from './format.js';
+import { session } from './session.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** A paged list: `fetchPage(cursor)` answers `{data, next_cursor}`. */
+function pagedList({ list, empty, error, more, render, what }) {
+  const state = { cursor: null, ticket: 0, fetchPage: null };
+
+  async function load(append) {
+    const ticket = ++state.ticket;
+    list.setAttribute('aria-busy', 'true');
+    more.setAttribute('aria-disabled', 'true');
+    error.hidden = true;
+    try {
+      const page = await state.fetchPage(append ? state.cursor : null);
+      if (ticket !== state.ticket) return;
+      const items = page.data.map(render);
+      if (append) list.append(...items);
+      else replaceChildren(list, items);
+      state.cursor = page.next_cursor;
+      more.hidden = !state.cursor;
+      const none = list.children.length === 0;
+      empty.hidden = !none;
+      (list.closest('table') ?? list).hidden = none;
+      if (append) notify(`Loaded ${items.length} more ${what}.`);
+    } catch (failure) {
+      if (ticket !== state.ticket || !api.hasSession()) return;
+      error.textContent = `The ${what} could not be loaded. ${reason(failure)}`;
+      error.hidden = false;
+    } finally {
+      if (ticket === state.ticket) {
+        list.removeAttribute('aria-busy');
+        more.removeAttribute('aria-disabled');
+      }
+    }
+  }
+
+  more.addEventListener('click', () => load(true));
+
+  return {
+    show(fetchPage) {
+      state.fetchPage = fetchPage;
+      state.cursor = null;
+      more.hidden = true;
+      return load(false);
+    },
+    reset() {
+      state.ticket += 1;
+      replaceChildren(list);
+      more.hidden = true;
+      empty.hidden = true;
+      error.hidden = true;
+    },
+  };
+}
+
+// How an event reads
+
+function actionBadge(action) {
+  return h('span', { class: `badge action action-${action}` }, ACTION_LABELS[action] ?? action);
+}
+
+function timeElement(iso) {
+  return h('time', { datetime: iso, title: formatDateTime(iso) }, relativeTime(iso));
+}
+
+function actor(event) {
+  if (event.actor_type === 'bootstrap' || !event.actor_hint) return h('span', {}, 'keygate bootstrap');
+  return h(
+    'span',
+    {},
+    h('code', { class: 'hint' }, event.actor_hint),
+    session.isMe(event.actor_key_id) ? h('span', { class: 'tag' }, 'your key') : null,
+  );
+}
+
+function statusChange(event) {
+  if (event.action === 'delete') return `${event.status_before ?? '—'} → deleted`;
+  if (!event.status_before && !event.status_after) return '—';
+  if (!event.status_before) return `→ ${event.status_after}`;
+  return `${event.status_before} → ${event.status_after}`;
+}
+
+function successor(event) {
+  return event.successor_key_id
+    ? h('span', { class: 'secondary' }, 'successor ', h('code', {}, event.successor_key_id))
+    : null;
+}
+
+// The Audit log tab
+
+const auditView = $('audit-view');
+const actionFilter = $('audit-action');
+
+const auditLog = pagedList({
+  list: $('audit-rows'),
+  empty: $('audit-empty'),
+  error: $('audit-error'),
+  more: $('audit-more'),
+  what: 'events',
+  render: (event) =>
+    h(
+      'tr',
+      {},
+      h('td', { 'data-label': 'Time' }, timeElement(event.time)),
+      h('td', { 'data-label': 'Action' }, actionBadge(event.action)),
+      h(
+        'td',
+        { 'data-label': 'Key' },
+        h('span', { class: 'key-name' }, event.key_name ?? '—'),
+        h('code', { class: 'secondary' }, event.key_id),
+      ),
+      h('td', { 'data-label': 'By' }, actor(event)),
+      h('td', { 'data-label': 'Status' }, h('span', {}, statusChange(event)), successor(event)),
+      h('td', { 'data-label': 'Reason' }, event.reason ?? '—'),
+    ),
+});
+
+actionFilter.addEventListener('change', () => {
+  window.location.hash = actionFilter.value ? `#audit/${actionFilter.value}` : '#audit';
+});
+
+/** Shows the Audit log, newest first, for one action or all. */
+export function showAudit(action) {
+  auditView.hidden = false;
+  actionFilter.value = action && ACTION_LABELS[action] ? action : '';
+  const filter = actionFilter.value || null;
+  $('audit-empty').textContent = filter
+    ? `No “${ACTION_LABELS[filter].toLowerCase()}” events yet. Choose “All actions” to see every event.`
+    : 'No events yet. Every change to a key is recorded here.';
+  auditLog.show((cursor) => api.listAuditEvents({ action: filter, cursor }));
+}
+
+export function hideAudit() {
+  auditView.hidden = true;
+}
+
+// One key's History panel
+
+const history = pagedList({
+  list: $('history-list'),
+  empty: $('history-empty'),
+  error: $('history-error'),
+  more: $('history-more'),
+  what: 'events',
+  render: (event) =>
+    h(
+      'li',
+      { class: 'event' },
+      h('p', { class: 'event-head' }, actionBadge(event.action), ' ', timeElement(event.time)),
+      h('p', {}, 'By ', actor(event), ' · ', statusChange(event)),
+      successor(event) ? h('p', {}, successor(event)) : null,
+      event.reason ? h('p', { class: 'event-reason' }, `Reason: ${event.reason}`) : null,
+    ),
+});
+
+const historyDialog = $('history-dialog');
+
+// A click on the backdrop (outside the panel's box) closes the panel.
+historyDialog.addEventListener('click', (event) => {
+  if (event.target === historyDialog) {
+    const box = historyDialog.getBoundingClientRect();
+    const inside = event.clientX >= box.left && event.clientX <= box.right
+      && event.clientY >= box.top && event.clientY <= box.bottom;
+    if (!inside) historyDialog.close();
+  }
+});
+
+/** Opens the History panel with the key's audit events, newest first. */
+export function openHistory(record) {
+  $('history-title').textContent = `History of “${record.name}”`;
+  $('history-for').textContent = `Key ${record.hint} · id ${record.id}`;
+  history.reset();
+  const opened = openModal(historyDialog, { initialFocus: historyDialog.querySelector('[data-close]') });
+  history.show((cursor) => api.listAuditEvents({ keyId: record.id, cursor }));
+  return opened;
+}
+
+export function resetAudit() {
+  auditLog.reset();
+  history.reset();
+}

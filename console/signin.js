@@ -1,0 +1,82 @@
+// Sign-in: paste a key that holds api-keys:read. api.js checks it by reading
+// the key's own record and keeps it in sessionStorage for this tab only.
+
+import * as api from './api.js';
+
+const $ = (id) => document.getElementById(id);
+const view = $('signin-view');
+const form = $('signin-form');
+const input = $('signin-key');
+const message = $('signin-message');
+
+let signedIn = () => {};
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const key = input.value.trim();
+  setMessage('');
+  if (!key) {
+    fail('Paste an API key to sign in.');
+    return;
+  }
+  const submit = form.querySelector('[type=submit]');
+  submit.setAttribute('aria-disabled', 'true');
+  try {
+    const record = await api.signIn(key);
+    input.value = '';
+    signedIn(record);
+  } catch (error) {
+    if (!(error instanceof api.ApiError)) throw error;
+    fail(await whyRefused(key, error));
+  } finally {
+    submit.removeAttribute('aria-disabled');
+  }
+});
+
+/** Shows the sign-in form, with `text` saying why when the page was signed out. */
+export function showSignIn(text = '') {
+  view.hidden = false;
+  input.value = '';
+  input.removeAttribute('aria-invalid');
+  setMessage(text);
+  input.focus();
+}
+
+export function hideSignIn() {
+  view.hidden = true;
+  setMessage('');
+}
+
+/** Called with the key's record once a key is accepted. */
+export function onSignedIn(callback) {
+  signedIn = callback;
+}
+
+function setMessage(text) {
+  message.textContent = text;
+}
+
+function fail(text) {
+  setMessage(text);
+  input.setAttribute('aria-invalid', 'true');
+  input.focus();
+}
+
+async function whyRefused(key, error) {
+  if (error.code === 'malformed_key') {
+    return 'That is not a keygate API key. A key is a short prefix, an underscore and 65 letters and digits, like kg_0354…';
+  }
+  if (error.gateway && error.status === 403) {
+    // GET /v1/scopes accepts any valid key: it tells a denied key from one
+    // that only lacks api-keys:read.
+    if (await api.keyIsValid(key)) {
+      return 'This key works, but it lacks api-keys:read, which the console needs. Sign in with a key that holds it.';
+    }
+    return 'keygate did not accept this key: it is mistyped, unknown, suspended, revoked or expired.';
+  }
+  if (error.status === 0) return 'keygate could not be reached. Check that it is running, then try again.';
+  if (error.code === 'service_unavailable') {
+    return `keygate is busy or unavailable. Try again${error.retryAfter ? ` in ${error.retryAfter} s` : ' shortly'}.`;
+  }
+  return `Sign-in failed: ${error.message}.`;
+}

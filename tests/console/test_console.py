@@ -1,0 +1,621 @@
+"""The keygate console in a real browser against a real `keygate serve`.
+
+Each test drives the page as a person would and checks what the page shows and
+what the API answers. Keys a test needs are made through the HTTP API, except
+where making them through the page is what is being tested.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+STORAGE_KEY = "keygate.session"
+
+
+# How a person uses the page
+
+
+def sign_in(page: Page, url: str, key: str) -> None:
+    page.goto(url)
+    page.get_by_label("API key", exact=True).fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+    expect(page.locator("#keys-table")).not_to_have_attribute("aria-busy", "true")
+
+
+def key_row(page: Page, key_id: str):
+    return page.locator(f'#keys-rows tr[data-key-id="{key_id}"]')
+
+
+def row_names(page: Page) -> list[str]:
+    return page.locator("#keys-rows .key-name").all_inner_texts()
+
+
+def choose_action(page: Page, key_name: str, action: str) -> None:
+    page.get_by_role("button", name=f"Actions for {key_name}").click()
+    page.get_by_role("menuitem", name=action).click()
+
+
+def menu_items(page: Page, key_name: str) -> list[str]:
+    button = page.get_by_role("button", name=f"Actions for {key_name}")
+    button.click()
+    menu = page.get_by_role("menu", name=f"Actions for {key_name}")
+    expect(menu).to_be_visible()
+    items = menu.get_by_role("menuitem").all_inner_texts()
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    return items
+
+
+def stored_everywhere(page: Page) -> str:
+    """Everything the page keeps where a key could linger: DOM, form values, storage, cookies."""
+    return page.evaluate(
+        """() => [
+            document.documentElement.outerHTML,
+            ...[...document.querySelectorAll('input, textarea, select')].map((e) => e.value),
+            JSON.stringify(Object.entries(sessionStorage)),
+            JSON.stringify(Object.entries(localStorage)),
+            document.cookie,
+        ].join('\\n')"""
+    )
+
+
+def assert_page_forgot(page: Page, key: str) -> None:
+    """After the shown-once dialog closes (its close event clears it), the key is nowhere."""
+    page.wait_for_function("key => !document.documentElement.outerHTML.includes(key)", arg=key)
+    assert key not in stored_everywhere(page)
+
+
+def session_storage(page: Page) -> dict:
+    return page.evaluate("() => Object.fromEntries(Object.entries(sessionStorage))")
+
+
+def serious_violations(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+# Sign-in
+
+
+def test_sign_in_with_the_printed_key_then_sign_out(page, console_url, keygate, api):
+    sign_in(page, console_url, keygate.root_key)
+
+    identity = page.locator("#identity")
+    root = api.get_key(keygate.root_key.split("_")[1][:22])
+    expect(identity).to_contain_text(root["org_id"])
+    expect(identity).to_contain_text(root["name"])
+    expect(identity).to_contain_text(root["hint"])
+    expect(key_row(page, root["id"])).to_contain_text("your key")
+    assert session_storage(page) == {STORAGE_KEY: keygate.root_key}
+    assert page.evaluate("() => localStorage.length") == 0
+    assert page.context.cookies() == []
+    assert keygate.root_key not in page.url
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    expect(page.locator("#signin-message")).to_contain_text("signed out")
+    assert session_storage(page) == {}
+    assert keygate.root_key not in stored_everywhere(page)
+
+
+def test_wrong_keys_stay_on_sign_in_with_a_message(page, console_url, keygate, api):
+    page.goto(console_url)
+    key_field = page.get_by_label("API key", exact=True)
+    message = page.locator("#signin-message")
+
+    key_field.fill("not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(message).to_contain_text("not a keygate API key")
+
+    # Well-formed, but the last character breaks the checksum: the API denies it.
+    last = keygate.root_key[-1]
+    forged = keygate.root_key[:-1] + ("A" if last != "A" else "B")
+    key_field.fill(forged)
+    page.get_by_role("button", name="Sign in").click()
+    expect(message).to_contain_text("did not accept this key")
+
+    # A valid key without api-keys:read is told what it lacks.
+    reader = api.create_key("runs-reader", permissions=["runs:read"])
+    key_field.fill(reader["key"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(message).to_contain_text("lacks api-keys:read")
+
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    expect(page.locator("#console-view")).to_be_hidden()
+    expect(key_field).to_have_attribute("aria-invalid", "true")
+    assert session_storage(page) == {}
+
+
+def test_a_key_denied_mid_session_returns_to_sign_in(page, console_url, api):
+    viewer = api.create_key("viewer", permissions={"preset": "read_only"})
+    sign_in(page, console_url, viewer["key"])
+    expect(page.locator("#identity")).to_contain_text("viewer")
+
+    status, _ = api.call("POST", f"/v1/api-keys/{viewer['id']}/suspend")
+    assert status == 200
+    page.get_by_role("link", name="Active").click()
+
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    expect(page.locator("#signin-message")).to_contain_text("denied your key")
+    assert session_storage(page) == {}
+
+
+# Create, shown once
+
+
+def test_create_a_scoped_key_from_a_preset_shown_once(page, console_url, keygate, api):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_url)
+    _, catalog = api.call("GET", "/v1/scopes")
+    preset = sorted(catalog["presets"]["run_evaluations"])
+    sign_in(page, console_url, keygate.root_key)
+
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Name").fill("evaluations-ci")
+    dialog.get_by_label("Description").fill("Runs the nightly evaluations")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_role("button", name="Run Evaluations").click()
+    checked = sorted(dialog.locator("input[name=scope]:checked").evaluate_all("boxes => boxes.map(b => b.value)"))
+    assert checked == preset
+    dialog.get_by_label("Expires").select_option(label="In 30 days")
+    dialog.get_by_role("button", name="Create key").click()
+
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text("will not be shown again")
+    new_key = page.locator("#secret-value").inner_text().strip()
+    assert re.fullmatch(r"kg_[0-9A-Za-z]{65}", new_key)
+    assert api.works(new_key)  # the shown key authenticates against the API
+
+    shown.get_by_role("button", name="Copy").click()
+    expect(shown).to_contain_text("Copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == new_key
+
+    record = api.get_key(new_key.split("_")[1][:22])
+    assert record["scopes"] == preset
+    assert record["description"] == "Runs the nightly evaluations"
+    expires = datetime.fromisoformat(record["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(days=29) < expires - datetime.now(timezone.utc) <= timedelta(days=30)
+
+    shown.get_by_role("button", name="Done").click()
+    expect(shown).to_be_hidden()
+    expect(page.get_by_role("button", name="Create key")).to_be_focused()
+    row = key_row(page, record["id"])
+    expect(row).to_contain_text("evaluations-ci")
+    expect(row).to_contain_text("Run Evaluations")
+    expect(row).to_contain_text("never")  # last used
+    assert_page_forgot(page, new_key)
+
+
+def test_create_shows_api_validation_errors_next_to_their_fields(page, console_url, keygate, api):
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-name-error")).to_contain_text("Name must be 1-100 characters")
+    expect(dialog.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_label("Name")).to_be_focused()
+
+    dialog.get_by_label("Name").fill("ada's key")
+    dialog.get_by_role("radio", name=re.compile("^User")).check()
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-owner-error")).to_contain_text("Owner is required for a user key")
+    expect(page.locator("#create-name-error")).to_be_hidden()
+
+    dialog.get_by_label("Owner").fill("ada@example.com")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-permissions-error")).to_contain_text("at least one scope")
+
+    dialog.get_by_role("checkbox", name="read").first.check()
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("dialog", name="Copy your new key")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Copy your new key")).to_be_hidden()
+    status, listing = api.call("GET", "/v1/api-keys")
+    made = [k for k in listing["data"] if k["name"] == "ada's key"]
+    assert len(made) == 1 and made[0]["key_type"] == "user" and made[0]["owner"] == "ada@example.com"
+
+
+def test_a_limited_key_cannot_pick_what_it_does_not_hold(page, console_url, api):
+    limited = api.create_key(
+        "team-admin", permissions=["api-keys:read", "api-keys:write", "runs:read", "agents:read"]
+    )
+    sign_in(page, console_url, limited["key"])
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+
+    expect(dialog.get_by_role("radio", name=re.compile("^Full access"))).to_be_disabled()
+    expect(dialog.get_by_role("radio", name=re.compile("^Scoped"))).to_be_checked()
+    expect(dialog).to_contain_text("only a full-access key can create one")
+
+    def box(scope):
+        return dialog.locator(f'input[name=scope][value="{scope}"]')
+
+    for held in ("runs:read", "agents:read", "api-keys:read", "api-keys:write"):
+        expect(box(held)).to_be_enabled()
+    for stronger in ("runs:write", "agents:write", "api-keys:delete", "metrics:read"):
+        expect(box(stronger)).to_be_disabled()
+        expect(box(stronger)).to_have_attribute("title", re.compile("does not hold"))
+    expect(dialog.get_by_role("button", name="Run Evaluations")).to_have_attribute("aria-disabled", "true")
+    dialog.get_by_role("button", name="Run Evaluations").click(force=True)  # a click does nothing
+    assert dialog.locator("input[name=scope]:checked").count() == 0
+
+    box("runs:read").check()
+    dialog.get_by_label("Name").fill("runs-only")
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("dialog", name="Copy your new key")).to_be_visible()
+
+
+# Lifecycle from the row menu
+
+
+def test_suspend_reactivate_revoke_delete(page, console_url, keygate, api):
+    victim = api.create_key("ci-deployer")
+    sign_in(page, console_url, keygate.root_key)
+    row = key_row(page, victim["id"])
+
+    choose_action(page, "ci-deployer", "Suspend")
+    expect(row.locator(".badge")).to_have_text(["Suspended"])
+    expect(page.locator("#notice")).to_contain_text("Suspended “ci-deployer”")
+    assert not api.works(victim["key"])  # denied at once
+
+    assert "Suspend" not in menu_items(page, "ci-deployer")
+    choose_action(page, "ci-deployer", "Reactivate")
+    expect(row.locator(".badge")).to_have_text(["Active"])
+    assert api.works(victim["key"])
+
+    choose_action(page, "ci-deployer", "Revoke…")
+    revoke = page.get_by_role("dialog", name="Revoke key")
+    expect(revoke).to_contain_text("permanent")
+    revoke.get_by_role("button", name="Revoke key").click()
+    expect(page.locator("#revoke-reason-error")).to_contain_text("Reason")
+    expect(revoke).to_be_visible()
+    assert api.get_key(victim["id"])["status"] == "active"
+    assert api.works(victim["key"])
+
+    revoke.get_by_label("Reason").fill("leaked in a CI log")
+    revoke.get_by_role("button", name="Revoke key").click()
+    expect(revoke).to_be_hidden()
+    expect(row.locator(".badge")).to_have_text(["Revoked"])
+    record = api.get_key(victim["id"])
+    assert (record["status"], record["revoked_reason"]) == ("revoked", "leaked in a CI log")
+    assert not api.works(victim["key"])
+    assert menu_items(page, "ci-deployer") == ["Delete…", "History"]
+
+    choose_action(page, "ci-deployer", "Delete…")
+    confirm = page.get_by_role("dialog", name="Delete key")
+    expect(confirm).to_contain_text("permanent")
+    confirm.get_by_role("button", name="Delete key").click()
+    expect(row).to_have_count(0)
+    status, _ = api.call("GET", f"/v1/api-keys/{victim['id']}")
+    assert status == 404
+
+
+def test_actions_the_key_lacks_the_scope_for_are_reported(page, console_url, api):
+    writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write", "runs:read"])
+    target = api.create_key("target", permissions=["runs:read"])
+    sign_in(page, console_url, writer["key"])
+
+    choose_action(page, "target", "Delete…")
+    page.get_by_role("dialog", name="Delete key").get_by_role("button", name="Delete key").click()
+    expect(page.locator("#delete-dialog .form-error")).to_contain_text("lacks api-keys:delete")
+    assert api.get_key(target["id"])["status"] == "active"
+
+
+def test_menus_and_dialogs_work_from_the_keyboard(page, console_url, keygate, api):
+    api.create_key("keyboard-key")
+    sign_in(page, console_url, keygate.root_key)
+    button = page.get_by_role("button", name="Actions for keyboard-key")
+
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("menuitem", name="Suspend")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("menuitem", name="Rotate…")).to_be_focused()
+    page.keyboard.press("End")
+    expect(page.get_by_role("menuitem", name="History")).to_be_focused()
+    page.keyboard.press("ArrowDown")  # wraps
+    expect(page.get_by_role("menuitem", name="Suspend")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(button).to_be_focused()
+
+    page.keyboard.press("ArrowUp")  # opens on the last item
+    expect(page.get_by_role("menuitem", name="History")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_role("menuitem", name="Revoke…")).to_be_focused()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Revoke key")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Reason")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(button).to_be_focused()
+
+    page.get_by_role("button", name="Create key").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Create key")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Create key")).to_be_focused()
+
+
+# Tabs and paging
+
+
+def test_status_tabs_filter_through_the_api_and_live_in_the_fragment(page, console_url, keygate, api):
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("link", name="Suspended").click()
+    expect(page.locator("#keys-empty")).to_contain_text("No suspended keys")
+
+    active = api.create_key("still-active")
+    suspended = api.create_key("paused")
+    revoked = api.create_key("gone")
+    api.call("POST", f"/v1/api-keys/{suspended['id']}/suspend")
+    api.call("POST", f"/v1/api-keys/{revoked['id']}/revoke", {"reason": "test"})
+
+    page.get_by_role("link", name="All").click()
+    expect(page.locator("#keys-rows tr")).to_have_count(4)
+    assert row_names(page) == ["gone", "paused", "still-active", "root"]  # newest first
+
+    page.get_by_role("link", name="Suspended").click()
+    expect(page).to_have_url(re.compile("#keys/suspended$"))
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["paused"])
+    page.reload()
+    expect(page.get_by_role("link", name="Suspended")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["paused"])
+
+    page.get_by_role("link", name="Revoked").click()
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["gone"])
+    page.get_by_role("link", name="Active").click()
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["still-active", "root"])
+
+    page.go_back()
+    expect(page).to_have_url(re.compile("#keys/revoked$"))
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["gone"])
+    assert active["id"] not in page.locator("#keys-rows").inner_html()
+
+
+def test_load_more_pages_through_60_keys(page, console_url, keygate, api):
+    for n in range(60):
+        api.create_key(f"bulk-{n:02d}")
+    sign_in(page, console_url, keygate.root_key)
+
+    expect(page.locator("#keys-rows tr")).to_have_count(50)
+    assert row_names(page)[:2] == ["bulk-59", "bulk-58"]
+    page.get_by_role("button", name="Load more").click()
+    expect(page.locator("#keys-rows tr")).to_have_count(61)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    names = row_names(page)
+    assert names == [f"bulk-{n:02d}" for n in range(59, -1, -1)] + ["root"]
+
+
+# Safety
+
+
+def test_a_hostile_name_renders_as_text_and_runs_nothing(page, page_log, console_url, keygate, api):
+    hostile = "<img src=x onerror=alert(1)>"
+    api.create_key(hostile, description="<script>alert(2)</script><b>bold</b>")
+    sign_in(page, console_url, keygate.root_key)
+
+    expect(page.locator("#keys-rows .key-name").first).to_have_text(hostile)
+    expect(page.locator("#keys-rows .key-description").first).to_have_text("<script>alert(2)</script><b>bold</b>")
+    assert page.locator("#keys-rows img, #keys-rows script, #keys-rows b").count() == 0
+
+    choose_action(page, hostile, "Revoke…")
+    expect(page.locator("#revoke-name")).to_have_text(hostile)
+    page.keyboard.press("Escape")
+    assert page.locator("dialog img").count() == 0
+    assert page_log.dialogs == []
+    assert page_log.errors == []
+
+
+def test_csp_header_and_a_session_without_console_errors(page, page_log, console_url, keygate, api):
+    response = page.goto(console_url)
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    script = page.request.get(console_url + "/console/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["content-security-policy"] == CSP
+
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_role("dialog", name="Create key").get_by_label("Name").fill("session-key")
+    page.get_by_role("dialog", name="Create key").get_by_role("button", name="Create key").click()
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown).to_be_visible()
+    new_key = page.locator("#secret-value").inner_text().strip()
+    assert new_key.startswith("kg_")
+    shown.get_by_role("button", name="Done").click()
+    choose_action(page, "session-key", "Suspend")
+    expect(page.locator("#keys-rows tr").first.locator(".badge")).to_have_text(["Suspended"])
+    choose_action(page, "session-key", "Reactivate")
+    expect(page.locator("#keys-rows tr").first.locator(".badge")).to_have_text(["Active"])
+    page.get_by_role("link", name="Suspended").click()
+    expect(page.locator("#keys-empty")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+
+    assert page_log.errors == []
+    assert page_log.dialogs == []
+    logged = "\n".join(page_log.messages)
+    assert keygate.root_key not in logged and new_key not in logged
+
+
+def test_no_serious_accessibility_violations(page, console_url, keygate, api):
+    api.create_key("scoped", permissions={"preset": "upload_conversations"})
+    page.goto(console_url)
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    assert serious_violations(page) == []
+
+    sign_in(page, console_url, keygate.root_key)
+    assert serious_violations(page) == []
+    page.emulate_media(color_scheme="dark")
+    assert serious_violations(page) == []
+    page.emulate_media(color_scheme="light")
+
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_role("radio", name=re.compile("^User")).check()
+    expect(dialog.locator("#scope-groups input").first).to_be_visible()
+    assert serious_violations(page) == []
+
+
+# Rotation and the audit trail (need POST /v1/api-keys/{id}/rotate and GET /v1/audit-events)
+
+
+def test_rotate_with_a_grace_period(page, console_url, keygate, api):
+    old = api.create_key("rotating", permissions=["runs:read"])
+    sign_in(page, console_url, keygate.root_key)
+
+    choose_action(page, "rotating", "Rotate…")
+    dialog = page.get_by_role("dialog", name="Rotate key")
+    dialog.get_by_label("Keep the old key working for").select_option(label="1 hour")
+    dialog.get_by_label("Reason").fill("scheduled rotation")
+    dialog.get_by_role("button", name="Rotate key").click()
+
+    shown = page.get_by_role("dialog", name="Copy the new key")
+    expect(shown).to_be_visible()
+    new_key = page.locator("#secret-value").inner_text().strip()
+    assert new_key != old["key"] and api.works(new_key)
+    assert api.works(old["key"])  # still inside its grace period
+    shown.get_by_role("button", name="Done").click()
+    assert_page_forgot(page, new_key)
+
+    successor = api.get_key(new_key.split("_")[1][:22])
+    previous = api.get_key(old["id"])
+    assert (successor["rotated_from"], previous["rotated_to"]) == (old["id"], successor["id"])
+    expires = datetime.fromisoformat(previous["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(minutes=55) < expires - datetime.now(timezone.utc) <= timedelta(hours=1)
+
+    expect(key_row(page, successor["id"])).to_contain_text("rotating")
+    old_expiry = key_row(page, old["id"]).locator(".expiry")
+    expect(old_expiry).to_contain_text("in 1 hour")
+    expect(old_expiry).to_have_class(re.compile("expiry-soon"))
+    # Both rows carry the name; the old one no longer offers Rotate.
+    old_menu = key_row(page, old["id"]).get_by_role("button", name="Actions for rotating")
+    old_menu.click()
+    expect(key_row(page, old["id"]).get_by_role("menuitem")).to_have_text(
+        ["Suspend", "Revoke…", "Delete…", "History"]
+    )
+
+
+def test_history_lists_the_keys_events(page, console_url, keygate, api):
+    key = api.create_key("audited")
+    api.call("POST", f"/v1/api-keys/{key['id']}/suspend")
+    api.call("POST", f"/v1/api-keys/{key['id']}/reactivate")
+    api.create_key("unrelated")
+    sign_in(page, console_url, keygate.root_key)
+
+    choose_action(page, "audited", "History")
+    panel = page.get_by_role("dialog", name="History of “audited”")
+    expect(panel.locator("#history-list > li .badge")).to_have_text(["Reactivated", "Suspended", "Created"])
+    expect(panel.locator("#history-list")).to_contain_text("suspended → active")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.get_by_role("button", name="Actions for audited")).to_be_focused()
+
+
+def test_audit_log_tab_lists_filters_and_pages(page, console_url, keygate, api):
+    keys = [api.create_key(f"audit-{n:02d}") for n in range(55)]
+    api.call("POST", f"/v1/api-keys/{keys[0]['id']}/revoke", {"reason": "compromised"})
+    total, cursor = 0, ""
+    while True:
+        status, events = api.call("GET", f"/v1/audit-events?limit=100&cursor={cursor}")
+        assert status == 200, events
+        total += len(events["data"])
+        cursor = events["next_cursor"]
+        if not cursor:
+            break
+    sign_in(page, console_url, keygate.root_key)
+
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
+    rows = page.locator("#audit-rows tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Revoked")
+    expect(rows.first).to_contain_text("compromised")
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(total)
+
+    page.get_by_label("Action", exact=True).select_option("revoke")
+    expect(page).to_have_url(re.compile("#audit/revoke$"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("audit-00")
+    page.reload()
+    expect(page.get_by_label("Action", exact=True)).to_have_value("revoke")
+    expect(rows).to_have_count(1)
+
+
+# What it looks like
+
+
+def test_screenshots_and_a_375px_layout(page, console_url, keygate, api, screenshots):
+    api.create_key("ci-deployer", description="Deploys from CI", permissions={"preset": "run_evaluations"})
+    api.create_key("ada", key_type="user", owner="ada@example.com", permissions=["runs:read", "traces:read"])
+    soon = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    paused = api.create_key("nightly-export", expires_at=soon)
+    api.call("POST", f"/v1/api-keys/{paused['id']}/suspend")
+
+    page.goto(console_url)
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    page.screenshot(path=screenshots / "sign-in.png")
+
+    sign_in(page, console_url, keygate.root_key)
+    expect(page.locator("#keys-rows tr")).to_have_count(4)
+    expect(key_row(page, paused["id"]).locator(".expiry")).to_have_class(re.compile("expiry-soon"))
+    page.screenshot(path=screenshots / "keys-light.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    background = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    assert background != "rgb(245, 246, 248)"  # the dark theme took over
+    page.screenshot(path=screenshots / "keys-dark.png", full_page=True)
+    page.emulate_media(color_scheme="light")
+
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_label("Name").fill("billing-sync")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_role("button", name="Read Only").click()
+    page.screenshot(path=screenshots / "create-dialog.png")
+    dialog.get_by_role("button", name="Create key").click()
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown).to_be_visible()
+    page.screenshot(path=screenshots / "shown-once-dialog.png")
+    shown.get_by_role("button", name="Done").click()
+
+    choose_action(page, "ci-deployer", "Revoke…")
+    revoke = page.get_by_role("dialog", name="Revoke key")
+    revoke.get_by_role("button", name="Revoke key").click()
+    expect(page.locator("#revoke-reason-error")).to_be_visible()
+    page.screenshot(path=screenshots / "revoke-dialog.png")
+    page.keyboard.press("Escape")
+
+    page.set_viewport_size({"width": 375, "height": 812})
+    name = key_row(page, paused["id"]).locator(".cell-name")
+    expect(name).to_be_visible()
+    assert name.bounding_box()["width"] >= 250  # the name has the card's width, not a squeezed column
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    page.screenshot(path=screenshots / "keys-375px.png", full_page=True)
+
+    for shot in ("sign-in", "keys-light", "keys-dark", "create-dialog", "shown-once-dialog", "revoke-dialog", "keys-375px"):
+        assert (screenshots / f"{shot}.png").stat().st_size > 5_000
