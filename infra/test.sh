@@ -21,7 +21,8 @@ fi
 
 mkdir -p target
 port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > target/moto.log 2>&1 &
+# moto's DynamoDB API, one request at a time (DynamoDB's isolation; see the script).
+"$VENV/bin/python" infra/moto_server.py 127.0.0.1 "$port" > target/moto.log 2>&1 &
 moto_pid=$!
 cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
 trap cleanup EXIT

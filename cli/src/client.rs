@@ -14,18 +14,52 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
+/// Whether `host` (from a URL) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Client {
-    pub fn new(base: &str, key: &str) -> Self {
+    /// A client of the API at `base`, which must be `https://`, or `http://`
+    /// to this machine (any host with `allow_http`): the key goes nowhere
+    /// unencrypted unless asked.
+    pub fn new(base: &str, key: &str, allow_http: bool) -> Result<Self, String> {
+        let uri: http::Uri = base
+            .parse()
+            .map_err(|_| format!("the API URL {base:?} is not a URL"))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| format!("the API URL {base:?} has no host"))?;
+        match uri.scheme_str() {
+            Some("https") => {}
+            Some("http") if allow_http || is_loopback(host) => {}
+            Some("http") => {
+                return Err(format!(
+                    "refusing to send the API key over plain http:// to {host}; use https://, \
+                     or pass --allow-http if the network to it is trusted"
+                ));
+            }
+            _ => return Err(format!("the API URL {base:?} is not http:// or https://")),
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // Never follow a redirect: it would carry the key to wherever
+            // the server points.
+            .max_redirects(0)
+            .user_agent(concat!("keygate-cli/", env!("CARGO_PKG_VERSION")))
             .timeout_global(Some(std::time::Duration::from_secs(30)))
             .build()
             .into();
-        Self {
+        Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             key: key.to_owned(),
             agent,
-        }
+        })
     }
 
     /// Send one call; `Ok` with the JSON body on 2xx, else the API's message.
@@ -52,6 +86,17 @@ impl Client {
         };
         let mut response = result.map_err(unreachable)?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no Location header)");
+            return Err(CallError(format!(
+                "{status}: the API redirects to {location}; keygate does not follow redirects \
+                 with your key. If the API moved, set KEYGATE_API_URL to its new address."
+            )));
+        }
         let text = response.body_mut().read_to_string().map_err(unreachable)?;
         let value: Value = if text.trim().is_empty() {
             Value::Null
@@ -68,18 +113,36 @@ impl Client {
             .unwrap_or_else(|| value.to_string());
         let code = value["error"]["code"].as_str().unwrap_or("");
         Err(CallError(if code.is_empty() {
-            format!("{status}: {message}")
+            format!("{status}: {}", terminal_safe(&message))
         } else {
-            format!("{status} {code}: {message}")
+            format!("{status} {code}: {}", terminal_safe(&message))
         }))
     }
+}
+
+/// Text from the API as a terminal shows it: control and invisible
+/// formatting characters escaped, so no value can move the cursor, recolour
+/// the terminal or display as something else.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let hidden = c.is_control()
+                || unicode_general_category::get_general_category(c)
+                    == unicode_general_category::GeneralCategory::Format;
+            if hidden {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => terminal_safe(s),
+        other => terminal_safe(&other.to_string()),
     }
 }
 
@@ -111,6 +174,11 @@ pub fn render_table(records: &[Value]) -> String {
             ]
         })
         .collect();
+    table(&headers, &rows)
+}
+
+/// Rows under headers, columns padded to their widest cell.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..headers.len())
         .map(|i| {
             rows.iter()
@@ -130,7 +198,7 @@ pub fn render_table(records: &[Value]) -> String {
         let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());
-    for row in &rows {
+    for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
     out
@@ -157,6 +225,8 @@ pub fn render_record(record: &Value) -> String {
         "revoked_by",
         "expires_at",
         "last_used_at",
+        "rotated_from",
+        "rotated_to",
     ];
     let mut out = String::new();
     for f in fields {
@@ -164,6 +234,38 @@ pub fn render_record(record: &Value) -> String {
     }
     let _ = writeln!(out, "{:<15} {}", "scopes", scopes_of(record));
     out
+}
+
+/// Audit events, one per line, newest first.
+pub fn render_events(events: &[Value]) -> String {
+    let headers = ["TIME", "ACTION", "KEY", "NAME", "BY", "STATUS", "REASON"];
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let by = match e["actor_type"].as_str() {
+                Some("key") => text(&e["actor_hint"]),
+                _ => "bootstrap".to_owned(),
+            };
+            let status = format!(
+                "{} -> {}",
+                text(&e["status_before"]),
+                match &e["status_after"] {
+                    Value::Null => "deleted".to_owned(),
+                    v => text(v),
+                }
+            );
+            vec![
+                text(&e["time"]),
+                text(&e["action"]),
+                text(&e["key_id"]),
+                text(&e["key_name"]),
+                by,
+                status,
+                text(&e["reason"]),
+            ]
+        })
+        .collect();
+    table(&headers, &rows)
 }
 
 /// The scope catalog and presets, readable.

@@ -1,14 +1,18 @@
 //! The `keygate` command: run the API locally, mint first keys, create the
-//! DynamoDB table, and manage keys through the HTTP API.
+//! DynamoDB tables, and manage keys through the HTTP API.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keygate::api::App;
 use keygate::config::Settings;
 use keygate::model::OrgId;
+use keygate::store::dynamodb::Tables;
 use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
 use serde_json::{Value, json};
 
@@ -32,7 +36,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole API on 127.0.0.1 with the same authorizer and handlers as in Lambda.
+    /// Run the whole API and the console on 127.0.0.1, with the same authorizer and handlers as in Lambda.
     Serve {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = DEFAULT_PORT)]
@@ -43,7 +47,11 @@ enum Command {
         #[arg(long, default_value = DEFAULT_ORG)]
         org: String,
     },
-    /// Mint a full-access key for an organization straight into the store; prints only the key.
+    /// Mint a full-access key for an organization, new or existing, straight into the store; prints only the key.
+    ///
+    /// This is also how a locked-out organization is recovered: whoever can
+    /// write the store can mint it a new full-access key. The audit trail
+    /// records it as a `bootstrap` event.
     Bootstrap {
         /// Organization id: 1-64 of a-z, 0-9, '-' and '_'.
         #[arg(long)]
@@ -54,7 +62,7 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Manage the DynamoDB table.
+    /// Manage the DynamoDB tables.
     Table {
         #[command(subcommand)]
         command: TableCommand,
@@ -66,10 +74,37 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// List the organization's audit trail, newest first.
+    Audit {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only the events of this key (a key id).
+        #[arg(long = "key", value_name = "ID")]
+        key_id: Option<String>,
+        /// Only this action: create, rotate, suspend, reactivate, revoke, delete or bootstrap.
+        #[arg(long)]
+        action: Option<String>,
+        /// Page size, 1-100.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a previous page's next_cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show the calling key's own record: organization, name, scopes, expiry.
+    Whoami {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// List the scope catalog and presets.
     Scopes {
         #[command(flatten)]
         api: ApiArgs,
+    },
+    /// Print a shell completion script (e.g. `keygate completions bash > /etc/bash_completion.d/keygate`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -78,9 +113,12 @@ struct StoreArgs {
     /// Directory of the embedded store (default ./.keygate).
     #[arg(long, conflicts_with = "table")]
     data: Option<PathBuf>,
-    /// Use this DynamoDB table instead of the embedded store.
+    /// Use this DynamoDB keys table instead of the embedded store.
     #[arg(long)]
     table: Option<String>,
+    /// The DynamoDB audit table (default: <table>-audit).
+    #[arg(long, requires = "table")]
+    audit_table: Option<String>,
     /// DynamoDB endpoint URL (default: the standard AWS environment).
     #[arg(long, requires = "table")]
     dynamodb_endpoint: Option<String>,
@@ -88,10 +126,13 @@ struct StoreArgs {
 
 #[derive(Subcommand)]
 enum TableCommand {
-    /// Create the keys table with its GSIs and wait until it is active.
+    /// Create the keys table and the audit table with their GSIs and wait until they are active.
     Create {
         #[arg(long)]
         table: String,
+        /// The audit table (default: <table>-audit).
+        #[arg(long)]
+        audit_table: Option<String>,
         #[arg(long)]
         dynamodb_endpoint: Option<String>,
     },
@@ -102,9 +143,15 @@ struct ApiArgs {
     /// Base URL of the keygate API.
     #[arg(long, env = "KEYGATE_API_URL", global = true, hide_env_values = true)]
     api_url: Option<String>,
-    /// API key to call it with (needs api-keys scopes).
+    /// API key to call it with. Prefer KEYGATE_API_KEY or --api-key-file: other users of this machine can read command lines.
     #[arg(long, env = "KEYGATE_API_KEY", global = true, hide_env_values = true)]
     api_key: Option<String>,
+    /// Read the API key from FILE, or from standard input with `-`.
+    #[arg(long, global = true, value_name = "FILE")]
+    api_key_file: Option<PathBuf>,
+    /// Allow a plain http:// URL to a host other than this machine (the key would cross the network unencrypted).
+    #[arg(long, global = true)]
+    allow_http: bool,
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -129,7 +176,7 @@ enum KeysCommand {
         /// read_only, run_evaluations or upload_conversations.
         #[arg(long)]
         preset: Option<String>,
-        /// RFC 3339 expiry, e.g. 2030-01-31T00:00:00Z.
+        /// RFC 3339 expiry, e.g. 2030-01-31T00:00:00Z (default: never, or the calling key's own expiry).
         #[arg(long)]
         expires_at: Option<String>,
     },
@@ -151,18 +198,53 @@ enum KeysCommand {
     Suspend { id: String },
     /// Reactivate a suspended key.
     Reactivate { id: String },
+    /// Replace a key by a new one with the same name, scopes and expiry; prints the new key once.
+    Rotate {
+        id: String,
+        /// How long the old key keeps working: 0 (revoke it now, the default) up to 7d, e.g. 30m, 24h.
+        #[arg(long, default_value = "0", value_parser = parse_grace)]
+        grace: u32,
+        /// Why (recorded on the old key and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Revoke a key for good.
     Revoke {
         id: String,
         #[arg(long)]
         reason: String,
     },
-    /// Delete a key's record.
+    /// Delete a key's record (its audit trail stays).
     Delete { id: String },
 }
 
+/// A grace period: seconds, or a duration such as `30m`, `24h`, `7d`.
+fn parse_grace(text: &str) -> Result<u32, String> {
+    let secs = match text.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (e.g. 0, 3600, 30m, 24h, 7d)"))?
+            .as_secs(),
+    };
+    let max = keygate::lifecycle::MAX_GRACE_SECS;
+    u32::try_from(secs)
+        .ok()
+        .filter(|s| *s <= max)
+        .ok_or_else(|| format!("at most 7 days ({max} seconds)"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if key_from_command_line(&matches) {
+        eprintln!(
+            "keygate: warning: --api-key puts the key on the command line, where other users of \
+             this machine can read it (ps, /proc); use KEYGATE_API_KEY or --api-key-file instead"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,16 +261,52 @@ fn main() -> ExitCode {
             command:
                 TableCommand::Create {
                     table,
+                    audit_table,
                     dynamodb_endpoint,
                 },
-        } => runtime.block_on(create_table(&table, dynamodb_endpoint.as_deref())),
+        } => runtime.block_on(create_tables(
+            &table,
+            audit_table,
+            dynamodb_endpoint.as_deref(),
+        )),
         Command::Keys { api, command } => keys_command(&api, command),
+        Command::Audit {
+            api,
+            key_id,
+            action,
+            limit,
+            cursor,
+        } => audit_command(&api, key_id, action, limit, cursor),
+        Command::Whoami { api } => whoami_command(&api),
         Command::Scopes { api } => scopes_command(&api),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "keygate",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
+}
+
+/// Whether `--api-key` was given on the command line (not from the environment).
+fn key_from_command_line(matches: &ArgMatches) -> bool {
+    let mut current = Some(matches);
+    while let Some(m) = current {
+        if m.try_contains_id("api_key").unwrap_or(false)
+            && m.value_source("api_key") == Some(ValueSource::CommandLine)
+        {
+            return true;
+        }
+        current = m.subcommand().map(|(_, sub)| sub);
+    }
+    false
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -201,17 +319,24 @@ fn settings() -> Result<Settings, String> {
 }
 
 async fn open_store(args: StoreArgs, settings: &Settings) -> Result<AnyStore, String> {
+    let retention = settings.audit_retention_days;
     match args.table {
         Some(table) => {
             let client =
                 DynamoDbStore::client(args.dynamodb_endpoint.as_deref(), settings.timeouts, None)
                     .await;
-            Ok(AnyStore::DynamoDb(DynamoDbStore::new(client, &table)))
+            let mut tables = Tables::named(&table);
+            if let Some(audit) = args.audit_table {
+                tables.audit = audit;
+            }
+            Ok(AnyStore::DynamoDb(
+                DynamoDbStore::new(client, &tables).with_audit_retention(retention),
+            ))
         }
         None => {
             let dir = args.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
             EmbeddedStore::open(&dir)
-                .map(AnyStore::Embedded)
+                .map(|s| AnyStore::Embedded(s.with_audit_retention(retention)))
                 .map_err(|e| e.to_string())
         }
     }
@@ -230,8 +355,9 @@ async fn serve_command(port: u16, store: StoreArgs, org: &str) -> Result<(), Str
     init_local_tracing();
     let org = OrgId::new(org)?;
     let settings = settings()?;
+    let keys = settings.key_format().await.map_err(|e| e.to_string())?;
     let store = open_store(store, &settings).await?;
-    let app = Arc::new(App::new(store, settings.keys).with_routes(settings.routes));
+    let app = Arc::new(App::new(store, keys).with_routes(settings.routes));
     if app.store.is_empty().await.map_err(|e| e.to_string())? {
         let (_, key) = app
             .mint_root_key(&org, "root")
@@ -247,6 +373,7 @@ async fn serve_command(port: u16, store: StoreArgs, org: &str) -> Result<(), Str
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("keygate: console at http://{addr}/ (API under /v1, OpenAPI at /openapi.json)");
     println!("keygate: listening on http://{addr}");
     let shutdown = async {
         let mut term =
@@ -266,8 +393,9 @@ async fn serve_command(port: u16, store: StoreArgs, org: &str) -> Result<(), Str
 async fn bootstrap_command(org: &str, name: &str, store: StoreArgs) -> Result<(), String> {
     let org = OrgId::new(org)?;
     let settings = settings()?;
+    let keys = settings.key_format().await.map_err(|e| e.to_string())?;
     let store = open_store(store, &settings).await?;
-    let app = App::new(store, settings.keys);
+    let app = App::new(store, keys);
     let (_, key) = app
         .mint_root_key(&org, name)
         .await
@@ -276,15 +404,56 @@ async fn bootstrap_command(org: &str, name: &str, store: StoreArgs) -> Result<()
     Ok(())
 }
 
-async fn create_table(table: &str, endpoint: Option<&str>) -> Result<(), String> {
+async fn create_tables(
+    table: &str,
+    audit_table: Option<String>,
+    endpoint: Option<&str>,
+) -> Result<(), String> {
     let settings = settings()?;
     let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
-    DynamoDbStore::new(client, table)
-        .create_table()
+    let mut tables = Tables::named(table);
+    if let Some(audit) = audit_table {
+        tables.audit = audit;
+    }
+    DynamoDbStore::new(client, &tables)
+        .create_tables()
         .await
         .map_err(|e| e.to_string())?;
-    println!("keygate: table {table} is active");
+    println!(
+        "keygate: tables {} and {} are active",
+        tables.keys, tables.audit
+    );
     Ok(())
+}
+
+/// The API key: from `--api-key-file` (a file, or standard input with `-`),
+/// else `--api-key` / `KEYGATE_API_KEY`.
+fn api_key(api: &ApiArgs) -> Result<String, String> {
+    let from_file = match &api.api_key_file {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read the API key from standard input: {e}"))?;
+            Some(text)
+        }
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the API key from {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let key = match from_file {
+        Some(text) => text.trim().to_owned(),
+        None => api
+            .api_key
+            .clone()
+            .ok_or("set KEYGATE_API_KEY, or pass --api-key-file FILE (or - for standard input)")?,
+    };
+    if key.is_empty() {
+        return Err("the API key is empty".into());
+    }
+    Ok(key)
 }
 
 fn api_client(api: &ApiArgs) -> Result<client::Client, String> {
@@ -292,16 +461,34 @@ fn api_client(api: &ApiArgs) -> Result<client::Client, String> {
         .api_url
         .as_deref()
         .ok_or("set KEYGATE_API_URL or pass --api-url")?;
-    let key = api
-        .api_key
-        .as_deref()
-        .ok_or("set KEYGATE_API_KEY or pass --api-key")?;
-    Ok(client::Client::new(url, key))
+    client::Client::new(url, &api_key(api)?, api.allow_http)
+}
+
+fn escape(part: &str) -> String {
+    form_urlencoded::byte_serialize(part.as_bytes()).collect()
 }
 
 fn key_path(id: &str, action: &str) -> String {
-    let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
-    format!("/v1/api-keys/{id}{action}")
+    format!("/v1/api-keys/{}{action}", escape(id))
+}
+
+fn query_string(pairs: Vec<(&str, String)>) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Print a new key's record, then the key itself once (stdout), with the
+/// warning to store it (stderr).
+fn print_new_key(api: &ApiArgs, created: &Value) {
+    if api.json {
+        println!("{created:#}");
+    } else {
+        print!("{}", client::render_record(created));
+        eprintln!();
+        eprintln!("This is the only time the key is shown. Store it somewhere safe now:");
+        println!("{}", created["key"].as_str().unwrap_or_default());
+    }
 }
 
 fn keys_command(api: &ApiArgs, command: KeysCommand) -> Result<(), String> {
@@ -339,37 +526,31 @@ fn keys_command(api: &ApiArgs, command: KeysCommand) -> Result<(), String> {
                 "permissions": permissions,
                 "expires_at": expires_at,
             });
-            let created = call("POST", "/v1/api-keys", Some(body))?;
-            if api.json {
-                println!("{created:#}");
-            } else {
-                print!("{}", client::render_record(&created));
-                eprintln!();
-                eprintln!("This is the only time the key is shown. Store it somewhere safe now:");
-                println!("{}", created["key"].as_str().unwrap_or_default());
-            }
+            print_new_key(api, &call("POST", "/v1/api-keys", Some(body))?);
         }
         KeysCommand::List {
             status,
             limit,
             cursor,
         } => {
-            let mut query: Vec<(&str, String)> =
-                vec![("status", status), ("limit", limit.to_string())];
+            let mut query = vec![("status", status.clone()), ("limit", limit.to_string())];
             if let Some(c) = cursor {
                 query.push(("cursor", c));
             }
-            let query: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(query)
-                .finish();
-            let page = call("GET", &format!("/v1/api-keys?{query}"), None)?;
+            let page = call(
+                "GET",
+                &format!("/v1/api-keys?{}", query_string(query)),
+                None,
+            )?;
             if api.json {
                 println!("{page:#}");
             } else {
                 let records = page["data"].as_array().cloned().unwrap_or_default();
                 print!("{}", client::render_table(&records));
                 if let Some(next) = page["next_cursor"].as_str() {
-                    println!("more: keygate keys list --cursor {next}");
+                    println!(
+                        "more: keygate keys list --status {status} --limit {limit} --cursor {next}"
+                    );
                 }
             }
         }
@@ -379,6 +560,22 @@ fn keys_command(api: &ApiArgs, command: KeysCommand) -> Result<(), String> {
         }
         KeysCommand::Reactivate { id } => {
             print_record(&call("POST", &key_path(&id, "/reactivate"), None)?)
+        }
+        KeysCommand::Rotate { id, grace, reason } => {
+            let body = json!({ "grace_period_seconds": grace, "reason": reason });
+            let successor = call("POST", &key_path(&id, "/rotate"), Some(body))?;
+            if !api.json {
+                let old = if grace == 0 {
+                    "revoked now".to_owned()
+                } else {
+                    format!(
+                        "keeps working for {}",
+                        humantime::format_duration(Duration::from_secs(u64::from(grace)))
+                    )
+                };
+                eprintln!("Rotated {id}: the old key {old}; the new key follows.");
+            }
+            print_new_key(api, &successor);
         }
         KeysCommand::Revoke { id, reason } => print_record(&call(
             "POST",
@@ -393,6 +590,75 @@ fn keys_command(api: &ApiArgs, command: KeysCommand) -> Result<(), String> {
                 println!("deleted {id}");
             }
         }
+    }
+    Ok(())
+}
+
+fn audit_command(
+    api: &ApiArgs,
+    key_id: Option<String>,
+    action: Option<String>,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<(), String> {
+    let client = api_client(api)?;
+    let mut query = vec![("limit", limit.to_string())];
+    let mut more = format!("keygate audit --limit {limit}");
+    if let Some(k) = key_id {
+        more.push_str(&format!(" --key {k}"));
+        query.push(("key_id", k));
+    }
+    if let Some(a) = action {
+        more.push_str(&format!(" --action {a}"));
+        query.push(("action", a));
+    }
+    if let Some(c) = cursor {
+        query.push(("cursor", c));
+    }
+    let page = client
+        .call(
+            "GET",
+            &format!("/v1/audit-events?{}", query_string(query)),
+            None,
+        )
+        .map_err(|e| e.0)?;
+    if api.json {
+        println!("{page:#}");
+    } else {
+        let events = page["data"].as_array().cloned().unwrap_or_default();
+        print!("{}", client::render_events(&events));
+        if let Some(next) = page["next_cursor"].as_str() {
+            println!("more: {more} --cursor {next}");
+        }
+    }
+    Ok(())
+}
+
+fn whoami_command(api: &ApiArgs) -> Result<(), String> {
+    let key = api_key(api)?;
+    // The key carries its own id: 22 characters after `<prefix>_`.
+    let id = key
+        .split_once('_')
+        .and_then(|(_, body)| body.get(..keygate::key::ID_LEN))
+        .filter(|id| keygate::key::KeyId::parse(id).is_ok())
+        .ok_or("the API key is not a keygate key (expected <prefix>_ and 65 letters or digits)")?
+        .to_owned();
+    let client = api_client(api)?;
+    let record = client.call("GET", &key_path(&id, ""), None).map_err(|e| {
+        if e.0.starts_with("403") {
+            format!(
+                "{}; the key {id} is valid only if it holds api-keys:read, which reading its \
+                     own record needs",
+                e.0
+            )
+        } else {
+            e.0
+        }
+    })?;
+    if api.json {
+        println!("{record:#}");
+    } else {
+        print!("{}", client::render_record(&record));
     }
     Ok(())
 }

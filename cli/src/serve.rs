@@ -30,16 +30,18 @@ pub async fn run<S: Store>(
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
+        let source_ip = peer.ip().to_string();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
-                async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                let source_ip = source_ip.clone();
+                async move { Ok::<_, Infallible>(handle(&app, req, source_ip).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -51,14 +53,23 @@ pub async fn run<S: Store>(
     }
 }
 
-async fn handle<S: Store>(app: &App<S>, req: hyper::Request<Incoming>) -> HttpResponse {
+/// As API Gateway does: route and identity source first (404, 401), before
+/// the body is read; then the body (413 past [`READ_LIMIT`]), then the
+/// authorizer and the handler.
+async fn handle<S: Store>(
+    app: &App<S>,
+    req: hyper::Request<Incoming>,
+    source_ip: String,
+) -> HttpResponse {
     let (parts, body) = req.into_parts();
+    let matched = match gateway::admit(app, &parts.method, &parts.uri, &parts.headers) {
+        Ok(matched) => matched,
+        Err(refusal) => return to_hyper(refusal.answer()),
+    };
     let body = match Limited::new(body, READ_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(_) => {
-            let too_large = ApiError::PayloadTooLarge {
-                limit: api::MAX_BODY_BYTES,
-            };
+            let too_large = ApiError::payload_too_large(api::MAX_BODY_BYTES);
             return to_hyper(too_large.into_response(&uuid::Uuid::now_v7().to_string()));
         }
     };
@@ -67,8 +78,9 @@ async fn handle<S: Store>(app: &App<S>, req: hyper::Request<Incoming>) -> HttpRe
         uri: parts.uri,
         headers: parts.headers,
         body,
+        source_ip: Some(source_ip),
     };
-    to_hyper(gateway::dispatch(app, incoming).await)
+    to_hyper(gateway::forward(app, matched, incoming).await)
 }
 
 fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> HttpResponse {

@@ -23,6 +23,7 @@ fn response(answer: Answer) -> Value {
 async fn the_authorizer_binary_allows_and_denies() {
     let (store, _) = fresh_dynamodb_store().await;
     let table = store.table().to_owned();
+    let audit = store.audit_table().to_owned();
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     let (reader, record) = h.create_scoped(&root, &["runs:read"]).await;
@@ -33,7 +34,11 @@ async fn the_authorizer_binary_allows_and_denies() {
     let _function = spawn_function(
         Path::new(env!("CARGO_BIN_EXE_authorizer")),
         &api,
-        &[("TABLE_NAME", &table), ("AWS_ENDPOINT_URL", &endpoint)],
+        &[
+            ("TABLE_NAME", &table),
+            ("AUDIT_TABLE_NAME", &audit),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
     );
     let ask = |key: &str, route: &str| serde_json::to_value(authorizer_event(key, route)).unwrap();
 
@@ -80,19 +85,19 @@ async fn the_authorizer_binary_allows_and_denies() {
 async fn the_http_binaries_serve_their_fixtures() {
     let (store, _) = fresh_dynamodb_store().await;
     let table = store.table().to_owned();
+    let audit = store.audit_table().to_owned();
     let h = Harness::new(store);
     // The fixtures call as org "acme" about the key id they name: seed it.
     let event: Value = serde_json::from_str(&fixture("get-key")).unwrap();
     let fixture_id = event["pathParameters"]["id"].as_str().unwrap();
     let mut record = keygate_tests::contract::record("acme", "fixture");
     record.id = keygate::key::KeyId::parse(fixture_id).unwrap();
-    keygate::store::Store::insert(h.store(), &record)
-        .await
-        .unwrap();
+    keygate_tests::contract::seed(h.store(), &record).await;
 
     let endpoint = dynamodb_endpoint();
     let env = [
         ("TABLE_NAME", table.as_str()),
+        ("AUDIT_TABLE_NAME", audit.as_str()),
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
     ];
     for (binary, name, status) in [
@@ -134,6 +139,7 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
         &api,
         &[
             ("TABLE_NAME", "t"),
+            ("AUDIT_TABLE_NAME", "t-audit"),
             ("KEYGATE_ROUTES", r#"{"GET /orders": "orders:read"}"#),
         ],
     );
@@ -160,6 +166,7 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
 async fn the_authorizer_logs_no_key_even_at_trace() {
     let (store, _) = fresh_dynamodb_store().await;
     let table = store.table().to_owned();
+    let audit = store.audit_table().to_owned();
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     let api = RuntimeApi::start().await;
@@ -169,6 +176,7 @@ async fn the_authorizer_logs_no_key_even_at_trace() {
         &api,
         &[
             ("TABLE_NAME", &table),
+            ("AUDIT_TABLE_NAME", &audit),
             ("AWS_ENDPOINT_URL", &endpoint),
             ("RUST_LOG", "trace"),
         ],

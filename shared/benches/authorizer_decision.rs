@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::api::App;
+use keygate::audit::{AuditEvent, EventFilter, EventId};
 use keygate::authorizer::{Decision, DenyReason, decide};
 use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate::change::{Change, KeyWrite, Origin};
 use keygate::key::{KeyFormat, KeyId};
-use keygate::lifecycle::StatusChange;
 use keygate::model::{Clock, KeyName, KeyRecord, KeyType, OrgId, StatusFilter, Timestamp};
 use keygate::scope::Permissions;
 use keygate::store::{EmbeddedStore, Page, Store, StoreError};
@@ -49,11 +50,6 @@ fn unsupported() -> StoreError {
 }
 
 impl Store for MapStore {
-    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let mut map = self.0.write().map_err(|_| unsupported())?;
-        map.insert(record.id, record.clone());
-        Ok(())
-    }
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let map = self.0.read().map_err(|_| unsupported())?;
         Ok(map.get(&id).cloned())
@@ -64,18 +60,29 @@ impl Store for MapStore {
         _: StatusFilter,
         _: usize,
         _: Option<KeyId>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<Page<KeyRecord>, StoreError> {
         Err(unsupported())
     }
-    async fn transition(
+    /// Inserts only: all the benchmark needs to seed a key.
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        let mut map = self.0.write().map_err(|_| unsupported())?;
+        for write in change.writes() {
+            match write {
+                KeyWrite::Insert(record) => {
+                    map.insert(record.id, record.clone());
+                }
+                _ => return Err(unsupported()),
+            }
+        }
+        Ok(())
+    }
+    async fn list_events(
         &self,
         _: &OrgId,
-        _: KeyId,
-        _: &StatusChange,
-    ) -> Result<KeyRecord, StoreError> {
-        Err(unsupported())
-    }
-    async fn delete(&self, _: &OrgId, _: KeyId) -> Result<(), StoreError> {
+        _: EventFilter,
+        _: usize,
+        _: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
         Err(unsupported())
     }
     async fn record_use(&self, _: KeyId, _: Timestamp, _: Timestamp) -> Result<bool, StoreError> {
@@ -156,7 +163,8 @@ fn keys(format: &KeyFormat, now: Timestamp) -> Keys {
 }
 
 fn app<S: Store>(rt: &Runtime, store: S, record: &KeyRecord, now: Timestamp) -> App<S> {
-    rt.block_on(store.insert(record)).expect("insert");
+    let seed = Change::create(record.clone(), &Origin::bootstrap(now));
+    rt.block_on(store.commit(&seed)).expect("insert");
     App::new(store, KeyFormat::default()).with_clock(Arc::new(FixedClock(now)))
 }
 

@@ -120,6 +120,17 @@ pub async fn decide<S: Store>(
         "scopes".into(),
         record.permissions.to_context_string().into(),
     );
+    // For the handlers: the audit trail names the actor by its hint, and a
+    // key that expires cannot mint a key that outlives it.
+    context.insert("hint".into(), record.hint.as_str().into());
+    context.insert(
+        "expires_at".into(),
+        record
+            .expires_at
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+            .into(),
+    );
     Decision::Allow(context)
 }
 

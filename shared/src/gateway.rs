@@ -15,6 +15,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::api::{self, App};
 use crate::authorizer;
+use crate::routes::{Matched, Requirement};
 use crate::store::Store;
 
 /// API Gateway's own answers: `{"message": "..."}`.
@@ -34,6 +35,8 @@ pub struct Incoming {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The client's address (`requestContext.http.sourceIp`).
+    pub source_ip: Option<String>,
 }
 
 /// The authorizer event API Gateway would send for this request, given its
@@ -79,7 +82,12 @@ fn request_context(
     http_description.method = incoming.method.clone();
     http_description.path = Some(incoming.uri.path().to_owned());
     http_description.protocol = Some("HTTP/1.1".into());
-    http_description.source_ip = Some("127.0.0.1".into());
+    http_description.source_ip = incoming.source_ip.clone();
+    http_description.user_agent = incoming
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.route_key = Some(route_key.to_owned());
     context.request_id = Some(request_id.to_owned());
@@ -99,45 +107,90 @@ fn query_pairs(uri: &Uri) -> HashMap<String, Vec<String>> {
     query
 }
 
-/// Route (404), identity source (401), authorizer (403), then the handler.
-pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Body> {
-    let Some(matched) = app
-        .routes
-        .match_request(incoming.method.as_str(), incoming.uri.path())
-    else {
-        return gateway_answer(404, "Not Found");
+/// What API Gateway decides before it reads a request's body: the route
+/// (404 when none matches) and, for a key-protected route, that the identity
+/// source is present (401). Public routes need no key.
+pub fn admit<'a, S: Store>(
+    app: &'a App<S>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Matched<'a>, Refusal> {
+    let Some(matched) = app.routes.match_request(method.as_str(), uri.path()) else {
+        return Err(Refusal::NotFound);
     };
-    let has_key = incoming
-        .headers
+    if matched.route.requirement == Requirement::Public {
+        return Ok(matched);
+    }
+    let has_key = headers
         .get(authorizer::API_KEY_HEADER)
         .is_some_and(|v| !v.is_empty());
     if !has_key {
-        return gateway_answer(401, "Unauthorized");
+        return Err(Refusal::Unauthorized);
     }
+    Ok(matched)
+}
+
+/// Why API Gateway answers a request without reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No route matches: 404 `{"message":"Not Found"}`.
+    NotFound,
+    /// No identity source on a key-protected route: 401 `{"message":"Unauthorized"}`.
+    Unauthorized,
+}
+
+impl Refusal {
+    pub fn answer(self) -> Response<Body> {
+        match self {
+            Refusal::NotFound => gateway_answer(404, "Not Found"),
+            Refusal::Unauthorized => gateway_answer(401, "Unauthorized"),
+        }
+    }
+}
+
+/// Route, identity source, authorizer, then the handler: [`admit`] then
+/// [`forward`].
+pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Body> {
+    match admit(app, &incoming.method, &incoming.uri, &incoming.headers) {
+        Ok(matched) => forward(app, matched, incoming).await,
+        Err(refusal) => refusal.answer(),
+    }
+}
+
+/// An admitted request: the authorizer (403 when it denies; skipped for
+/// public routes), then the operation's handler with the authorizer's context.
+pub async fn forward<S: Store>(
+    app: &App<S>,
+    matched: Matched<'_>,
+    incoming: Incoming,
+) -> Response<Body> {
     let request_id = uuid::Uuid::now_v7().to_string();
     let route_key = matched.route_key;
     let query = query_pairs(&incoming.uri);
     let mut context = request_context(&incoming, route_key, &request_id);
-    let event = authorizer_event(
-        &incoming,
-        route_key,
-        &matched.path_parameters,
-        &query,
-        &context,
-    );
-    let decision = authorizer::authorize(app, &event).await;
-    if !decision.is_authorized {
-        return gateway_answer(403, "Forbidden");
+    if matched.route.requirement != Requirement::Public {
+        let event = authorizer_event(
+            &incoming,
+            route_key,
+            &matched.path_parameters,
+            &query,
+            &context,
+        );
+        let decision = authorizer::authorize(app, &event).await;
+        if !decision.is_authorized {
+            return gateway_answer(403, "Forbidden");
+        }
+        let mut authorizer_context = ApiGatewayRequestAuthorizer::default();
+        if let serde_json::Value::Object(map) = decision.context {
+            authorizer_context.fields = map.into_iter().collect();
+        }
+        context.authorizer = Some(authorizer_context);
     }
     let Some(operation) = matched.route.operation else {
         // Allowed, but a deployer's route has no backend inside keygate.
         return gateway_answer(404, "Not Found");
     };
-    let mut authorizer_context = ApiGatewayRequestAuthorizer::default();
-    if let serde_json::Value::Object(map) = decision.context {
-        authorizer_context.fields = map.into_iter().collect();
-    }
-    context.authorizer = Some(authorizer_context);
     let body = if incoming.body.is_empty() {
         Body::Empty
     } else {

@@ -99,15 +99,7 @@ impl KeyId {
 
     /// Parse the 22-character text form. Anything else is rejected.
     pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
-        if s.len() != ID_LEN {
-            return Err(KeyFormatError::WrongLength);
-        }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(KeyFormatError::NotBase62);
-        }
-        base62::decode(s)
-            .map(Self)
-            .map_err(|_| KeyFormatError::BadId)
+        parse_id(s).map(Self)
     }
 
     pub fn from_u128(n: u128) -> Self {
@@ -124,6 +116,26 @@ impl KeyId {
     }
 }
 
+/// Parse the 22-character, zero-padded base62 text of a time-ordered id
+/// (keys and audit events share the form).
+pub(crate) fn parse_id(s: &str) -> Result<u128, KeyFormatError> {
+    if s.len() != ID_LEN {
+        return Err(KeyFormatError::WrongLength);
+    }
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(KeyFormatError::NotBase62);
+    }
+    base62::decode(s).map_err(|_| KeyFormatError::BadId)
+}
+
+/// Write the 22-character text of a time-ordered id.
+pub(crate) fn fmt_id(n: u128, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut out = [0u8; ID_LEN];
+    encode_padded(n, &mut out);
+    // base62 output is ASCII.
+    f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+}
+
 fn encode_padded<const N: usize>(n: u128, out: &mut [u8; N]) {
     let mut buf = [0u8; 22];
     // 22 bytes always suffice for a u128, so this cannot fail.
@@ -135,10 +147,7 @@ fn encode_padded<const N: usize>(n: u128, out: &mut [u8; N]) {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = [0u8; ID_LEN];
-        self.write_padded(&mut out);
-        // base62 output is ASCII.
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        fmt_id(self.0, f)
     }
 }
 

@@ -9,7 +9,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::api::{self, App};
 use crate::authorizer;
-use crate::config::{ConfigError, ENV_TABLE, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::routes::Operation;
 use crate::store::DynamoDbStore;
 
@@ -49,10 +49,14 @@ fn config_error(e: ConfigError) -> Error {
 async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     init_tracing();
     let settings = Settings::from_env().map_err(config_error)?;
-    let table = std::env::var(ENV_TABLE).map_err(|_| config_error(ConfigError::NoTable))?;
+    let tables = Settings::tables_from_env().map_err(config_error)?;
+    // Reads the pepper from Secrets Manager when one is configured: a
+    // function that hashes never runs without it.
+    let keys = settings.key_format().await.map_err(config_error)?;
     let client = DynamoDbStore::client(None, settings.timeouts, None).await;
-    let app =
-        App::new(DynamoDbStore::new(client, &table), settings.keys).with_routes(settings.routes);
+    let store =
+        DynamoDbStore::new(client, &tables).with_audit_retention(settings.audit_retention_days);
+    let app = App::new(store, keys).with_routes(settings.routes);
     Ok(Arc::new(app))
 }
 
@@ -72,6 +76,18 @@ pub fn run_operation(op: Operation) -> Result<(), Error> {
         lambda_http::run(service_fn(move |req| {
             let app = Arc::clone(&app);
             async move { Ok::<_, Infallible>(api::handle(&app, op, req).await) }
+        }))
+        .await
+    })
+}
+
+/// The `main` of the `console` function: the public routes (the console
+/// page, its assets, the OpenAPI document). It needs no store and no key.
+pub fn run_console() -> Result<(), Error> {
+    block_on(async {
+        init_tracing();
+        lambda_http::run(service_fn(|req| async move {
+            Ok::<_, Infallible>(crate::console::handle(req))
         }))
         .await
     })

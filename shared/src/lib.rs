@@ -7,14 +7,19 @@
 //! ([`authorizer`]).
 
 pub mod api;
+pub mod audit;
+pub mod authority;
 pub mod authorizer;
+pub mod change;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod gateway;
 pub mod key;
 pub mod lambda;
 pub mod lifecycle;
 pub mod model;
+pub mod openapi;
 pub mod routes;
 pub mod scope;
 pub mod store;

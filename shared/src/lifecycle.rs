@@ -6,9 +6,10 @@
 //! | suspended | reactivate | —         | revoke  | delete  |
 //! | revoked   | never      | never     | —       | delete  |
 //!
-//! Stores apply a [`StatusChange`] as one conditional write whose condition is
-//! [`Transition::allowed_from`]; when the condition fails they classify the
-//! current state with [`check`].
+//! A handler reads the key, decides with [`check`], and hands the store a
+//! [`crate::change::Change`] that is written only while the key is still in
+//! the state it read: one conditional write, so two racing calls can never
+//! bring a revoked key back.
 
 use crate::key::KeyId;
 use crate::model::{KeyRecord, KeyStatus, RevokeReason, Timestamp};
@@ -68,32 +69,102 @@ pub fn check(current: KeyStatus, transition: Transition) -> Check {
     }
 }
 
-/// A requested transition with its audit fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub transition: Transition,
-    pub at: Timestamp,
-    /// Required for revoke; ignored otherwise.
-    pub reason: Option<RevokeReason>,
-    /// The key that asked for it.
-    pub by: Option<KeyId>,
-}
-
-impl StatusChange {
-    /// Apply to a record already known to be in an allowed state.
-    pub fn apply_to(&self, record: &mut KeyRecord) {
-        record.status = self.transition.target();
-        record.updated_at = self.at;
-        match self.transition {
-            Transition::Suspend => record.suspended_at = Some(self.at),
-            Transition::Reactivate => record.suspended_at = None,
+impl Transition {
+    /// `before` after this transition at `at` by `by`; `reason` is kept for
+    /// revoke only. Call only when [`check`] says [`Check::Apply`].
+    pub fn apply(
+        self,
+        before: &KeyRecord,
+        at: Timestamp,
+        reason: Option<RevokeReason>,
+        by: Option<KeyId>,
+    ) -> KeyRecord {
+        let mut after = before.clone();
+        after.status = self.target();
+        after.updated_at = at;
+        after.version = before.version + 1;
+        match self {
+            Transition::Suspend => after.suspended_at = Some(at),
+            Transition::Reactivate => after.suspended_at = None,
             Transition::Revoke => {
-                record.revoked_at = Some(self.at);
-                record.revoked_reason = self.reason.clone();
-                record.revoked_by = self.by;
+                after.revoked_at = Some(at);
+                after.revoked_reason = reason;
+                after.revoked_by = by;
             }
         }
+        after
     }
+}
+
+/// Longest grace period of a rotation: 7 days.
+pub const MAX_GRACE_SECS: u32 = 604_800;
+
+/// A rotation's settings, as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// How long the old key keeps working; 0 revokes it at once.
+    pub grace_secs: u32,
+    /// Recorded as the old key's `revoked_reason` (default "rotated") and in
+    /// the audit event.
+    pub reason: Option<RevokeReason>,
+}
+
+/// Why a key cannot be rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotRotatable {
+    #[error("only an active key can be rotated; this key is {0}")]
+    NotActive(KeyStatus),
+    #[error("this key has expired; create a new key instead")]
+    Expired,
+    #[error("this key was already rotated (to {0}); rotate its successor instead")]
+    AlreadyRotated(KeyId),
+}
+
+impl Rotation {
+    /// Only an active, unexpired key that has not been rotated can be.
+    pub fn check(old: &KeyRecord, now: Timestamp) -> Result<(), NotRotatable> {
+        if let Some(to) = old.rotated_to {
+            return Err(NotRotatable::AlreadyRotated(to));
+        }
+        if old.status != KeyStatus::Active {
+            return Err(NotRotatable::NotActive(old.status));
+        }
+        if old.is_expired(now) {
+            return Err(NotRotatable::Expired);
+        }
+        Ok(())
+    }
+
+    /// The old key once `successor` replaces it at `at` by `by`: revoked now
+    /// (grace 0), or active until the grace period ends, never later than
+    /// its own expiry; either way it names its successor.
+    pub fn retire(
+        &self,
+        old: &KeyRecord,
+        successor: KeyId,
+        at: Timestamp,
+        by: Option<KeyId>,
+    ) -> KeyRecord {
+        let mut after = old.clone();
+        after.rotated_to = Some(successor);
+        after.updated_at = at;
+        after.version = old.version + 1;
+        if self.grace_secs == 0 {
+            after.status = KeyStatus::Revoked;
+            after.revoked_at = Some(at);
+            after.revoked_reason = Some(self.reason.clone().unwrap_or_else(rotated_reason));
+            after.revoked_by = by;
+        } else {
+            let grace_ends = at.plus_seconds(i64::from(self.grace_secs));
+            after.expires_at = Some(old.expires_at.map_or(grace_ends, |e| e.min(grace_ends)));
+        }
+        after
+    }
+}
+
+fn rotated_reason() -> RevokeReason {
+    // A literal that passes every text check.
+    RevokeReason::new("rotated").unwrap_or_else(|_| unreachable!("\"rotated\" is a valid reason"))
 }
 
 #[cfg(test)]

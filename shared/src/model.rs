@@ -172,28 +172,80 @@ impl KeyType {
     }
 }
 
+/// Why a text field was refused. Never carries the text itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must be {min}-{max} characters (got {got})")]
+    Length { min: usize, max: usize, got: usize },
+    #[error("must not be blank")]
+    Blank,
+    #[error("must not contain control characters")]
+    Control,
+    /// Bidirectional overrides and isolates, zero-width characters and the
+    /// rest of Unicode's category Cf: text that displays as something else.
+    #[error(
+        "must not contain invisible formatting characters (Unicode category Cf, such as U+{0:04X})"
+    )]
+    Format(u32),
+    /// An API key pasted into a name or reason would be shown to everyone
+    /// who can list keys, and kept in the audit trail.
+    #[error("must not contain an API key")]
+    ContainsKey,
+}
+
+/// Whether `text` holds something shaped like a keygate key: `_` followed by
+/// a run of at least a key body's length of base62 characters.
+pub fn contains_key_like(text: &str) -> bool {
+    text.split('_').skip(1).any(|after| {
+        after.bytes().take_while(u8::is_ascii_alphanumeric).count() >= crate::key::BODY_LEN
+    })
+}
+
+/// The checks every free-text field shares.
+fn check_text(s: &str, min: usize, max: usize) -> Result<(), TextError> {
+    let got = s.chars().count();
+    if !(min..=max).contains(&got) {
+        return Err(TextError::Length { min, max, got });
+    }
+    if s.chars().any(char::is_control) {
+        return Err(TextError::Control);
+    }
+    if let Some(c) = s.chars().find(|&c| {
+        unicode_general_category::get_general_category(c)
+            == unicode_general_category::GeneralCategory::Format
+    }) {
+        return Err(TextError::Format(u32::from(c)));
+    }
+    if min > 0 && s.trim().is_empty() {
+        return Err(TextError::Blank);
+    }
+    if contains_key_like(s) {
+        return Err(TextError::ContainsKey);
+    }
+    Ok(())
+}
+
 macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        /// Only [`Self::new`] makes one, so every value is valid.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
             pub const MAX_CHARS: usize = $max;
 
-            pub fn new(s: &str) -> Result<Self, String> {
-                let chars = s.chars().count();
-                if !($min..=$max).contains(&chars) {
-                    return Err(format!("must be {}-{} characters (got {chars})", $min, $max));
-                }
-                if s.chars().any(char::is_control) {
-                    return Err("must not contain control characters".to_owned());
-                }
-                if $min > 0 && s.trim().is_empty() {
-                    return Err("must not be blank".to_owned());
-                }
+            pub fn new(s: &str) -> Result<Self, TextError> {
+                check_text(s, $min, $max)?;
                 Ok(Self(s.to_owned()))
+            }
+
+            /// A value read back from a store. It was checked when it was
+            /// written, and a rule made stricter since must not make existing
+            /// keys unreadable (the authorizer reads every key this way).
+            pub(crate) fn from_stored(s: &str) -> Self {
+                Self(s.to_owned())
             }
 
             pub fn as_str(&self) -> &str {
@@ -216,12 +268,12 @@ bounded_text!(
     Owner, 1, 200
 );
 bounded_text!(
-    /// Why a key was revoked: 1–500 characters.
+    /// Why a key was revoked (or rotated): 1–500 characters.
     RevokeReason, 1, 500
 );
 
 /// An organization id: 1–64 of `a-z 0-9 - _`, starting with a letter or digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct OrgId(String);
 
@@ -274,6 +326,14 @@ pub struct KeyRecord {
     pub revoked_by: Option<KeyId>,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    /// The key this one replaced by rotation.
+    pub rotated_from: Option<KeyId>,
+    /// The key that replaced this one by rotation.
+    pub rotated_to: Option<KeyId>,
+    /// Counts the changes made to the key (not its uses): every change is
+    /// written only if the stored key still has the version it was decided
+    /// on, so no change can land on a key that changed and changed back.
+    pub version: u64,
 }
 
 impl KeyRecord {
@@ -307,7 +367,42 @@ impl KeyRecord {
             revoked_by: None,
             expires_at: None,
             last_used_at: None,
+            rotated_from: None,
+            rotated_to: None,
+            version: 1,
         }
+    }
+
+    /// Whether `other` is this key with only its state changed: everything a
+    /// key is granted (its org, permissions, secret) and how it is named are
+    /// fixed at creation. Stores refuse an update that changes any of them, so
+    /// an authority check against a key's permissions cannot be outdated by
+    /// the time the change is written.
+    pub fn same_identity(&self, other: &KeyRecord) -> bool {
+        self.id == other.id
+            && self.org_id == other.org_id
+            && self.name == other.name
+            && self.description == other.description
+            && self.key_type == other.key_type
+            && self.owner == other.owner
+            && self.permissions == other.permissions
+            && self.hint == other.hint
+            && self.secret_hash == other.secret_hash
+            && self.created_at == other.created_at
+            && self.created_by == other.created_by
+            && self.rotated_from == other.rotated_from
+    }
+
+    /// Whether the stored key `current` is still the key a change was decided
+    /// on (`self`): the fields a change's checks read. A store writes the
+    /// change only if this holds, in the same atomic step as the write.
+    pub fn unchanged_in(&self, current: &KeyRecord) -> bool {
+        self.version == current.version
+            && self.org_id == current.org_id
+            && self.status == current.status
+            && self.permissions == current.permissions
+            && self.expires_at == current.expires_at
+            && self.rotated_to == current.rotated_to
     }
 
     pub fn is_expired(&self, now: Timestamp) -> bool {
@@ -336,6 +431,8 @@ impl KeyRecord {
             revoked_by: self.revoked_by,
             expires_at: self.expires_at,
             last_used_at: self.last_used_at,
+            rotated_from: self.rotated_from,
+            rotated_to: self.rotated_to,
         }
     }
 }
@@ -362,6 +459,8 @@ pub struct KeyView<'a> {
     pub revoked_by: Option<KeyId>,
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    pub rotated_from: Option<KeyId>,
+    pub rotated_to: Option<KeyId>,
 }
 
 #[cfg(test)]
@@ -377,6 +476,31 @@ mod tests {
         assert!(KeyName::new("tab\there").is_err());
         assert!(Description::new("").is_ok());
         assert!(Description::new(&"d".repeat(501)).is_err());
+    }
+
+    #[test]
+    fn text_that_displays_as_something_else_is_refused() {
+        for (text, code) in [
+            ("a\u{202e}b", 0x202e),
+            ("zero\u{200b}width", 0x200b),
+            ("isolate\u{2066}x", 0x2066),
+            ("bom\u{feff}", 0xfeff),
+            ("soft\u{00ad}hyphen", 0x00ad),
+        ] {
+            assert_eq!(KeyName::new(text), Err(TextError::Format(code)), "{text:?}");
+            assert_eq!(RevokeReason::new(text), Err(TextError::Format(code)));
+        }
+        assert_eq!(KeyName::new("bell\u{7}"), Err(TextError::Control));
+        assert!(KeyName::new("Zoë's key — ✓ 日本").is_ok());
+    }
+
+    #[test]
+    fn a_pasted_key_is_refused_but_long_identifiers_are_not() {
+        let key = crate::key::KeyFormat::default().generate();
+        let text = format!("leaked {} in CI", key.key.expose());
+        assert_eq!(RevokeReason::new(&text), Err(TextError::ContainsKey));
+        // A 40-character git commit id is not a key.
+        assert!(Description::new("deployed 3f2a9c1e5b7d4f6a8c0e2b4d6f8a0c2e4b6d8f0a").is_ok());
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 
 use crate::scope::{CATALOG, Scope};
 
-/// A keygate management operation: one Lambda binary each.
+/// A keygate operation: a management call (one Lambda binary each) or a
+/// public page (the `console` binary serves all three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     CreateKey,
@@ -16,20 +17,30 @@ pub enum Operation {
     SuspendKey,
     ReactivateKey,
     RevokeKey,
+    RotateKey,
     DeleteKey,
     ListScopes,
+    ListAuditEvents,
+    ConsolePage,
+    ConsoleAsset,
+    OpenApiDocument,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 13] = [
         Operation::CreateKey,
         Operation::ListKeys,
         Operation::GetKey,
         Operation::SuspendKey,
         Operation::ReactivateKey,
         Operation::RevokeKey,
+        Operation::RotateKey,
         Operation::DeleteKey,
         Operation::ListScopes,
+        Operation::ListAuditEvents,
+        Operation::ConsolePage,
+        Operation::ConsoleAsset,
+        Operation::OpenApiDocument,
     ];
 
     /// The API Gateway route key, e.g. `GET /v1/api-keys/{id}`.
@@ -41,8 +52,13 @@ impl Operation {
             Operation::SuspendKey => "POST /v1/api-keys/{id}/suspend",
             Operation::ReactivateKey => "POST /v1/api-keys/{id}/reactivate",
             Operation::RevokeKey => "POST /v1/api-keys/{id}/revoke",
+            Operation::RotateKey => "POST /v1/api-keys/{id}/rotate",
             Operation::DeleteKey => "DELETE /v1/api-keys/{id}",
             Operation::ListScopes => "GET /v1/scopes",
+            Operation::ListAuditEvents => "GET /v1/audit-events",
+            Operation::ConsolePage => "GET /",
+            Operation::ConsoleAsset => "GET /console/{file}",
+            Operation::OpenApiDocument => "GET /openapi.json",
         }
     }
 
@@ -55,8 +71,13 @@ impl Operation {
             Operation::SuspendKey => "suspend-key",
             Operation::ReactivateKey => "reactivate-key",
             Operation::RevokeKey => "revoke-key",
+            Operation::RotateKey => "rotate-key",
             Operation::DeleteKey => "delete-key",
             Operation::ListScopes => "list-scopes",
+            Operation::ListAuditEvents => "list-audit-events",
+            Operation::ConsolePage | Operation::ConsoleAsset | Operation::OpenApiDocument => {
+                "console"
+            }
         }
     }
 
@@ -65,12 +86,21 @@ impl Operation {
             Operation::CreateKey
             | Operation::SuspendKey
             | Operation::ReactivateKey
-            | Operation::RevokeKey => "api-keys:write",
-            Operation::ListKeys | Operation::GetKey => "api-keys:read",
+            | Operation::RevokeKey
+            | Operation::RotateKey => "api-keys:write",
+            Operation::ListKeys | Operation::GetKey | Operation::ListAuditEvents => "api-keys:read",
             Operation::DeleteKey => "api-keys:delete",
             Operation::ListScopes => return Requirement::AnyValidKey,
+            Operation::ConsolePage | Operation::ConsoleAsset | Operation::OpenApiDocument => {
+                return Requirement::Public;
+            }
         };
         Requirement::Scope(catalog_scope(scope))
+    }
+
+    /// Whether the route is served without a key (and without the authorizer).
+    pub fn is_public(self) -> bool {
+        self.required() == Requirement::Public
     }
 }
 
@@ -85,6 +115,9 @@ pub enum Requirement {
     Scope(Scope),
     /// Any active key of any scope (`GET /v1/scopes`).
     AnyValidKey,
+    /// No key at all: the console and the OpenAPI document. API Gateway
+    /// serves these routes without the authorizer, which denies them if asked.
+    Public,
 }
 
 impl Requirement {
@@ -202,11 +235,8 @@ impl RouteTable {
         let segments = routes
             .iter()
             .map(|r| {
-                r.path
-                    .trim_start_matches('/')
-                    .split('/')
-                    .map(str::to_owned)
-                    .collect()
+                let path = r.path.strip_prefix('/').unwrap_or(&r.path);
+                path.split('/').map(str::to_owned).collect()
             })
             .collect();
         RouteTable {
@@ -255,16 +285,19 @@ impl RouteTable {
         &self.routes
     }
 
-    /// The requirement of a route key; `None` (deny) for routes not in the table.
+    /// What a key needs for a route key; `None` (deny) for routes not in the
+    /// table and for public routes, which no key is asked for.
     pub fn required_scope(&self, route_key: &str) -> Option<Requirement> {
         self.by_key
             .get(route_key)
             .map(|&i| self.routes[i].requirement)
+            .filter(|r| *r != Requirement::Public)
     }
 
     /// Match a concrete method and path (as API Gateway does) to a route.
     pub fn match_request(&self, method: &str, path: &str) -> Option<Matched<'_>> {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        // Exactly one leading `/`: `//v1/api-keys` is not `/v1/api-keys`.
+        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         self.routes
             .iter()
             .zip(&self.keys)
@@ -318,6 +351,17 @@ mod tests {
             t.required_scope("GET /v1/scopes"),
             Some(Requirement::AnyValidKey)
         );
+        assert_eq!(
+            t.required_scope("POST /v1/api-keys/{id}/rotate"),
+            Some(scope("api-keys:write"))
+        );
+        assert_eq!(
+            t.required_scope("GET /v1/audit-events"),
+            Some(scope("api-keys:read"))
+        );
+        // Public routes are served without a key: the authorizer denies them.
+        assert_eq!(t.required_scope("GET /"), None);
+        assert_eq!(t.required_scope("GET /openapi.json"), None);
     }
 
     #[test]
@@ -366,6 +410,18 @@ mod tests {
         assert_eq!(m.route_key, "POST /v1/api-keys/{id}/revoke");
         assert_eq!(m.path_parameters["id"], "abc");
         assert!(t.match_request("POST", "/v1/api-keys//revoke").is_none());
+        assert!(t.match_request("GET", "//v1/api-keys").is_none());
+        assert!(t.match_request("GET", "v1/api-keys").is_none());
+        assert_eq!(
+            t.match_request("GET", "/").unwrap().route.operation,
+            Some(Operation::ConsolePage)
+        );
+        assert_eq!(
+            t.match_request("GET", "/console/app.js")
+                .unwrap()
+                .path_parameters["file"],
+            "app.js"
+        );
         assert!(t.match_request("PUT", "/v1/api-keys").is_none());
         assert_eq!(
             t.match_request("GET", "/v1/api-keys")

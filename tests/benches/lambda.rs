@@ -32,8 +32,9 @@ struct Plan {
     warm_denied: usize,
 }
 
-/// A DynamoDB that answers `PutItem`, `GetItem` and `UpdateItem` (setting
-/// `last_used_at`, as keygate's only update on the authorizer path) from memory.
+/// A DynamoDB that answers `TransactWriteItems` (the puts of keys, to seed
+/// one), `GetItem` and `UpdateItem` (setting `last_used_at`, as keygate's
+/// only update on the authorizer path) from memory.
 #[derive(Clone, Default)]
 struct StubDynamoDb {
     items: Arc<Mutex<HashMap<String, Value>>>,
@@ -71,8 +72,16 @@ impl StubDynamoDb {
         let answer = {
             let mut items = self.items.lock().expect("stub lock");
             match target.rsplit('.').next().unwrap_or_default() {
-                "PutItem" => {
-                    items.insert(id(&input["Item"]), input["Item"].clone());
+                "TransactWriteItems" => {
+                    let writes = input["TransactItems"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    for put in writes.iter().map(|w| &w["Put"]) {
+                        if put["TableName"] == TABLE {
+                            items.insert(id(&put["Item"]), put["Item"].clone());
+                        }
+                    }
                     json!({})
                 }
                 "GetItem" => match items.get(&id(&input["Key"])) {
@@ -260,7 +269,8 @@ async fn measure(plan: Plan) {
         None,
     )
     .await;
-    let h = Harness::new(keygate::store::DynamoDbStore::new(client, TABLE));
+    let tables = keygate::store::dynamodb::Tables::named(TABLE);
+    let h = Harness::new(keygate::store::DynamoDbStore::new(client, &tables));
     let key = h.root_key("acme").await;
     let allowed =
         serde_json::to_value(authorizer_event(&key, "GET /v1/api-keys/{id}")).expect("event JSON");
@@ -268,6 +278,7 @@ async fn measure(plan: Plan) {
         serde_json::to_value(authorizer_event(&key, "GET /v1/unknown")).expect("event JSON");
     let env = [
         ("TABLE_NAME", TABLE),
+        ("AUDIT_TABLE_NAME", tables.audit.as_str()),
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
     ];
     println!("lambda bench ({}): {}", plan.mode, plan.binary.display());

@@ -12,6 +12,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use keygate::change::Change;
 use keygate::key::KeyId;
 use keygate::model::{OrgId, StatusFilter};
 use keygate::store::{EmbeddedStore, Store};
@@ -36,8 +37,9 @@ async fn fill<S: Store + Clone>(store: &S, n: usize) {
         while made < n && tasks.len() < 8 {
             let store = store.clone();
             tasks.spawn(async move {
+                let record = contract::record("acme", "bench");
                 store
-                    .insert(&contract::record("acme", "bench"))
+                    .commit(&Change::create(record, &contract::origin()))
                     .await
                     .expect("insert")
             });
@@ -47,8 +49,9 @@ async fn fill<S: Store + Clone>(store: &S, n: usize) {
             done.expect("insert task");
         }
     }
+    let theirs = contract::record("other", "bench");
     store
-        .insert(&contract::record("other", "bench"))
+        .commit(&Change::create(theirs, &contract::origin()))
         .await
         .expect("insert");
     println!("  inserted {n} keys in {:?}", started.elapsed());
@@ -62,7 +65,7 @@ async fn cursor_for<S: Store>(store: &S, org: &OrgId, page: usize) -> Option<Key
             .list(org, StatusFilter::All, PAGE, after)
             .await
             .expect("list");
-        after = Some(got.next_after.expect("enough keys for the deep page"));
+        after = Some(got.next_after().expect("enough keys for the deep page").id);
     }
     after
 }
@@ -87,8 +90,8 @@ async fn compare<S: Store + Clone>(name: &str, store: S, plan: &Plan) {
                 .await
                 .expect("list");
             out.push(t.elapsed());
-            assert_eq!(page.records.len(), PAGE);
-            assert!(page.records.iter().all(|r| r.org_id == org));
+            assert_eq!(page.items.len(), PAGE);
+            assert!(page.items.iter().all(|r| r.org_id == org));
         }
     }
     let (f_min, f_med, f_max) = median(first);

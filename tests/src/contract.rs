@@ -1,20 +1,17 @@
 //! The store contract: one suite, run against every `Store` implementation by
-//! [`contract_suite!`](crate::contract_suite). Each case takes a fresh, empty store.
+//! [`contract_suite!`](crate::contract_suite). Each case takes a fresh, empty
+//! store. The cases here hold the port itself to its promises; the ones in
+//! [`crate::scenarios`] drive the same store through the HTTP API.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use keygate::audit::{Actor, AuditAction, EventFilter, EventId};
+use keygate::change::{Change, KeyWrite, Origin};
 use keygate::key::{KeyFormat, KeyId};
-use keygate::lifecycle::{Check, StatusChange, Transition, check};
+use keygate::lifecycle::{Check, Rotation, Transition, check};
 use keygate::model::{
     KeyName, KeyRecord, KeyStatus, KeyType, OrgId, RevokeReason, StatusFilter, Timestamp,
 };
 use keygate::scope::Permissions;
 use keygate::store::{Store, StoreError};
-use serde_json::json;
-
-use crate::Harness;
 
 pub fn org(s: &str) -> OrgId {
     OrgId::new(s).expect("org")
@@ -32,164 +29,240 @@ pub fn record(org_id: &str, name: &str) -> KeyRecord {
     )
 }
 
-pub fn change(transition: Transition) -> StatusChange {
-    StatusChange {
-        transition,
-        at: Timestamp::now().plus_seconds(5),
-        reason: (transition == Transition::Revoke)
-            .then(|| RevokeReason::new("contract test").expect("reason")),
-        by: Some(KeyId::from_u128(7)),
+/// A change made by key 7 through a request, 5 seconds from now.
+pub fn origin() -> Origin {
+    Origin::new(
+        Actor::Key {
+            id: KeyId::from_u128(7),
+            hint: "kg_...test".into(),
+        },
+        Timestamp::now().plus_seconds(5),
+        "contract-request",
+        Some("203.0.113.1"),
+        Some("contract-test/1"),
+    )
+}
+
+fn reason() -> RevokeReason {
+    RevokeReason::new("contract test").expect("reason")
+}
+
+/// Commit a create of a fresh key of `org` and bring it into `status`.
+pub async fn key_in<S: Store>(store: &S, org_id: &str, status: KeyStatus) -> KeyRecord {
+    let r = record(org_id, "lifecycle");
+    store
+        .commit(&Change::create(r.clone(), &origin()))
+        .await
+        .expect("create");
+    let transition = match status {
+        KeyStatus::Active => return r,
+        KeyStatus::Suspended => Transition::Suspend,
+        KeyStatus::Revoked => Transition::Revoke,
+    };
+    let change = Change::status(r, transition, Some(reason()), &origin());
+    store.commit(&change).await.expect("transition");
+    updated(&change)
+}
+
+/// The key as a change's (first) update leaves it.
+pub fn updated(change: &Change) -> KeyRecord {
+    match change.writes().first() {
+        Some(KeyWrite::Update { after, .. }) => after.clone(),
+        other => panic!("not an update: {other:?}"),
     }
 }
 
-/// Bring a fresh key of `org` into `status` through the store's transitions.
-pub async fn key_in<S: Store>(store: &S, org_id: &str, status: KeyStatus) -> KeyRecord {
-    let r = record(org_id, "lifecycle");
-    store.insert(&r).await.expect("insert");
-    match status {
-        KeyStatus::Active => r,
-        KeyStatus::Suspended => store
-            .transition(&r.org_id, r.id, &change(Transition::Suspend))
-            .await
-            .expect("suspend"),
-        KeyStatus::Revoked => store
-            .transition(&r.org_id, r.id, &change(Transition::Revoke))
-            .await
-            .expect("revoke"),
-    }
+async fn events_of<S: Store>(store: &S, org_id: &str) -> Vec<keygate::audit::AuditEvent> {
+    store
+        .list_events(&org(org_id), EventFilter::default(), 100, None)
+        .await
+        .expect("events")
+        .items
 }
 
 pub async fn create_then_get<S: Store>(store: S) {
     assert!(store.is_empty().await.expect("is_empty"));
     let r = record("acme", "first");
-    store.insert(&r).await.expect("insert");
+    let created = Change::create(r.clone(), &origin());
+    store.commit(&created).await.expect("create");
     assert_eq!(store.get(r.id).await.expect("get"), Some(r.clone()));
     assert!(!store.is_empty().await.expect("is_empty"));
-    // Never overwrite: the same id again is refused and the record is unchanged.
-    let mut clash = record("other", "clash");
+    assert_eq!(
+        events_of(&store, "acme").await,
+        vec![created.event().clone()]
+    );
+    // Never overwrite: the same id again is refused, the record and the
+    // audit trail are unchanged.
+    let mut clash = record("acme", "clash");
     clash.id = r.id;
     assert!(matches!(
-        store.insert(&clash).await,
+        store.commit(&Change::create(clash, &origin())).await,
         Err(StoreError::AlreadyExists)
     ));
     assert_eq!(store.get(r.id).await.expect("get"), Some(r));
+    assert_eq!(events_of(&store, "acme").await.len(), 1);
     assert_eq!(store.get(KeyId::generate()).await.expect("get"), None);
 }
 
-pub async fn every_lifecycle_cell<S: Store>(store: S) {
+/// Every transition the lifecycle applies, written as decided, with its event.
+pub async fn every_applied_transition<S: Store>(store: S) {
     for from in KeyStatus::ALL {
         for transition in [
             Transition::Suspend,
             Transition::Reactivate,
             Transition::Revoke,
         ] {
-            let before = key_in(&store, "acme", from).await;
-            let c = change(transition);
-            let result = store.transition(&before.org_id, before.id, &c).await;
-            let after = store
-                .get(before.id)
-                .await
-                .expect("get")
-                .expect("still there");
-            match check(from, transition) {
-                Check::Apply => {
-                    let returned = result.unwrap_or_else(|e| panic!("{from} {transition:?}: {e}"));
-                    assert_eq!(returned, after, "returned record is the stored one");
-                    assert_eq!(after.status, transition.target());
-                    assert_eq!(after.updated_at, c.at);
-                    match transition {
-                        Transition::Suspend => assert_eq!(after.suspended_at, Some(c.at)),
-                        Transition::Reactivate => assert_eq!(after.suspended_at, None),
-                        Transition::Revoke => {
-                            assert_eq!(after.revoked_at, Some(c.at));
-                            assert_eq!(after.revoked_reason, c.reason);
-                            assert_eq!(after.revoked_by, c.by);
-                        }
-                    }
-                }
-                Check::NoOp => {
-                    assert_eq!(result.expect("no-op succeeds"), before);
-                    assert_eq!(after, before, "a no-op writes nothing");
-                }
-                Check::Conflict => {
-                    assert!(
-                        matches!(
-                            result,
-                            Err(StoreError::Conflict {
-                                current: KeyStatus::Revoked
-                            })
-                        ),
-                        "{from} {transition:?}: {result:?}"
-                    );
-                    assert_eq!(after, before, "a refused transition writes nothing");
-                }
+            if check(from, transition) != Check::Apply {
+                continue;
             }
+            let before = key_in(&store, "acme", from).await;
+            let change = Change::status(before.clone(), transition, Some(reason()), &origin());
+            store
+                .commit(&change)
+                .await
+                .unwrap_or_else(|e| panic!("{from} {transition:?}: {e}"));
+            let after = store.get(before.id).await.expect("get").expect("there");
+            assert_eq!(after, updated(&change), "{from} {transition:?}");
+            assert_eq!(after.status, transition.target());
+            let listed = store
+                .list(&org("acme"), StatusFilter::Only(after.status), 100, None)
+                .await
+                .expect("list");
+            assert!(
+                listed.items.iter().any(|r| r.id == after.id),
+                "the status index follows"
+            );
+            let filter = EventFilter {
+                key_id: Some(before.id),
+                action: None,
+            };
+            let events = store
+                .list_events(&org("acme"), filter, 10, None)
+                .await
+                .expect("events")
+                .items;
+            assert_eq!(events.first(), Some(change.event()));
+            assert_eq!(events[0].status_before, Some(from));
+            assert_eq!(events[0].status_after, Some(transition.target()));
         }
     }
 }
 
-pub async fn delete_is_scoped_to_the_org<S: Store>(store: S) {
-    let mine = key_in(&store, "acme", KeyStatus::Revoked).await;
+/// A change decided on a key that has changed since is refused as a whole:
+/// the check and the write cannot race.
+pub async fn a_change_to_a_key_that_changed_is_refused<S: Store>(store: S) {
+    let key = key_in(&store, "acme", KeyStatus::Active).await;
+    let events_before = events_of(&store, "acme").await;
+    let mut stale = key.clone();
+    stale.status = KeyStatus::Suspended;
+    let mut wider = key.clone();
+    wider.permissions = Permissions::Full;
+    let mut other_org = key.clone();
+    other_org.org_id = org("intruder");
+    let mut expiring = key.clone();
+    expiring.expires_at = Some(Timestamp::now().plus_seconds(60));
+    let mut rotated = key.clone();
+    rotated.rotated_to = Some(KeyId::generate());
+    for (what, before) in [
+        ("status", stale),
+        ("permissions", wider),
+        ("expiry", expiring),
+        ("rotation", rotated),
+    ] {
+        for change in [
+            Change::status(
+                before.clone(),
+                Transition::Revoke,
+                Some(reason()),
+                &origin(),
+            ),
+            Change::delete(before.clone(), &origin()),
+        ] {
+            assert!(
+                matches!(store.commit(&change).await, Err(StoreError::Changed)),
+                "a change decided on another {what} was written"
+            );
+        }
+    }
+    // Changed and changed back (suspended, then reactivated): the status is
+    // what was read, but the key is not; the change is refused all the same.
+    let mut events_before = events_before;
+    let suspended = Change::status(key.clone(), Transition::Suspend, None, &origin());
+    store.commit(&suspended).await.expect("suspend");
+    let back = Change::status(updated(&suspended), Transition::Reactivate, None, &origin());
+    store.commit(&back).await.expect("reactivate");
+    let key = updated(&back);
+    events_before = [
+        vec![back.event().clone(), suspended.event().clone()],
+        events_before,
+    ]
+    .concat();
+    let mut original = key.clone();
+    original.version -= 2;
+    assert_eq!(original.status, key.status);
     assert!(matches!(
-        store.delete(&org("other"), mine.id).await,
-        Err(StoreError::NotFound)
+        store
+            .commit(&Change::status(
+                original,
+                Transition::Revoke,
+                Some(reason()),
+                &origin()
+            ))
+            .await,
+        Err(StoreError::Changed)
     ));
-    assert!(store.get(mine.id).await.expect("get").is_some());
-    store.delete(&org("acme"), mine.id).await.expect("delete");
-    assert_eq!(store.get(mine.id).await.expect("get"), None);
+    // Another org's view of the key: refused, and the intruder's audit trail
+    // stays empty too.
+    let intruding = Change::delete(other_org.clone(), &origin());
+    assert!(store.commit(&intruding).await.is_err());
+    assert_eq!(store.get(key.id).await.expect("get"), Some(key.clone()));
+    assert_eq!(events_of(&store, "acme").await, events_before);
+    assert!(events_of(&store, "intruder").await.is_empty());
+    // A key that is gone.
+    let mut gone = record("acme", "gone");
+    gone.id = KeyId::generate();
     assert!(matches!(
-        store.delete(&org("acme"), mine.id).await,
-        Err(StoreError::NotFound)
+        store.commit(&Change::delete(gone, &origin())).await,
+        Err(StoreError::Changed)
     ));
-    let page = store
-        .list(&org("acme"), StatusFilter::All, 10, None)
-        .await
-        .expect("list");
-    assert!(page.records.is_empty(), "deleted keys leave every index");
-    let page = store
-        .list(
+}
+
+pub async fn delete_removes_the_key_but_keeps_its_history<S: Store>(store: S) {
+    let key = key_in(&store, "acme", KeyStatus::Revoked).await;
+    let deleted = Change::delete(key.clone(), &origin());
+    store.commit(&deleted).await.expect("delete");
+    assert_eq!(store.get(key.id).await.expect("get"), None);
+    for filter in [StatusFilter::All, StatusFilter::Only(KeyStatus::Revoked)] {
+        let page = store
+            .list(&org("acme"), filter, 10, None)
+            .await
+            .expect("list");
+        assert!(page.items.is_empty(), "deleted keys leave every index");
+    }
+    let history = store
+        .list_events(
             &org("acme"),
-            StatusFilter::Only(KeyStatus::Revoked),
+            EventFilter {
+                key_id: Some(key.id),
+                action: None,
+            },
             10,
             None,
         )
         .await
-        .expect("list");
-    assert!(page.records.is_empty());
-}
-
-pub async fn other_orgs_cannot_touch_or_see_a_key<S: Store>(store: S) {
-    let mine = key_in(&store, "acme", KeyStatus::Active).await;
-    for t in [
-        Transition::Suspend,
-        Transition::Revoke,
-        Transition::Reactivate,
-    ] {
-        assert!(matches!(
-            store
-                .transition(&org("intruder"), mine.id, &change(t))
-                .await,
-            Err(StoreError::NotFound)
-        ));
-    }
-    assert_eq!(store.get(mine.id).await.expect("get"), Some(mine));
-    for filter in [StatusFilter::All, StatusFilter::Only(KeyStatus::Active)] {
-        let page = store
-            .list(&org("intruder"), filter, 100, None)
-            .await
-            .expect("list");
-        assert!(page.records.is_empty());
-    }
-    assert!(matches!(
-        store
-            .transition(
-                &org("acme"),
-                KeyId::generate(),
-                &change(Transition::Suspend)
-            )
-            .await,
-        Err(StoreError::NotFound)
-    ));
+        .expect("events")
+        .items;
+    let actions: Vec<AuditAction> = history.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Delete,
+            AuditAction::Revoke,
+            AuditAction::Create
+        ]
+    );
+    assert_eq!(history[0].status_after, None);
+    assert_eq!(history[0].status_before, Some(KeyStatus::Revoked));
 }
 
 pub async fn last_use_is_recorded_at_most_once_per_window<S: Store>(store: S) {
@@ -207,15 +280,8 @@ pub async fn last_use_is_recorded_at_most_once_per_window<S: Store>(store: S) {
             .await
             .expect("inside the window")
     );
-    assert_eq!(
-        store
-            .get(r.id)
-            .await
-            .expect("get")
-            .expect("key")
-            .last_used_at,
-        Some(t0)
-    );
+    let stored = store.get(r.id).await.expect("get").expect("key");
+    assert_eq!(stored.last_used_at, Some(t0));
     assert!(
         store
             .record_use(r.id, t0.plus_seconds(61), t0.plus_seconds(1))
@@ -228,240 +294,151 @@ pub async fn last_use_is_recorded_at_most_once_per_window<S: Store>(store: S) {
             .await
             .expect("missing key is not an error")
     );
+    // A change decided on a read without the latest use keeps the use.
+    let change = Change::status(r, Transition::Suspend, None, &origin());
+    store.commit(&change).await.expect("suspend");
+    let after = store.get(stored.id).await.expect("get").expect("key");
+    assert_eq!(after.last_used_at, Some(t0.plus_seconds(61)));
+    assert_eq!(after.status, KeyStatus::Suspended);
 }
 
-/// 250 keys across all statuses, pages of 7, through the HTTP API.
-pub async fn pagination_is_exact_newest_first<S: Store>(store: S) {
-    let h = Harness::new(store);
-    let root = h.root_key("acme").await;
-    let root_id = crate::id_of(&root);
-    let mut expected: Vec<(String, KeyStatus)> = vec![(root_id, KeyStatus::Active)];
-    for i in 0..249 {
-        let (_, created) = h
-            .create(&root, json!({"name": format!("k{i}"), "key_type": "service", "permissions": ["runs:read"]}))
-            .await;
-        let id = created["id"].as_str().expect("id").to_owned();
-        let status = match i % 3 {
-            0 => KeyStatus::Active,
-            1 => KeyStatus::Suspended,
-            _ => KeyStatus::Revoked,
-        };
-        let action = match status {
-            KeyStatus::Active => None,
-            KeyStatus::Suspended => Some(("suspend", None)),
-            KeyStatus::Revoked => Some(("revoke", Some(r#"{"reason":"test"}"#))),
-        };
-        if let Some((verb, body)) = action {
-            let reply = h
-                .call(
-                    "POST",
-                    &format!("/v1/api-keys/{id}/{verb}"),
-                    Some(&root),
-                    body,
-                )
-                .await;
-            assert_eq!(reply.status, 200, "{:#}", reply.body);
-        }
-        expected.push((id, status));
-    }
-    // Another org's keys never show up.
-    let other = h.root_key("other").await;
-    h.create(&other, json!({"name": "theirs", "key_type": "service"}))
-        .await;
-    expected.reverse(); // newest first
+/// A fault in the middle of a change (its event cannot be written: the id
+/// exists) leaves both keys and the audit trail exactly as they were.
+pub async fn a_change_that_fails_halfway_leaves_nothing<S: Store>(store: S) {
+    let old = key_in(&store, "acme", KeyStatus::Active).await;
+    let events_before = events_of(&store, "acme").await;
+    let taken = events_before[0].id;
+    let successor = record("acme", "successor");
+    let rotation = Rotation {
+        grace_secs: 0,
+        reason: None,
+    };
+    let doomed =
+        Change::rotate(old.clone(), successor.clone(), &rotation, &origin()).with_event_id(taken);
+    assert!(store.commit(&doomed).await.is_err());
+    assert_eq!(store.get(old.id).await.expect("get"), Some(old.clone()));
+    assert_eq!(store.get(successor.id).await.expect("get"), None);
+    assert_eq!(events_of(&store, "acme").await, events_before);
+    // The same rotation with a fresh event id goes through, whole.
+    let ok = Change::rotate(old.clone(), successor.clone(), &rotation, &origin());
+    store.commit(&ok).await.expect("rotate");
+    let retired = store.get(old.id).await.expect("get").expect("old");
+    assert_eq!(retired.status, KeyStatus::Revoked);
+    assert_eq!(retired.rotated_to, Some(successor.id));
+    let new = store.get(successor.id).await.expect("get").expect("new");
+    assert_eq!(new.rotated_from, Some(old.id));
+    assert_eq!(
+        events_of(&store, "acme").await.len(),
+        events_before.len() + 1
+    );
+}
 
-    for filter in ["all", "active", "suspended", "revoked"] {
-        let want: Vec<&str> = expected
+/// Events of two orgs, listed by every filter, newest first, in pages.
+pub async fn events_are_listed_by_every_filter<S: Store>(store: S) {
+    let a = key_in(&store, "acme", KeyStatus::Active).await;
+    let b = key_in(&store, "acme", KeyStatus::Suspended).await;
+    let theirs = key_in(&store, "other", KeyStatus::Revoked).await;
+    let a_suspended = Change::status(a.clone(), Transition::Suspend, None, &origin());
+    store.commit(&a_suspended).await.expect("suspend a");
+    let a_now = updated(&a_suspended);
+    store
+        .commit(&Change::status(
+            a_now,
+            Transition::Reactivate,
+            None,
+            &origin(),
+        ))
+        .await
+        .expect("reactivate a");
+    let all = events_of(&store, "acme").await;
+    // a: create, suspend, reactivate; b: create, suspend.
+    assert_eq!(all.len(), 5);
+    let ids: Vec<EventId> = all.iter().map(|e| e.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(ids, sorted, "newest first");
+    assert!(all.iter().all(|e| e.org_id == org("acme")));
+    assert!(all.iter().all(|e| e.key_id != theirs.id));
+
+    let cases = [
+        (Some(a.id), None, 3),
+        (Some(b.id), None, 2),
+        (None, Some(AuditAction::Suspend), 2),
+        (None, Some(AuditAction::Create), 2),
+        (Some(a.id), Some(AuditAction::Suspend), 1),
+        (Some(b.id), Some(AuditAction::Reactivate), 0),
+        (Some(theirs.id), None, 0),
+    ];
+    for (key_id, action, count) in cases {
+        let filter = EventFilter { key_id, action };
+        let want: Vec<EventId> = all
             .iter()
-            .filter(|(_, s)| filter == "all" || s.as_str() == filter)
-            .map(|(id, _)| id.as_str())
+            .filter(|e| filter.matches(e))
+            .map(|e| e.id)
             .collect();
-        let mut got: Vec<String> = vec![];
-        let mut cursor: Option<String> = None;
-        let mut pages = 0;
+        assert_eq!(want.len(), count, "{filter:?}");
+        // Pages of one: every page exact, the last says no more.
+        let mut got = vec![];
+        let mut after = None;
         loop {
-            let mut path = format!("/v1/api-keys?status={filter}&limit=7");
-            if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
-            }
-            let reply = h.call("GET", &path, Some(&root), None).await;
-            assert_eq!(reply.status, 200, "{:#}", reply.body);
-            let data = reply.body["data"].as_array().expect("data");
-            assert!(data.len() <= 7);
-            for r in data {
-                if filter != "all" {
-                    assert_eq!(r["status"], filter);
-                }
-                got.push(r["id"].as_str().expect("id").to_owned());
-            }
-            pages += 1;
-            match reply.body["next_cursor"].as_str() {
-                Some(c) => {
-                    assert_eq!(data.len(), 7, "only the last page is short");
-                    cursor = Some(c.to_owned());
-                }
+            let page = store
+                .list_events(&org("acme"), filter, 1, after)
+                .await
+                .expect("page");
+            got.extend(page.items.iter().map(|e| e.id));
+            match page.next_after() {
+                Some(e) => after = Some(e.id),
                 None => break,
             }
         }
-        assert_eq!(got, want, "status={filter}: exact, newest first");
-        assert_eq!(
-            got.iter().collect::<HashSet<_>>().len(),
-            got.len(),
-            "no duplicates"
-        );
-        assert_eq!(pages, want.len().div_ceil(7).max(1));
-    }
-
-    // A cursor is bound to its org and filter, and tampering is a 400.
-    let first = h
-        .call("GET", "/v1/api-keys?status=all&limit=7", Some(&root), None)
-        .await;
-    let cursor = first.body["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_owned();
-    let theirs = h
-        .call(
-            "GET",
-            &format!("/v1/api-keys?limit=7&cursor={cursor}"),
-            Some(&other),
-            None,
-        )
-        .await;
-    theirs.assert_error(400);
-    assert!(theirs.error_message().contains("cursor"));
-    let mut tampered = cursor.into_bytes();
-    let mid = tampered.len() / 2;
-    tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
-    let tampered = String::from_utf8(tampered).expect("ascii");
-    let reply = h
-        .call(
-            "GET",
-            &format!("/v1/api-keys?limit=7&cursor={tampered}"),
-            Some(&root),
-            None,
-        )
-        .await;
-    reply.assert_error(400);
-    let reply = h
-        .call(
-            "GET",
-            "/v1/api-keys?status=active&limit=7&cursor=bm90LWEtY3Vyc29y",
-            Some(&root),
-            None,
-        )
-        .await;
-    reply.assert_error(400);
-}
-
-#[derive(Debug)]
-struct Outcome {
-    transition: Transition,
-    started: u64,
-    finished: u64,
-    result: Result<KeyStatus, String>,
-}
-
-/// 50 tasks race suspend / reactivate / revoke on one key.
-pub async fn racing_transitions_never_undo_a_revoke<S: Store>(store: S) {
-    let store = Arc::new(store);
-    let r = key_in(store.as_ref(), "acme", KeyStatus::Active).await;
-    let clock = Arc::new(AtomicU64::new(0));
-    let mut tasks = vec![];
-    for i in 0..50 {
-        let store = Arc::clone(&store);
-        let clock = Arc::clone(&clock);
-        let org_id = r.org_id.clone();
-        let transition = match i % 5 {
-            0 | 1 => Transition::Suspend,
-            2 | 3 => Transition::Reactivate,
-            _ => Transition::Revoke,
-        };
-        tasks.push(tokio::spawn(async move {
-            // Stagger so revokes land mid-race rather than all first.
-            tokio::time::sleep(std::time::Duration::from_millis((i % 10) * 3)).await;
-            let started = clock.fetch_add(1, Ordering::SeqCst);
-            let result = store
-                .transition(&org_id, r.id, &change(transition))
-                .await
-                .map(|k| k.status)
-                .map_err(|e| e.to_string());
-            let finished = clock.fetch_add(1, Ordering::SeqCst);
-            Outcome {
-                transition,
-                started,
-                finished,
-                result,
-            }
-        }));
-    }
-    let mut outcomes = vec![];
-    for t in tasks {
-        outcomes.push(t.await.expect("task"));
-    }
-    let final_status = store.get(r.id).await.expect("get").expect("key").status;
-    let revoked_at: Option<u64> = outcomes
-        .iter()
-        .filter(|o| o.transition == Transition::Revoke && o.result.is_ok())
-        .map(|o| o.finished)
-        .min();
-    assert_eq!(
-        final_status == KeyStatus::Revoked,
-        revoked_at.is_some(),
-        "final state is revoked iff a revoke succeeded: {outcomes:#?}"
-    );
-    if let Some(revoked_at) = revoked_at {
-        for o in outcomes.iter().filter(|o| o.started > revoked_at) {
-            if let Ok(status) = &o.result {
-                assert_eq!(
-                    *status,
-                    KeyStatus::Revoked,
-                    "a call after the revoke moved the key: {o:?}"
-                );
-            }
-        }
-    }
-    for o in &outcomes {
-        if let Err(e) = &o.result {
-            assert!(
-                e.contains("revoked"),
-                "only leaving revoked may fail: {o:?}"
-            );
-        }
+        assert_eq!(got, want, "{filter:?}");
     }
 }
 
-/// Expands to one `#[tokio::test]` per contract case; `$make` builds a fresh store.
+/// Expands to one `#[tokio::test]` per contract case and per HTTP scenario;
+/// `$make` builds a fresh store.
 #[macro_export]
 macro_rules! contract_suite {
     ($make:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn create_then_get() {
-            $crate::contract::create_then_get($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn every_lifecycle_cell() {
-            $crate::contract::every_lifecycle_cell($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn delete_is_scoped_to_the_org() {
-            $crate::contract::delete_is_scoped_to_the_org($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn other_orgs_cannot_touch_or_see_a_key() {
-            $crate::contract::other_orgs_cannot_touch_or_see_a_key($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn last_use_is_recorded_at_most_once_per_window() {
-            $crate::contract::last_use_is_recorded_at_most_once_per_window($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn pagination_is_exact_newest_first() {
-            $crate::contract::pagination_is_exact_newest_first($make).await
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn racing_transitions_never_undo_a_revoke() {
-            $crate::contract::racing_transitions_never_undo_a_revoke($make).await
-        }
+        $crate::contract_suite!(@cases $make;
+            contract::create_then_get,
+            contract::every_applied_transition,
+            contract::a_change_to_a_key_that_changed_is_refused,
+            contract::delete_removes_the_key_but_keeps_its_history,
+            contract::last_use_is_recorded_at_most_once_per_window,
+            contract::a_change_that_fails_halfway_leaves_nothing,
+            contract::events_are_listed_by_every_filter,
+            scenarios::pagination_is_exact_newest_first,
+            scenarios::racing_transitions_never_undo_a_revoke,
+            scenarios::a_key_cannot_change_a_key_it_does_not_cover,
+            scenarios::a_key_may_always_act_on_itself,
+            scenarios::authority_is_decided_on_the_key_as_written,
+            scenarios::a_short_lived_key_cannot_mint_a_longer_lived_one,
+            scenarios::bootstrap_recovers_a_locked_out_organization,
+            scenarios::rotation_without_grace_revokes_the_old_key_at_once,
+            scenarios::rotation_with_grace_keeps_the_old_key_until_it_ends,
+            scenarios::rotation_refuses_what_cannot_be_rotated,
+            scenarios::racing_rotations_make_exactly_one_successor,
+            scenarios::every_change_leaves_exactly_one_event,
+            scenarios::refused_calls_leave_no_event,
+            scenarios::the_audit_api_filters_pages_and_isolates,
+        );
     };
+    (@cases $make:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::$module::$case($make).await
+            }
+        )*
+    };
+}
+
+/// Put `record` into `store` as-is (with its create event): fixtures that
+/// need a key with a particular id.
+pub async fn seed<S: Store>(store: &S, record: &KeyRecord) {
+    store
+        .commit(&Change::create(record.clone(), &origin()))
+        .await
+        .expect("seed a key");
 }

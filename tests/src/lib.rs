@@ -9,18 +9,20 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use keygate::api::App;
+use keygate::audit::{AuditEvent, EventFilter, EventId};
 use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use keygate::change::Change;
 use keygate::gateway::{self, Incoming};
 use keygate::key::{KeyFormat, KeyId};
 use keygate::lambda_http::Body;
-use keygate::lifecycle::StatusChange;
 use keygate::model::{Clock, KeyRecord, OrgId, StatusFilter, Timestamp};
-use keygate::store::dynamodb::OperationLog;
+use keygate::store::dynamodb::{OperationLog, Tables};
 use keygate::store::{DynamoDbStore, EmbeddedStore, Page, Store, StoreError};
 use serde_json::Value;
 
 pub mod contract;
 pub mod runtime_api;
+pub mod scenarios;
 
 /// A clock the test moves by hand. Starts at the real time.
 #[derive(Debug)]
@@ -127,11 +129,13 @@ impl<S: Store> Harness<S> {
         if body.is_some() {
             headers.insert("content-type", HeaderValue::from_static("application/json"));
         }
+        headers.insert("user-agent", HeaderValue::from_static("keygate-tests/1"));
         let incoming = Incoming {
             method: Method::from_bytes(method.as_bytes()).expect("method"),
             uri: path.parse::<Uri>().expect("uri"),
             headers,
             body: body.unwrap_or_default().as_bytes().to_vec(),
+            source_ip: Some("203.0.113.9".to_owned()),
         };
         let response = gateway::dispatch(&self.app, incoming).await;
         let (parts, body) = response.into_parts();
@@ -202,15 +206,47 @@ impl<S: Store> Harness<S> {
                 .list(&org, StatusFilter::All, 100, after)
                 .await
                 .expect("list");
-            all.extend(page.records.into_iter().map(|mut r| {
+            let next = page.next_after().map(|r| r.id);
+            all.extend(page.items.into_iter().map(|mut r| {
                 r.last_used_at = None;
                 r
             }));
-            match page.next_after {
+            match next {
                 Some(id) => after = Some(id),
                 None => return all,
             }
         }
+    }
+
+    /// Every audit event of `org`, newest first, read straight from the store.
+    pub async fn events(&self, org: &str) -> Vec<AuditEvent> {
+        self.events_of(org, EventFilter::default()).await
+    }
+
+    /// The audit events of `org` matching `filter`, newest first.
+    pub async fn events_of(&self, org: &str, filter: EventFilter) -> Vec<AuditEvent> {
+        let org = OrgId::new(org).expect("org");
+        let mut all = vec![];
+        let mut after: Option<EventId> = None;
+        loop {
+            let page = self
+                .app
+                .store
+                .list_events(&org, filter, 100, after)
+                .await
+                .expect("list events");
+            let next = page.next_after().map(|e| e.id);
+            all.extend(page.items);
+            match next {
+                Some(id) => after = Some(id),
+                None => return all,
+            }
+        }
+    }
+
+    /// The clock's time now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 }
 
@@ -264,6 +300,7 @@ pub fn secret_of(full_key: &str) -> String {
 pub struct CountingStore<S> {
     pub inner: S,
     pub gets: AtomicUsize,
+    pub commits: AtomicUsize,
     pub calls: AtomicUsize,
 }
 
@@ -272,6 +309,7 @@ impl<S> CountingStore<S> {
         Self {
             inner,
             gets: AtomicUsize::new(0),
+            commits: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
         }
     }
@@ -286,10 +324,6 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: Store> Store for CountingStore<S> {
-    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        self.tick();
-        self.inner.insert(record).await
-    }
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
         self.tick();
         self.gets.fetch_add(1, Ordering::SeqCst);
@@ -301,22 +335,24 @@ impl<S: Store> Store for CountingStore<S> {
         filter: StatusFilter,
         limit: usize,
         after: Option<KeyId>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<Page<KeyRecord>, StoreError> {
         self.tick();
         self.inner.list(org, filter, limit, after).await
     }
-    async fn transition(
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        self.tick();
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.inner.commit(change).await
+    }
+    async fn list_events(
         &self,
         org: &OrgId,
-        id: KeyId,
-        change: &StatusChange,
-    ) -> Result<KeyRecord, StoreError> {
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
         self.tick();
-        self.inner.transition(org, id, change).await
-    }
-    async fn delete(&self, org: &OrgId, id: KeyId) -> Result<(), StoreError> {
-        self.tick();
-        self.inner.delete(org, id).await
+        self.inner.list_events(org, filter, limit, after).await
     }
     async fn record_use(
         &self,
@@ -329,6 +365,79 @@ impl<S: Store> Store for CountingStore<S> {
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.tick();
+        self.inner.is_empty().await
+    }
+}
+
+/// A store whose first read of one key returns a stale copy of it, as if the
+/// key had changed between a handler's read and its write: races made
+/// deterministic.
+pub struct StaleReadStore<S> {
+    pub inner: S,
+    stale: std::sync::Mutex<Option<KeyRecord>>,
+    pub served: std::sync::atomic::AtomicBool,
+}
+
+impl<S> StaleReadStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            stale: std::sync::Mutex::new(None),
+            served: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The next read of `stale.id` returns `stale`, once.
+    pub fn serve_once(&self, stale: KeyRecord) {
+        *self.stale.lock().expect("lock") = Some(stale);
+    }
+}
+
+impl<S: Store> Store for StaleReadStore<S> {
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let stale = {
+            let mut slot = self.stale.lock().expect("lock");
+            match slot.as_ref() {
+                Some(r) if r.id == id => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(stale) = stale {
+            self.served.store(true, Ordering::SeqCst);
+            return Ok(Some(stale));
+        }
+        self.inner.get(id).await
+    }
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.inner.list(org, filter, limit, after).await
+    }
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        self.inner.commit(change).await
+    }
+    async fn list_events(
+        &self,
+        org: &OrgId,
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        self.inner.list_events(org, filter, limit, after).await
+    }
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.record_use(id, at, unless_after).await
+    }
+    async fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty().await
     }
 }
@@ -375,12 +484,32 @@ pub async fn fresh_dynamodb_store() -> (DynamoDbStore, OperationLog) {
         TABLE_COUNTER.fetch_add(1, Ordering::SeqCst),
         uuid_like()
     );
-    let store = DynamoDbStore::new(client, &table);
-    store.create_table().await.expect("create test table");
+    let store = DynamoDbStore::new(client, &Tables::named(&table));
+    store.create_tables().await.expect("create test tables");
     log.clear();
     (store, log)
 }
 
 fn uuid_like() -> String {
     KeyId::generate().to_string()[14..].to_owned()
+}
+
+/// Length of the windows [`assert_no_secret`] looks for.
+pub const SECRET_WINDOW: usize = 12;
+
+/// Fails if any [`SECRET_WINDOW`]-character window of the secret of any of
+/// `keys` appears in `haystack` (logs, an error body, a file's bytes). The
+/// one check every secret-leak test uses, so none looks at a slice only.
+#[track_caller]
+pub fn assert_no_secret(haystack: &[u8], keys: &[&str], what: &str) {
+    for key in keys {
+        let secret = secret_of(key);
+        for (i, window) in secret.as_bytes().windows(SECRET_WINDOW).enumerate() {
+            assert!(
+                !haystack.windows(SECRET_WINDOW).any(|w| w == window),
+                "{what}: characters {i}..{} of a key's secret appear in it",
+                i + SECRET_WINDOW
+            );
+        }
+    }
 }

@@ -56,10 +56,24 @@ async fn an_allowed_key_gets_the_documented_context() {
             "key_type": "user",
             "owner": "ada",
             "scopes": "agents:read runs:read",
+            "hint": record["hint"],
+            "expires_at": "",
         })
     );
     let root_ctx = keygate::authorizer::authorize(&h.app, &authorizer_event(&root, ROUTE)).await;
     assert_eq!(root_ctx.context["scopes"], "*");
+    // An expiring key tells the handlers when, so its keys cannot outlive it.
+    let expires = keygate::model::Timestamp::now()
+        .plus_seconds(600)
+        .to_string();
+    let (short, _) = h
+        .create(
+            &root,
+            json!({"name": "s", "key_type": "service", "expires_at": expires}),
+        )
+        .await;
+    let short_ctx = keygate::authorizer::authorize(&h.app, &authorizer_event(&short, ROUTE)).await;
+    assert_eq!(short_ctx.context["expires_at"], expires);
     assert_eq!(root_ctx.context["owner"], "");
     // The simple-response wire format API Gateway expects.
     let wire = serde_json::to_value(&response).unwrap();

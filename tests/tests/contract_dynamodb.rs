@@ -1,16 +1,24 @@
-//! The store contract on the DynamoDB store, against moto's DynamoDB API
-//! (started by `infra/test.sh`), plus what only DynamoDB can show: the
-//! operations sent on the wire, behaviour when the store is down, and the raw
-//! items at rest.
+//! The store contract and the HTTP scenarios on the DynamoDB store, against
+//! moto's DynamoDB API (started by `infra/test.sh`), plus what only DynamoDB
+//! can show: the operations sent on the wire, the raw items at rest, TTL.
 
-use std::time::{Duration, Instant};
-
-use keygate::store::DynamoDbStore;
-use keygate::store::dynamodb::{INDEX_BY_ORG, INDEX_BY_ORG_STATUS, Timeouts};
-use keygate_tests::{Harness, authorizer_event, fresh_dynamodb_store};
+use aws_sdk_dynamodb::types::AttributeValue;
+use keygate::store::dynamodb::{
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+};
+use keygate_tests::{Harness, assert_no_secret, authorizer_event, fresh_dynamodb_store, id_of};
 use serde_json::json;
 
 keygate_tests::contract_suite!(keygate_tests::fresh_dynamodb_store().await.0);
+
+/// `key` with its last character replaced by another base62 character:
+/// always a different string, so never the real key.
+fn with_last_char_changed(key: &str) -> String {
+    let last = key.chars().last().expect("non-empty");
+    let replacement = if last == 'x' { 'y' } else { 'x' };
+    format!("{}{replacement}", &key[..key.len() - 1])
+}
 
 #[tokio::test]
 async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
@@ -20,7 +28,8 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
     let (key, _) = h.create_scoped(&root, &["runs:read"]).await;
 
     log.clear();
-    let malformed = format!("{}x", &key[..key.len() - 1]);
+    let malformed = with_last_char_changed(&key);
+    assert_ne!(malformed, key);
     let event = authorizer_event(&malformed, "GET /v1/runs");
     assert!(
         !keygate::authorizer::authorize(&h.app, &event)
@@ -78,114 +87,171 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
     }
 }
 
-/// A DynamoDB store pointed at a port nobody listens on.
-async fn unreachable_store(timeouts: Timeouts) -> DynamoDbStore {
-    keygate_tests::set_dummy_aws_env();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let client =
-        DynamoDbStore::client(Some(&format!("http://127.0.0.1:{port}")), timeouts, None).await;
-    DynamoDbStore::new(client, "keygate-down")
-}
-
+/// Issue 12: every change is exactly one conditional write (one
+/// `TransactWriteItems` whose every item carries a condition), a repeat is
+/// none, and nothing is ever written outside a transaction. A lost revoke
+/// would need a second, unconditional write; this catches it without
+/// waiting for the bad interleaving.
 #[tokio::test]
-async fn a_store_that_is_down_denies_and_answers_503() {
-    let timeouts = Timeouts {
-        connect: Duration::from_millis(200),
-        attempt: Duration::from_millis(300),
-        operation: Duration::from_millis(800),
-        max_attempts: 2,
-    };
-    let store = unreachable_store(timeouts).await;
+async fn every_change_is_exactly_one_conditional_transaction() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let keys_table = store.table().to_owned();
     let h = Harness::new(store);
-    // A well-formed key: minted locally, never stored (the store is down).
-    let key = keygate::key::KeyFormat::default().generate();
-    let started = Instant::now();
-    let response =
-        keygate::authorizer::authorize(&h.app, &authorizer_event(key.key.expose(), "GET /v1/runs"))
-            .await;
-    assert!(!response.is_authorized, "fail closed");
-    assert!(
-        started.elapsed() < timeouts.operation + Duration::from_millis(700),
-        "{:?}",
-        started.elapsed()
-    );
-
-    // The handlers, given a caller context, answer 503 with Retry-After.
-    let event =
-        keygate::lambda_http::request::from_str(&keygate_tests::fixture("create-key")).unwrap();
-    let response = keygate::api::handle(&h.app, keygate::routes::Operation::CreateKey, event).await;
-    assert_eq!(response.status(), 503);
-    assert!(response.headers().get("retry-after").is_some());
-    let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-    assert_eq!(body["error"]["code"], "service_unavailable");
-    assert!(body["error"]["request_id"].is_string());
+    let root = h.root_key("acme").await;
+    // The authorizer records the root key's use once a minute; do it now so
+    // the calls below are only the handlers' own.
+    assert!(h.authorize(&root, "GET /v1/api-keys").await);
+    let (_, record) = h
+        .create(&root, json!({"name": "t", "key_type": "service"}))
+        .await;
+    let id = record["id"].as_str().unwrap().to_owned();
+    let cases: [(&str, &str, Option<&str>, usize); 8] = [
+        ("POST", "suspend", None, 2),
+        ("POST", "suspend", None, 0),
+        ("POST", "reactivate", None, 2),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 3),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 2),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
+        ("POST", "reactivate", None, 0),
+        ("DELETE", "", None, 2),
+    ];
+    for (method, verb, body, items) in cases {
+        log.clear();
+        let path = if verb.is_empty() {
+            format!("/v1/api-keys/{id}")
+        } else {
+            format!("/v1/api-keys/{id}/{verb}")
+        };
+        let reply = h.call(method, &path, Some(&root), body).await;
+        assert!(
+            reply.status < 300 || reply.status == 409,
+            "{verb}: {:#}",
+            reply.body
+        );
+        let writes: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation != "GetItem" && c.operation != "Query")
+            .collect();
+        if items == 0 {
+            assert!(writes.is_empty(), "{verb} again writes nothing: {writes:?}");
+            continue;
+        }
+        assert_eq!(writes.len(), 1, "{verb}: one write call: {writes:?}");
+        assert_eq!(writes[0].operation, "TransactWriteItems", "{verb}");
+        assert_eq!(
+            (writes[0].transact_items, writes[0].conditional_items),
+            (items, items),
+            "{verb}: the key writes and the event, every one conditional"
+        );
+        let reads: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "GetItem")
+            .collect();
+        assert!(
+            reads
+                .iter()
+                .all(|c| c.consistent_read && c.table.as_deref() == Some(&keys_table)),
+            "{reads:?}"
+        );
+    }
 }
 
+/// Issue 10: each audit filter is one `Query` on its own index, newest first,
+/// never a `Scan`.
 #[tokio::test]
-async fn nothing_secret_at_rest_in_the_raw_item() {
+async fn each_audit_filter_is_one_query() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let audit_table = store.audit_table().to_owned();
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let root_id = id_of(&root);
+    for (query, index) in [
+        (String::new(), None),
+        (format!("key_id={root_id}"), Some(INDEX_EVENTS_BY_KEY)),
+        ("action=bootstrap".to_owned(), Some(INDEX_EVENTS_BY_ACTION)),
+        (
+            format!("key_id={root_id}&action=bootstrap"),
+            Some(INDEX_EVENTS_BY_KEY_ACTION),
+        ),
+    ] {
+        // Warm the authorizer's last-use write out of the count.
+        assert!(h.authorize(&root, "GET /v1/audit-events").await);
+        log.clear();
+        let reply = h
+            .call(
+                "GET",
+                &format!("/v1/audit-events?limit=1&{query}"),
+                Some(&root),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        assert_eq!(reply.body["data"][0]["action"], "bootstrap", "{query}");
+        let queries: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "Query")
+            .collect();
+        assert_eq!(queries.len(), 1, "{query}: {:?}", log.calls());
+        assert_eq!(queries[0].table.as_deref(), Some(audit_table.as_str()));
+        assert_eq!(queries[0].index.as_deref(), index, "{query}");
+        assert_eq!(log.count("Scan"), 0);
+    }
+}
+
+/// No 12-character window of a key's secret in any raw item of either table,
+/// and events carry a TTL only when a retention is set.
+#[tokio::test]
+async fn nothing_secret_at_rest_and_events_expire_by_ttl() {
     let (store, _) = fresh_dynamodb_store().await;
     let raw = store.raw_client().clone();
-    let table = store.table().to_owned();
-    let h = Harness::new(store);
+    let (keys_table, audit_table) = (store.table().to_owned(), store.audit_table().to_owned());
+    let h = Harness::new(store.with_audit_retention(Some(400)));
     let root = h.root_key("acme").await;
     let (key, record) = h
         .create(&root, json!({"name": "k", "key_type": "service"}))
         .await;
-    let item = raw
-        .get_item()
-        .table_name(&table)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S(record["id"].as_str().unwrap().to_owned()),
-        )
-        .consistent_read(true)
+    let rotated = h
+        .act(&root, record["id"].as_str().unwrap(), "rotate", Some("{}"))
+        .await;
+    let successor = rotated.body["key"].as_str().unwrap().to_owned();
+    let mut dump = String::new();
+    for table in [&keys_table, &audit_table] {
+        let items = raw
+            .scan()
+            .table_name(table.as_str())
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        assert!(!items.is_empty(), "{table}");
+        dump.push_str(&format!("{items:?}"));
+        if table == &audit_table {
+            for item in &items {
+                let (Some(AttributeValue::N(at)), Some(AttributeValue::N(purge))) =
+                    (item.get("at"), item.get(EVENT_TTL_ATTRIBUTE))
+                else {
+                    panic!("event without a TTL: {item:?}");
+                };
+                let (at, purge): (i64, i64) = (at.parse().unwrap(), purge.parse().unwrap());
+                assert_eq!(purge - at, 400 * 86_400);
+            }
+        }
+    }
+    assert_no_secret(dump.as_bytes(), &[&root, &key, &successor], "raw items");
+    assert!(
+        dump.contains("secret_hash"),
+        "the hash is there, the secret is not"
+    );
+    let ttl = raw
+        .describe_time_to_live()
+        .table_name(&audit_table)
         .send()
         .await
-        .unwrap()
-        .item
         .unwrap();
-    let dump = format!("{item:?}");
-    let secret = &keygate_tests::secret_of(&key);
-    for i in 0..=secret.len() - 20 {
-        assert!(
-            !dump.contains(&secret[i..i + 20]),
-            "a run of the secret is in the item"
-        );
-    }
-    assert!(!dump.contains(&key));
-    assert!(item.contains_key("secret_hash"));
-}
-
-#[tokio::test]
-async fn every_lambda_handler_works_on_dynamodb() {
-    let (store, _) = fresh_dynamodb_store().await;
-    let h = Harness::new(store);
-    let root = h.root_key("acme").await;
-    let (_, rec) = h
-        .create(&root, json!({"name": "d", "key_type": "service"}))
-        .await;
-    let id = rec["id"].as_str().unwrap();
-    for (method, path, body, status) in [
-        ("GET", format!("/v1/api-keys/{id}"), None, 200),
-        ("POST", format!("/v1/api-keys/{id}/suspend"), None, 200),
-        ("POST", format!("/v1/api-keys/{id}/reactivate"), None, 200),
-        (
-            "POST",
-            format!("/v1/api-keys/{id}/revoke"),
-            Some(r#"{"reason":"r"}"#),
-            200,
-        ),
-        ("POST", format!("/v1/api-keys/{id}/reactivate"), None, 409),
-        ("GET", "/v1/api-keys?status=revoked".to_owned(), None, 200),
-        ("GET", "/v1/scopes".to_owned(), None, 200),
-        ("DELETE", format!("/v1/api-keys/{id}"), None, 204),
-        ("GET", format!("/v1/api-keys/{id}"), None, 404),
-    ] {
-        let reply = h.call(method, &path, Some(&root), body).await;
-        assert_eq!(reply.status, status, "{method} {path}: {:#}", reply.body);
-    }
+    let ttl = ttl.time_to_live_description.unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EVENT_TTL_ATTRIBUTE));
 }

@@ -1,14 +1,26 @@
 //! The payload-2.0 fixtures under `infra/events/`: one per function, each
-//! served by that function's handler exactly as Lambda would deliver it.
+//! served by that function's handler exactly as Lambda would deliver it, and
+//! refused by every other handler.
 
 use keygate::lambda_http::request::from_str;
 use keygate::routes::{Operation, RouteTable};
-use keygate_tests::{Harness, fixture, id_of};
+use keygate::store::EmbeddedStore;
+use keygate_tests::{CountingStore, Harness, fixture, id_of};
+use serde_json::Value;
+
+/// The fixture file of an operation: its function's name; the console
+/// function's three routes share `console.json` (the page).
+fn fixture_name(op: Operation) -> &'static str {
+    op.function_name()
+}
 
 #[test]
 fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
     for op in Operation::ALL {
-        let raw: serde_json::Value = serde_json::from_str(&fixture(op.function_name())).unwrap();
+        if op.function_name() == "console" && op != Operation::ConsolePage {
+            continue;
+        }
+        let raw: Value = serde_json::from_str(&fixture(fixture_name(op))).unwrap();
         assert_eq!(raw["version"], "2.0", "{}", op.function_name());
         assert_eq!(raw["routeKey"], op.route_key());
         assert_eq!(raw["requestContext"]["routeKey"], op.route_key());
@@ -16,8 +28,22 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
         let method = raw["requestContext"]["http"]["method"].as_str().unwrap();
         let matched = RouteTable::builtin().match_request(method, path).unwrap();
         assert_eq!(matched.route.operation, Some(op), "{path}");
-        assert!(raw["requestContext"]["authorizer"]["lambda"]["org_id"].is_string());
-        from_str(&fixture(op.function_name())).expect("lambda_http reads it");
+        let context = &raw["requestContext"]["authorizer"]["lambda"];
+        if op.is_public() {
+            assert!(
+                context.is_null(),
+                "a public route has no authorizer context"
+            );
+        } else {
+            for field in ["org_id", "key_id", "scopes", "hint", "expires_at"] {
+                assert!(
+                    context[field].is_string(),
+                    "{}: {field}",
+                    op.function_name()
+                );
+            }
+        }
+        from_str(&fixture(fixture_name(op))).expect("lambda_http reads it");
     }
 }
 
@@ -26,15 +52,12 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
 #[tokio::test]
 async fn each_fixture_is_served_by_its_handler() {
     let h = Harness::embedded();
-    let sample_key: serde_json::Value = serde_json::from_str(&fixture("authorizer")).unwrap();
-    let sample_id = sample_key["pathParameters"]["id"].as_str().unwrap();
-    // Seed a key whose id is the one the fixtures name.
+    let sample: Value = serde_json::from_str(&fixture("authorizer")).unwrap();
+    let sample_id = sample["pathParameters"]["id"].as_str().unwrap();
     let root = h.root_key("acme").await;
     let mut record = keygate_tests::contract::record("acme", "fixture");
     record.id = keygate::key::KeyId::parse(sample_id).unwrap();
-    keygate::store::Store::insert(h.store(), &record)
-        .await
-        .unwrap();
+    keygate_tests::contract::seed(h.store(), &record).await;
     assert_ne!(id_of(&root), sample_id);
 
     let expected = [
@@ -44,19 +67,83 @@ async fn each_fixture_is_served_by_its_handler() {
         (Operation::GetKey, 200),
         (Operation::SuspendKey, 200),
         (Operation::ReactivateKey, 200),
+        (Operation::RotateKey, 201),
         (Operation::RevokeKey, 200),
+        (Operation::ListAuditEvents, 200),
         (Operation::DeleteKey, 204),
         (Operation::GetKey, 404),
+        (Operation::ConsolePage, 200),
     ];
     for (op, status) in expected {
-        let request = from_str(&fixture(op.function_name())).unwrap();
+        let request = from_str(&fixture(fixture_name(op))).unwrap();
         let response = keygate::api::handle(&h.app, op, request).await;
+        let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
         assert_eq!(
             response.status().as_u16(),
             status,
-            "{}: {:?}",
+            "{}: {body}",
             op.function_name(),
-            response.body()
         );
+        if op == Operation::ListAuditEvents {
+            let events: Value = serde_json::from_str(&body).unwrap();
+            let actions: Vec<&str> = events["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["action"].as_str())
+                .collect();
+            assert_eq!(
+                actions,
+                ["revoke", "rotate", "reactivate", "suspend", "create"],
+                "the fixture key's history, newest first"
+            );
+        }
     }
+}
+
+/// Issue 12: a function deployed behind another operation's route refuses
+/// the request (fail closed: 500, a log line naming both, no store call)
+/// rather than do its own operation to the key the request names.
+#[tokio::test]
+async fn a_handler_refuses_another_operation_s_event() {
+    let h = Harness::new(CountingStore::new(EmbeddedStore::in_memory().unwrap()));
+    let sample: Value = serde_json::from_str(&fixture("authorizer")).unwrap();
+    let mut record = keygate_tests::contract::record("acme", "fixture");
+    record.id =
+        keygate::key::KeyId::parse(sample["pathParameters"]["id"].as_str().unwrap()).unwrap();
+    keygate_tests::contract::seed(h.store(), &record).await;
+    let before = h.store().total();
+    for served in Operation::ALL {
+        for sent in Operation::ALL {
+            if served.function_name() == sent.function_name() {
+                continue;
+            }
+            if sent.function_name() == "console" && sent != Operation::ConsolePage {
+                continue;
+            }
+            let request = from_str(&fixture(fixture_name(sent))).unwrap();
+            let response = keygate::api::handle(&h.app, served, request).await;
+            assert_eq!(
+                response.status().as_u16(),
+                500,
+                "{} served {}'s event",
+                served.function_name(),
+                sent.function_name()
+            );
+            let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+            assert_eq!(body["error"]["code"], "internal_error");
+        }
+    }
+    assert_eq!(
+        h.store().total(),
+        before,
+        "no store call for a misrouted event"
+    );
+    let stored = keygate::store::Store::get(h.store(), record.id)
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(record), "the key the events name is untouched");
+    // The console function's own handler refuses a management route too.
+    let request = from_str(&fixture("revoke-key")).unwrap();
+    assert_eq!(keygate::console::handle(request).status(), 500);
 }

@@ -1,52 +1,84 @@
-//! `template.yaml` against the code: every management route in the route table
-//! is served by exactly one function that runs its operation's binary, every
-//! binary has a function, the authorizer is wired as the documented REQUEST
-//! authorizer, each function may use only the DynamoDB actions it needs, and
-//! the table has the store's key schema and indexes. The mutation tests at the
-//! end break the template on purpose to prove each check can fail.
+//! `template.yaml` against the code: every route in the route table is served
+//! by exactly one function that runs its operation's binary, every binary has
+//! a function, the public routes (and only they) skip the authorizer, the
+//! authorizer is wired as the documented REQUEST authorizer, the stage is
+//! throttled, each function may use only the actions it needs on the
+//! resources it needs them on (only the hashing functions may read the
+//! pepper; no function may change an audit event), and both tables have the
+//! stores' key schemas and indexes. The mutation tests at the end break the
+//! template on purpose to prove each check can fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keygate::config::{ENV_PEPPER, ENV_PREFIX, ENV_ROUTES, ENV_TABLE};
+use keygate::config::{
+    ENV_AUDIT_RETENTION_DAYS, ENV_AUDIT_TABLE, ENV_PEPPER, ENV_PEPPER_SECRET, ENV_PREFIX,
+    ENV_ROUTES, ENV_TABLE,
+};
 use keygate::key::KeyPrefix;
 use keygate::routes::Operation;
-use keygate::store::dynamodb::{INDEX_BY_ORG, INDEX_BY_ORG_STATUS};
+use keygate::store::dynamodb::{
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+};
 use keygate_tests::repo_root;
 use serde_yaml::Value;
 
 const AUTHORIZER_BINARY: &str = "authorizer";
-const QUERY: &str = "dynamodb:Query";
+const PEPPER_PARAMETER: &str = "PepperSecretArn";
 
-/// The DynamoDB actions each operation's function uses, and nothing more.
-/// Transitions read the item after a refused conditional write, to tell a
-/// missing key from a transition that is not allowed.
-fn operation_actions(op: Operation) -> &'static [&'static str] {
-    match op {
-        Operation::CreateKey => &["dynamodb:PutItem"],
-        Operation::ListKeys => &[QUERY],
-        Operation::GetKey => &["dynamodb:GetItem"],
-        Operation::SuspendKey | Operation::ReactivateKey | Operation::RevokeKey => {
-            &["dynamodb:GetItem", "dynamodb:UpdateItem"]
-        }
-        Operation::DeleteKey => &["dynamodb:DeleteItem"],
-        Operation::ListScopes => &[],
-    }
+/// What a grant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum On {
+    Keys,
+    KeysIndexes,
+    Audit,
+    AuditIndexes,
+    Pepper,
 }
 
-/// `GetItem` for the key, `UpdateItem` for `last_used_at`.
-const AUTHORIZER_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:UpdateItem"];
+const GET: (&str, On) = ("dynamodb:GetItem", On::Keys);
+const UPDATE: (&str, On) = ("dynamodb:UpdateItem", On::Keys);
+/// Every change's audit event, in the change's transaction.
+const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
+const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 
-fn expected_actions(binary: &str) -> Option<BTreeSet<&'static str>> {
-    let actions = if binary == AUTHORIZER_BINARY {
-        AUTHORIZER_ACTIONS
-    } else {
-        operation_actions(
-            *Operation::ALL
-                .iter()
-                .find(|op| op.function_name() == binary)?,
-        )
+/// Each function's grants, and nothing more. A change reads the key it is
+/// decided on (`GetItem`) and writes conditionally on it; no function may
+/// update or delete an audit event; only the functions that hash secrets
+/// (the authorizer, create-key, rotate-key) may read the pepper.
+fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
+    let grants: &[(&str, On)] = match binary {
+        AUTHORIZER_BINARY => &[GET, UPDATE, PEPPER],
+        "create-key" => &[("dynamodb:PutItem", On::Keys), EVENT, PEPPER],
+        "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
+        "get-key" => &[GET],
+        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, EVENT],
+        "rotate-key" => &[GET, UPDATE, ("dynamodb:PutItem", On::Keys), EVENT, PEPPER],
+        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), EVENT],
+        "list-audit-events" => &[
+            ("dynamodb:Query", On::Audit),
+            ("dynamodb:Query", On::AuditIndexes),
+        ],
+        "list-scopes" | "console" => &[],
+        _ => return None,
     };
-    Some(actions.iter().copied().collect())
+    Some(grants.iter().copied().collect())
+}
+
+fn hashes(binary: &str) -> bool {
+    expected_grants(binary).is_some_and(|g| g.contains(&PEPPER))
+}
+
+/// The binaries and their routes, from the route table.
+fn binaries_and_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    out.insert(AUTHORIZER_BINARY, BTreeSet::new());
+    for op in Operation::ALL {
+        out.entry(op.function_name())
+            .or_default()
+            .insert(op.route_key());
+    }
+    out
 }
 
 // ---- reading CloudFormation YAML -------------------------------------------
@@ -142,12 +174,17 @@ fn parameter_default<'a>(template: &'a Value, value: &Value) -> Option<&'a Value
 
 // ---- the model the checks work on ------------------------------------------
 
+struct Route {
+    key: String,
+    /// `Auth: {Authorizer: NONE}`: served without the authorizer.
+    public: bool,
+}
+
 struct Function<'a> {
     id: &'a str,
     binary: &'a str,
     resource: &'a Value,
-    /// `(METHOD, /path)` of each `HttpApi` event.
-    routes: Vec<(String, String)>,
+    routes: Vec<Route>,
 }
 
 impl Function<'_> {
@@ -163,11 +200,16 @@ impl Function<'_> {
     }
 }
 
+/// The two tables, found through the functions' environment.
+struct TableIds<'a> {
+    keys: &'a str,
+    audit: &'a str,
+}
+
 /// Every problem found; empty means the template is in step with the code.
 fn problems(template: &Value, binaries: &BTreeSet<String>) -> Vec<String> {
     let mut out = vec![];
     let api = single(template, "AWS::Serverless::HttpApi", &mut out);
-    let table = single(template, "AWS::DynamoDB::Table", &mut out);
     let functions = functions(template, api, &mut out);
     check_binaries(&functions, binaries, &mut out);
     check_routes(&functions, &mut out);
@@ -179,10 +221,13 @@ fn problems(template: &Value, binaries: &BTreeSet<String>) -> Vec<String> {
         )),
         (None, Some(_)) => {}
     }
-    if let Some((table_id, table)) = table {
-        check_permissions(&functions, table_id, &mut out);
-        check_table(table, &mut out);
-        check_environment(template, &functions, table_id, &mut out);
+    if let Some(api) = api {
+        check_throttling(template, api, &mut out);
+    }
+    if let Some(tables) = tables(template, &mut out) {
+        check_permissions(&functions, &tables, &mut out);
+        check_tables(template, &tables, &mut out);
+        check_environment(template, &functions, &mut out);
     }
     out
 }
@@ -200,6 +245,40 @@ fn single<'a>(
         ));
     }
     found.into_iter().next()
+}
+
+fn global_env<'a>(template: &'a Value, name: &str) -> Option<&'a Value> {
+    at(
+        template,
+        &["Globals", "Function", "Environment", "Variables", name],
+    )
+}
+
+/// The keys and audit tables: what `TABLE_NAME` and `AUDIT_TABLE_NAME` name,
+/// and no other table.
+fn tables<'a>(template: &'a Value, out: &mut Vec<String>) -> Option<TableIds<'a>> {
+    let declared: BTreeSet<&str> = resources_of(template, "AWS::DynamoDB::Table")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut named = |env: &str| {
+        let id = global_env(template, env).and_then(ref_target);
+        if id.is_none_or(|id| !declared.contains(id)) {
+            out.push(format!(
+                "Globals: {env} is not !Ref of a DynamoDB table ({id:?})"
+            ));
+        }
+        id
+    };
+    let (keys, audit) = (named(ENV_TABLE), named(ENV_AUDIT_TABLE));
+    let (keys, audit) = (keys?, audit?);
+    let expected: BTreeSet<&str> = [keys, audit].into();
+    if declared != expected {
+        out.push(format!(
+            "tables {declared:?}, expected exactly the keys and audit tables {expected:?}"
+        ));
+    }
+    Some(TableIds { keys, audit })
 }
 
 fn functions<'a>(
@@ -254,7 +333,22 @@ fn functions<'a>(
                 }
                 let method = str_at(event, &["Properties", "Method"]).unwrap_or_default();
                 let path = str_at(event, &["Properties", "Path"]).unwrap_or_default();
-                routes.push((method.to_ascii_uppercase(), path.to_owned()));
+                let auth = at(event, &["Properties", "Auth"]);
+                let public = match auth.map(|a| str_at(a, &["Authorizer"])) {
+                    None => false,
+                    Some(Some("NONE")) => true,
+                    Some(other) => {
+                        out.push(format!(
+                            "{id}: event {name} sets Auth (Authorizer {other:?}): a route is \
+                             either public (NONE) or behind the default authorizer"
+                        ));
+                        false
+                    }
+                };
+                routes.push(Route {
+                    key: format!("{} {path}", method.to_ascii_uppercase()),
+                    public,
+                });
             }
         }
         functions.push(Function {
@@ -293,29 +387,44 @@ fn check_binaries(functions: &[Function], binaries: &BTreeSet<String>, out: &mut
     }
 }
 
+/// Each route of the table is served by exactly one function, the one that
+/// builds its operation's binary; public routes, and only they, skip the
+/// authorizer; no function serves a route outside the table.
 fn check_routes(functions: &[Function], out: &mut Vec<String>) {
-    let route_keys: BTreeSet<String> = Operation::ALL
-        .iter()
-        .map(|op| op.route_key().to_owned())
-        .collect();
     for op in Operation::ALL {
-        let serving: Vec<&Function> = functions
+        let serving: Vec<(&Function, &Route)> = functions
             .iter()
-            .filter(|f| {
-                f.routes
-                    .iter()
-                    .any(|(m, p)| format!("{m} {p}") == op.route_key())
-            })
+            .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
+            .filter(|(_, r)| r.key == op.route_key())
             .collect();
         match serving.as_slice() {
-            [f] if f.binary == op.function_name() => {}
-            [f] => out.push(format!(
-                "{} is served by {} (binary {}), expected binary {}",
-                op.route_key(),
-                f.id,
-                f.binary,
-                op.function_name()
-            )),
+            [(f, r)] => {
+                if f.binary != op.function_name() {
+                    out.push(format!(
+                        "{} is served by {} (binary {}), expected binary {}",
+                        op.route_key(),
+                        f.id,
+                        f.binary,
+                        op.function_name()
+                    ));
+                }
+                if r.public != op.is_public() {
+                    out.push(format!(
+                        "{} is {} in the template but {} in the route table",
+                        op.route_key(),
+                        if r.public {
+                            "public"
+                        } else {
+                            "behind the authorizer"
+                        },
+                        if op.is_public() {
+                            "public"
+                        } else {
+                            "key-protected"
+                        },
+                    ));
+                }
+            }
             _ => out.push(format!(
                 "{} is served by {} functions, expected exactly one",
                 op.route_key(),
@@ -323,23 +432,26 @@ fn check_routes(functions: &[Function], out: &mut Vec<String>) {
             )),
         }
     }
+    let expected = binaries_and_routes();
     for f in functions {
-        for (method, path) in &f.routes {
-            let key = format!("{method} {path}");
-            if !route_keys.contains(&key) {
+        let keys: BTreeSet<&str> = f.routes.iter().map(|r| r.key.as_str()).collect();
+        for key in &keys {
+            if !Operation::ALL.iter().any(|op| op.route_key() == *key) {
                 out.push(format!(
-                    "{}: event {key} is not a keygate management route",
+                    "{}: event {key} is not a route of the route table",
                     f.id
                 ));
             }
         }
-        let expected_events = usize::from(f.binary != AUTHORIZER_BINARY);
-        if f.routes.len() != expected_events {
+        if let Some(wanted) = expected.get(f.binary)
+            && keys.len() != wanted.len()
+        {
             out.push(format!(
-                "{} ({}) has {} HttpApi events, expected {expected_events}",
+                "{} ({}) has {} HttpApi events, expected {}",
                 f.id,
                 f.binary,
-                f.routes.len()
+                keys.len(),
+                wanted.len()
             ));
         }
     }
@@ -413,7 +525,33 @@ fn check_authorizer(
     }
 }
 
-fn check_permissions(functions: &[Function], table_id: &str, out: &mut Vec<String>) {
+/// The stage is throttled by default, with the limits as parameters.
+fn check_throttling(template: &Value, (api_id, api): (&str, &Value), out: &mut Vec<String>) {
+    for setting in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        let value = at(api, &["Properties", "DefaultRouteSettings", setting]);
+        let default = value
+            .and_then(|v| parameter_default(template, v))
+            .and_then(Value::as_u64);
+        if default.is_none_or(|d| d == 0) {
+            out.push(format!(
+                "{api_id}: DefaultRouteSettings.{setting} is not a parameter with a positive default"
+            ));
+        }
+    }
+}
+
+/// One policy statement, or the statement inside `!If [HasPepper, …, NoValue]`.
+fn statement_of(value: &Value) -> Option<(&Value, Option<&str>)> {
+    match intrinsic(value) {
+        Some((name, Value::Sequence(parts))) if name == "If" && parts.len() == 3 => {
+            Some((&parts[1], parts[0].as_str()))
+        }
+        Some(_) => None,
+        None => Some((value, None)),
+    }
+}
+
+fn check_permissions(functions: &[Function], tables: &TableIds, out: &mut Vec<String>) {
     for f in functions {
         if f.property("Role").is_some() {
             out.push(format!(
@@ -421,7 +559,7 @@ fn check_permissions(functions: &[Function], table_id: &str, out: &mut Vec<Strin
                 f.id
             ));
         }
-        let mut granted: BTreeSet<&str> = BTreeSet::new();
+        let mut granted: BTreeSet<(&str, On)> = BTreeSet::new();
         for (n, policy) in f
             .property("Policies")
             .map(one_or_many)
@@ -437,7 +575,11 @@ fn check_permissions(functions: &[Function], table_id: &str, out: &mut Vec<Strin
                 ));
                 continue;
             };
-            for statement in one_or_many(statements) {
+            for raw in one_or_many(statements) {
+                let Some((statement, condition)) = statement_of(raw) else {
+                    out.push(format!("{}: policy {n} has an unreadable statement", f.id));
+                    continue;
+                };
                 if str_at(statement, &["Effect"]) != Some("Allow") {
                     out.push(format!(
                         "{}: policy {n} has a statement that is not Allow",
@@ -448,30 +590,45 @@ fn check_permissions(functions: &[Function], table_id: &str, out: &mut Vec<Strin
                     .get("Resource")
                     .map(one_or_many)
                     .unwrap_or_default();
+                if resources.is_empty() {
+                    out.push(format!("{}: a statement names no Resource", f.id));
+                }
                 for action in strings(statement.get("Action")) {
-                    granted.insert(action);
-                    let on_right_resource = |r: &&Value| {
-                        if action == QUERY {
-                            is_index_arn_of(r, table_id)
+                    for resource in &resources {
+                        let on = if is_arn_of(resource, tables.keys) {
+                            Some(On::Keys)
+                        } else if is_index_arn_of(resource, tables.keys) {
+                            Some(On::KeysIndexes)
+                        } else if is_arn_of(resource, tables.audit) {
+                            Some(On::Audit)
+                        } else if is_index_arn_of(resource, tables.audit) {
+                            Some(On::AuditIndexes)
+                        } else if ref_target(resource) == Some(PEPPER_PARAMETER) {
+                            Some(On::Pepper)
                         } else {
-                            is_arn_of(r, table_id)
-                        }
-                    };
-                    if resources.is_empty() || !resources.iter().all(on_right_resource) {
-                        let wanted = if action == QUERY {
-                            format!("!Sub \"${{{table_id}.Arn}}/index/*\"")
-                        } else {
-                            format!("!GetAtt {table_id}.Arn")
+                            None
                         };
-                        out.push(format!(
-                            "{}: {action} is granted on something other than {wanted}",
-                            f.id
-                        ));
+                        match on {
+                            Some(on) => {
+                                granted.insert((action, on));
+                            }
+                            None => out.push(format!(
+                                "{}: {action} is granted on {resource:?}, which is neither \
+                                 table, their indexes, nor the pepper secret",
+                                f.id
+                            )),
+                        }
+                        if on == Some(On::Pepper) && condition != Some("HasPepper") {
+                            out.push(format!(
+                                "{}: the pepper grant is not under !If HasPepper",
+                                f.id
+                            ));
+                        }
                     }
                 }
             }
         }
-        let Some(expected) = expected_actions(f.binary) else {
+        let Some(expected) = expected_grants(f.binary) else {
             continue; // reported by check_binaries
         };
         if granted != expected {
@@ -483,23 +640,33 @@ fn check_permissions(functions: &[Function], table_id: &str, out: &mut Vec<Strin
     }
 }
 
-fn check_table(table: &Value, out: &mut Vec<String>) {
+/// A key schema as text, e.g. "org_id HASH, id RANGE".
+fn key_schema(value: Option<&Value>) -> String {
+    value
+        .map(one_or_many)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| {
+            let field = |name| str_at(k, &[name]).unwrap_or_default();
+            format!("{} {}", field("AttributeName"), field("KeyType"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One table against the store's design: key schema, GSIs (`(name, hash
+/// key)`, each with sort key `id` and every attribute projected), string
+/// attributes, billing, recovery and retention.
+fn check_table(
+    name: &str,
+    table: &Value,
+    schema: &str,
+    gsis: &[(&str, &str)],
+    out: &mut Vec<String>,
+) {
     let props = table.get("Properties").unwrap_or(&Value::Null);
-    // A key schema as text, e.g. "org_id HASH, id RANGE".
-    let key_schema = |value: Option<&Value>| -> String {
-        value
-            .map(one_or_many)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|k| {
-                let field = |name| str_at(k, &[name]).unwrap_or_default();
-                format!("{} {}", field("AttributeName"), field("KeyType"))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if key_schema(props.get("KeySchema")) != "id HASH" {
-        out.push("table: key schema is not `id` (HASH) alone".to_owned());
+    if key_schema(props.get("KeySchema")) != schema {
+        out.push(format!("{name}: key schema is not {schema}"));
     }
     let indexes: BTreeMap<&str, String> = props
         .get("GlobalSecondaryIndexes")
@@ -518,16 +685,13 @@ fn check_table(table: &Value, out: &mut Vec<String>) {
             )
         })
         .collect();
-    let expected: BTreeMap<&str, String> = [
-        (INDEX_BY_ORG, "org_id"),
-        (INDEX_BY_ORG_STATUS, "org_status"),
-    ]
-    .into_iter()
-    .map(|(name, hash)| (name, format!("{hash} HASH, id RANGE, projection ALL")))
-    .collect();
+    let expected: BTreeMap<&str, String> = gsis
+        .iter()
+        .map(|(index, hash)| (*index, format!("{hash} HASH, id RANGE, projection ALL")))
+        .collect();
     if indexes != expected {
         out.push(format!(
-            "table: global secondary indexes are {indexes:?}, expected {expected:?}"
+            "{name}: global secondary indexes are {indexes:?}, expected {expected:?}"
         ));
     }
     let attributes: BTreeSet<(&str, &str)> = props
@@ -542,10 +706,15 @@ fn check_table(table: &Value, out: &mut Vec<String>) {
             )
         })
         .collect();
-    let expected_attributes = BTreeSet::from([("id", "S"), ("org_id", "S"), ("org_status", "S")]);
+    let expected_attributes: BTreeSet<(&str, &str)> = schema
+        .split(", ")
+        .filter_map(|k| k.split_once(' ').map(|(a, _)| a))
+        .chain(gsis.iter().map(|(_, hash)| *hash))
+        .map(|a| (a, "S"))
+        .collect();
     if attributes != expected_attributes {
         out.push(format!(
-            "table: attributes {attributes:?}, expected {expected_attributes:?}"
+            "{name}: attributes {attributes:?}, expected {expected_attributes:?}"
         ));
     }
     for (what, ok) in [
@@ -573,66 +742,101 @@ fn check_table(table: &Value, out: &mut Vec<String>) {
         ),
     ] {
         if !ok {
-            out.push(format!("table: {what}"));
+            out.push(format!("{name}: {what}"));
         }
     }
 }
 
-fn check_environment(
-    template: &Value,
-    functions: &[Function],
-    table_id: &str,
-    out: &mut Vec<String>,
-) {
-    let global = |name: &str| {
-        at(
-            template,
-            &["Globals", "Function", "Environment", "Variables", name],
-        )
-    };
-    if global(ENV_TABLE).and_then(ref_target) != Some(table_id) {
-        out.push(format!("Globals: {ENV_TABLE} is not !Ref {table_id}"));
+fn check_tables(template: &Value, tables: &TableIds, out: &mut Vec<String>) {
+    let table = |id: &str| at(template, &["Resources", id]).unwrap_or(&Value::Null);
+    check_table(
+        tables.keys,
+        table(tables.keys),
+        "id HASH",
+        &[
+            (INDEX_BY_ORG, "org_id"),
+            (INDEX_BY_ORG_STATUS, "org_status"),
+        ],
+        out,
+    );
+    let audit = table(tables.audit);
+    check_table(
+        tables.audit,
+        audit,
+        "org_id HASH, id RANGE",
+        &[
+            (INDEX_EVENTS_BY_KEY, "org_key"),
+            (INDEX_EVENTS_BY_ACTION, "org_action"),
+            (INDEX_EVENTS_BY_KEY_ACTION, "org_key_action"),
+        ],
+        out,
+    );
+    let ttl = at(audit, &["Properties", "TimeToLiveSpecification"]);
+    let ttl_on = ttl.and_then(|t| t.get("Enabled")) == Some(&Value::Bool(true))
+        && ttl.and_then(|t| str_at(t, &["AttributeName"])) == Some(EVENT_TTL_ATTRIBUTE);
+    if !ttl_on {
+        out.push(format!(
+            "{}: TTL is not enabled on {EVENT_TTL_ATTRIBUTE}",
+            tables.audit
+        ));
     }
-    let prefix_default = global(ENV_PREFIX).and_then(|v| parameter_default(template, v));
+    if at(
+        table(tables.keys),
+        &["Properties", "TimeToLiveSpecification"],
+    )
+    .is_some()
+    {
+        out.push(format!("{}: keys never expire by TTL", tables.keys));
+    }
+}
+
+fn check_environment(template: &Value, functions: &[Function], out: &mut Vec<String>) {
+    let prefix_default =
+        global_env(template, ENV_PREFIX).and_then(|v| parameter_default(template, v));
     if prefix_default.and_then(Value::as_str) != Some(KeyPrefix::default().as_str()) {
         out.push(format!(
             "Globals: {ENV_PREFIX} is not a parameter defaulting to {:?}",
             KeyPrefix::default().as_str()
         ));
     }
-    // The pepper comes from a secret store at deploy time, never from the
-    // template itself, and only the functions that hash secrets get it.
-    if global(ENV_PEPPER).is_some() {
+    let retention = global_env(template, ENV_AUDIT_RETENTION_DAYS)
+        .and_then(|v| parameter_default(template, v))
+        .and_then(Value::as_u64);
+    if retention != Some(400) {
         out.push(format!(
-            "Globals: {ENV_PEPPER} belongs to the functions that hash secrets only"
+            "Globals: {ENV_AUDIT_RETENTION_DAYS} is not a parameter defaulting to 400 days"
         ));
     }
-    for f in functions {
-        let hashes = f.binary == AUTHORIZER_BINARY || f.binary == "create-key";
-        match (hashes, f.env(ENV_PEPPER)) {
-            (true, Some(value)) => {
-                let text = serde_yaml::to_string(value).unwrap_or_default();
-                if !(text.contains("{{resolve:secretsmanager:") || text.contains("{{resolve:ssm")) {
-                    out.push(format!(
-                        "{}: {ENV_PEPPER} is not a Secrets Manager or SSM dynamic reference",
-                        f.id
-                    ));
-                }
-            }
-            (true, None) => out.push(format!("{}: {ENV_PEPPER} is missing", f.id)),
-            (false, Some(_)) => out.push(format!(
-                "{}: {ENV_PEPPER} belongs to the functions that hash secrets only",
-                f.id
-            )),
-            (false, None) => {}
+    // The pepper itself is never in any function's configuration; only the
+    // functions that hash get the secret's ARN.
+    for name in [ENV_PEPPER, ENV_PEPPER_SECRET, ENV_ROUTES] {
+        if global_env(template, name).is_some() {
+            out.push(format!(
+                "Globals: {name} belongs to particular functions only"
+            ));
         }
     }
-    if global(ENV_ROUTES).is_some() {
-        out.push(format!(
-            "Globals: {ENV_ROUTES} belongs to the authorizer only"
-        ));
-    }
     for f in functions {
+        if f.env(ENV_PEPPER).is_some() {
+            out.push(format!(
+                "{}: {ENV_PEPPER} puts the pepper in plain text in the function's configuration",
+                f.id
+            ));
+        }
+        match (
+            hashes(f.binary),
+            f.env(ENV_PEPPER_SECRET).and_then(ref_target),
+        ) {
+            (true, Some(PEPPER_PARAMETER)) | (false, None) => {}
+            (true, _) => out.push(format!(
+                "{}: {ENV_PEPPER_SECRET} is not !Ref {PEPPER_PARAMETER}",
+                f.id
+            )),
+            (false, Some(_)) => out.push(format!(
+                "{}: {ENV_PEPPER_SECRET} belongs to the functions that hash secrets only",
+                f.id
+            )),
+        }
         let routes = f.env(ENV_ROUTES);
         if f.binary != AUTHORIZER_BINARY {
             if routes.is_some() {
@@ -693,7 +897,11 @@ fn every_operation_and_the_authorizer_has_a_binary() {
         );
     }
     assert!(binaries.contains(AUTHORIZER_BINARY));
-    assert_eq!(binaries.len(), Operation::ALL.len() + 1, "{binaries:?}");
+    let expected: BTreeSet<String> = binaries_and_routes()
+        .into_keys()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(binaries, expected, "one binary per function, no more");
 }
 
 /// The problems found after replacing `from` (which must occur exactly once)
@@ -728,7 +936,7 @@ fn a_route_missing_from_the_template_is_caught() {
     );
     assert_flagged(
         &found,
-        "POST /v1/api-keys/{id}/cancel is not a keygate management route",
+        "POST /v1/api-keys/{id}/cancel is not a route of the route table",
     );
 }
 
@@ -752,26 +960,47 @@ fn a_binary_without_a_source_file_or_a_function_is_caught() {
     assert_flagged(&found, "functions/src/bin/get-key.rs has no function");
 
     let mut more = binaries();
-    more.insert("rotate-key".to_owned());
+    more.insert("export-keys".to_owned());
     let found = problems(&parse(&template_text()), &more);
-    assert_flagged(&found, "functions/src/bin/rotate-key.rs has no function");
+    assert_flagged(&found, "functions/src/bin/export-keys.rs has no function");
+}
+
+/// Issue 9: the public routes skip the authorizer, and nothing else does.
+#[test]
+fn only_the_public_routes_skip_the_authorizer() {
+    let found = problems_after(
+        "            Path: /openapi.json\n            Auth:\n              Authorizer: NONE\n",
+        "            Path: /openapi.json\n",
+    );
+    assert_flagged(
+        &found,
+        "GET /openapi.json is behind the authorizer in the template but public",
+    );
+    let found = problems_after(
+        "            Path: /v1/api-keys/{id}/rotate\n",
+        "            Path: /v1/api-keys/{id}/rotate\n            Auth:\n              Authorizer: NONE\n",
+    );
+    assert_flagged(
+        &found,
+        "POST /v1/api-keys/{id}/rotate is public in the template but key-protected",
+    );
 }
 
 #[test]
-fn extra_dynamodb_actions_are_caught() {
+fn extra_actions_or_resources_are_caught() {
     let found = problems_after(
-        "Action: [dynamodb:Query]",
-        "Action: [dynamodb:Query, dynamodb:Scan]",
+        "Action: [dynamodb:Query]\n              Resource: !Sub \"${KeysTable.Arn}/index/*\"",
+        "Action: [dynamodb:Query, dynamodb:Scan]\n              Resource: !Sub \"${KeysTable.Arn}/index/*\"",
     );
     assert_flagged(&found, "\"dynamodb:Scan\"");
 
     let found = problems_after(
-        "Action: [dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn",
-        "Action: [dynamodb:DeleteItem]\n              Resource: \"*\"",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: \"*\"",
     );
     assert_flagged(
         &found,
-        "dynamodb:DeleteItem is granted on something other than",
+        "dynamodb:DeleteItem is granted on String(\"*\"), which is neither",
     );
 }
 
@@ -781,14 +1010,30 @@ fn query_outside_the_indexes_is_caught() {
         "Resource: !Sub \"${KeysTable.Arn}/index/*\"",
         "Resource: !GetAtt KeysTable.Arn",
     );
-    assert_flagged(&found, "dynamodb:Query is granted on something other than");
+    assert_flagged(&found, "ListKeysFunction (list-keys): grants");
+}
+
+/// Issue 10: no function may rewrite the audit trail, and only the list
+/// function may read it.
+#[test]
+fn the_audit_trail_is_append_only_and_read_by_one_function() {
+    let found = problems_after(
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
+    );
+    assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
+    let found = problems_after(
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  SuspendKeyFunction:",
+    );
+    assert_flagged(&found, "GetKeyFunction (get-key): grants");
 }
 
 #[test]
 fn broad_sam_policy_templates_are_caught() {
     let found = problems_after(
-        "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:DeleteItem]",
-        "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref KeysTable\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:DeleteItem]",
+        "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !Sub",
+        "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref KeysTable\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !Sub",
     );
     assert_flagged(&found, "is not an inline statement");
 }
@@ -810,51 +1055,83 @@ fn authorizer_settings_are_checked() {
     let found = problems_after("Context: [routeKey]", "Context: []");
     assert_flagged(&found, "$context.routeKey");
     let found = problems_after(
-        "    Default: 0\n    MinValue: 0",
-        "    Default: 300\n    MinValue: 0",
+        "    Default: 0\n    MinValue: 0\n    MaxValue: 3600",
+        "    Default: 300\n    MinValue: 0\n    MaxValue: 3600",
     );
     assert_flagged(&found, "does not default to 0");
+}
+
+/// Issue 8: the stage is throttled by default.
+#[test]
+fn throttling_is_checked() {
+    let found = problems_after(
+        "        ThrottlingRateLimit: !Ref ApiThrottlingRateLimit\n",
+        "",
+    );
+    assert_flagged(&found, "DefaultRouteSettings.ThrottlingRateLimit");
 }
 
 #[test]
 fn table_design_is_checked() {
     let found = problems_after("IndexName: by-org-status", "IndexName: by-status");
     assert_flagged(&found, "global secondary indexes");
-    let found = problems_after("DeletionPolicy: Retain", "DeletionPolicy: Delete");
-    assert_flagged(&found, "DeletionPolicy");
+    let found = problems_after("IndexName: by-key-action", "IndexName: by-both");
+    assert_flagged(&found, "AuditTable: global secondary indexes");
+    let found = problems_after(
+        "      TimeToLiveSpecification:\n        AttributeName: purge_at\n        Enabled: true\n",
+        "",
+    );
+    assert_flagged(&found, "TTL is not enabled");
+    let found = problems_after(
+        "  KeysTable:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Retain",
+        "  KeysTable:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Delete",
+    );
+    assert_flagged(&found, "KeysTable: DeletionPolicy");
 }
 
+/// Issue 8: the pepper never in plain text; only the hashing functions may
+/// read its secret.
 #[test]
-fn a_plain_text_pepper_or_misplaced_routes_are_caught() {
-    let create_key_pepper = "Description: keygate POST /v1/api-keys
-      Environment:
-        Variables:
-          # Only the functions that hash secrets get the pepper. Resolved by
-          # CloudFormation at deploy time; never a template default.
-          KEYGATE_PEPPER: !If
-            - HasPepper
-            - !Sub \"{{resolve:secretsmanager:${PepperSecretId}:SecretString}}\"";
+fn a_plain_text_pepper_or_a_misplaced_secret_is_caught() {
     let found = problems_after(
-        create_key_pepper,
-        "Description: keygate POST /v1/api-keys
-      Environment:
-        Variables:
-          KEYGATE_PEPPER: !If
-            - HasPepper
-            - \"not-a-secret\"",
-    );
-    assert_flagged(&found, "KEYGATE_PEPPER is not a Secrets Manager");
-    let found = problems_after(
-        "RUST_LOG: !Ref LogLevel",
-        "RUST_LOG: !Ref LogLevel\n        KEYGATE_PEPPER: \"\"",
+        "Description: keygate POST /v1/api-keys\n      Environment:\n        Variables:\n",
+        "Description: keygate POST /v1/api-keys\n      Environment:\n        Variables:\n          KEYGATE_PEPPER: !Sub \"{{resolve:secretsmanager:${PepperSecretArn}:SecretString}}\"\n",
     );
     assert_flagged(
         &found,
-        "KEYGATE_PEPPER belongs to the functions that hash secrets only",
+        "CreateKeyFunction: KEYGATE_PEPPER puts the pepper in plain text",
     );
+    let found = problems_after(
+        "RUST_LOG: !Ref LogLevel",
+        "RUST_LOG: !Ref LogLevel\n        KEYGATE_PEPPER_SECRET_ID: !Ref PepperSecretArn",
+    );
+    assert_flagged(
+        &found,
+        "Globals: KEYGATE_PEPPER_SECRET_ID belongs to particular functions only",
+    );
+    let found = problems_after(
+        "      Description: keygate GET /v1/api-keys/{id}\n",
+        "      Description: keygate GET /v1/api-keys/{id}\n      Environment:\n        Variables:\n          KEYGATE_PEPPER_SECRET_ID: !Ref PepperSecretArn\n",
+    );
+    assert_flagged(
+        &found,
+        "GetKeyFunction: KEYGATE_PEPPER_SECRET_ID belongs to the functions that hash",
+    );
+    let found = problems_after(
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [secretsmanager:GetSecretValue]\n              Resource: !Ref PepperSecretArn\n\n  SuspendKeyFunction:",
+    );
+    assert_flagged(
+        &found,
+        "GetKeyFunction: the pepper grant is not under !If HasPepper",
+    );
+    assert_flagged(&found, "GetKeyFunction (get-key): grants");
     let found = problems_after(
         "RUST_LOG: !Ref LogLevel",
         "RUST_LOG: !Ref LogLevel\n        KEYGATE_ROUTES: \"\"",
     );
-    assert_flagged(&found, "KEYGATE_ROUTES belongs to the authorizer only");
+    assert_flagged(
+        &found,
+        "Globals: KEYGATE_ROUTES belongs to particular functions only",
+    );
 }

@@ -1,30 +1,44 @@
 //! HTTP handlers for every management call, on `lambda_http` requests that
-//! carry the authorizer's context. Each Lambda binary serves one [`Operation`];
-//! `keygate serve` routes to the same function.
+//! carry the authorizer's context. Each Lambda binary serves one
+//! [`Operation`]; `keygate serve` routes to the same function.
+//!
+//! Each handler reads: parse the request into validated values, authorize
+//! against the calling key ([`crate::authority`]), hand the store one
+//! [`crate::change::Change`], answer.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, quoted};
-use crate::key::{KeyFormat, KeyId};
-use crate::lifecycle::{StatusChange, Transition};
+use crate::audit::Actor;
+use crate::authority::Caller;
+use crate::change::{Change, Origin};
+use crate::error::{ApiError, ErrorCode};
+use crate::key::{FullKey, KeyFormat, KeyId};
 use crate::model::{
-    Clock, Description, KeyName, KeyRecord, KeyType, KeyView, OrgId, Owner, RevokeReason,
-    StatusFilter, SystemClock, Timestamp,
+    Clock, Description, KeyName, KeyRecord, KeyType, OrgId, SystemClock, Timestamp,
 };
 use crate::routes::{Operation, Requirement, RouteTable};
-use crate::scope::{CATALOG, Escalation, Permissions, Preset, Scope};
-use crate::store::{Cursor, CursorError, Store};
+use crate::scope::Permissions;
+use crate::store::{Store, StoreError};
+
+mod audit;
+mod keys;
+mod lifecycle;
+mod request;
+mod rotation;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 100;
+
+/// How often a change is decided again when the key changed under it
+/// before the answer is a 503.
+const CHANGE_ATTEMPTS: usize = 3;
 
 /// Everything a handler or the authorizer needs, built once per process.
 pub struct App<S> {
@@ -54,14 +68,17 @@ impl<S: Store> App<S> {
         self
     }
 
-    /// Mint a full-access key for `org` straight into the store (bootstrap and
-    /// the first start of `keygate serve`). Returns the record and the full key.
+    /// Mint a full-access key for `org` straight into the store, with a
+    /// `bootstrap` audit event: `keygate bootstrap` (also how a locked-out
+    /// organization is recovered) and the first start of `keygate serve`.
+    /// Returns the record and the full key.
     pub async fn mint_root_key(
         &self,
         org: &OrgId,
         name: &str,
-    ) -> Result<(KeyRecord, crate::key::FullKey), ApiError> {
+    ) -> Result<(KeyRecord, FullKey), ApiError> {
         let name = KeyName::new(name).map_err(|e| ApiError::bad_request("name", e))?;
+        let now = self.clock.now();
         let new = self.keys.generate();
         let record = KeyRecord {
             description: Some(
@@ -74,57 +91,59 @@ impl<S: Store> App<S> {
                 name,
                 KeyType::Service,
                 Permissions::Full,
-                self.clock.now(),
+                now,
             )
         };
-        self.store.insert(&record).await?;
+        self.store
+            .commit(&Change::create(record.clone(), &Origin::bootstrap(now)))
+            .await?;
         Ok((record, new.key))
     }
 }
 
-/// The calling key, as the authorizer described it.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub org: OrgId,
-    pub key_id: KeyId,
-    pub permissions: Permissions,
+/// The calling key, from the authorizer's context; a request without one
+/// did not come through the keygate authorizer.
+fn caller_of(req: &Request) -> Result<Caller, ApiError> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return Err(ApiError::unauthenticated());
+    };
+    let fields = &ctx
+        .authorizer
+        .as_ref()
+        .ok_or_else(ApiError::unauthenticated)?
+        .fields;
+    let text = |name: &str| {
+        fields
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(ApiError::unauthenticated)
+    };
+    let scopes: Vec<&str> = text("scopes")?.split_whitespace().collect();
+    let expires_at = match text("expires_at")? {
+        "" => None,
+        at => Some(Timestamp::parse_rfc3339(at).map_err(|_| ApiError::unauthenticated())?),
+    };
+    Ok(Caller {
+        org: OrgId::new(text("org_id")?).map_err(|_| ApiError::unauthenticated())?,
+        key_id: KeyId::parse(text("key_id")?).map_err(|_| ApiError::unauthenticated())?,
+        hint: text("hint")?.to_owned(),
+        permissions: Permissions::from_strings(&scopes).map_err(|_| ApiError::unauthenticated())?,
+        expires_at,
+    })
 }
 
-impl Caller {
-    fn from_request(req: &Request) -> Result<Self, ApiError> {
-        let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let fields = &ctx
-            .authorizer
-            .as_ref()
-            .ok_or(ApiError::Unauthenticated)?
-            .fields;
-        let text = |name: &str| {
-            fields
-                .get(name)
-                .and_then(Value::as_str)
-                .ok_or(ApiError::Unauthenticated)
-        };
-        let scopes: Vec<&str> = text("scopes")?.split_whitespace().collect();
-        Ok(Caller {
-            org: OrgId::new(text("org_id")?).map_err(|_| ApiError::Unauthenticated)?,
-            key_id: KeyId::parse(text("key_id")?).map_err(|_| ApiError::Unauthenticated)?,
-            permissions: Permissions::from_strings(&scopes)
-                .map_err(|_| ApiError::Unauthenticated)?,
-        })
-    }
-
-    /// Defence in depth: the authorizer already checked this route's scope.
-    fn require(&self, requirement: Requirement) -> Result<(), ApiError> {
-        match requirement {
-            Requirement::AnyValidKey => Ok(()),
-            Requirement::Scope(s) if self.permissions.covers(s) => Ok(()),
-            Requirement::Scope(s) => Err(ApiError::Forbidden {
-                code: "insufficient_scope",
-                message: format!("this call needs the {s} scope"),
-            }),
-        }
+/// Defence in depth: the authorizer already checked this route's scope.
+fn require(caller: &Caller, requirement: Requirement) -> Result<(), ApiError> {
+    match requirement {
+        Requirement::AnyValidKey => Ok(()),
+        Requirement::Scope(s) if caller.permissions.covers(s) => Ok(()),
+        Requirement::Scope(s) => Err(ApiError::new(
+            ErrorCode::InsufficientScope,
+            format!("this call needs the {s} scope"),
+        )),
+        Requirement::Public => Err(ApiError::internal(
+            "a public route reached a key-protected handler",
+        )),
     }
 }
 
@@ -138,11 +157,73 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// Serve one management call. Never fails: every error is an HTTP answer.
+/// The route key API Gateway matched, from the request context.
+pub fn route_key(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref(),
+        _ => None,
+    }
+}
+
+/// Who is changing keys, from where, for the audit trail.
+fn origin_of(req: &Request, caller: &Caller, request_id: &str, at: Timestamp) -> Origin {
+    let http = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => Some(&ctx.http),
+        _ => None,
+    };
+    let user_agent = http.and_then(|h| h.user_agent.as_deref()).or_else(|| {
+        req.headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+    });
+    Origin::new(
+        Actor::Key {
+            id: caller.key_id,
+            hint: caller.hint.clone(),
+        },
+        at,
+        request_id,
+        http.and_then(|h| h.source_ip.as_deref()),
+        user_agent,
+    )
+}
+
+/// Serve one call of `op`. Never fails: every error is an HTTP answer, and
+/// each answer is logged once, here.
 pub async fn handle<S: Store>(app: &App<S>, op: Operation, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
-    let result = dispatch(app, op, &req).await;
-    let response = result.unwrap_or_else(|e| e.into_response(&request_id));
+    let result = match route_key(&req) {
+        // Fail closed: a function deployed behind another route must not
+        // serve it as its own operation.
+        Some(route) if route == op.route_key() => dispatch(app, op, &req, &request_id).await,
+        route => {
+            tracing::error!(
+                operation = op.function_name(),
+                expected = op.route_key(),
+                received = route.unwrap_or("(none)"),
+                request_id = %request_id,
+                "misrouted request: this function does not serve that route"
+            );
+            Err(ApiError::internal(format!(
+                "misrouted: {} received {}",
+                op.route_key(),
+                route.unwrap_or("(none)")
+            )))
+        }
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            if let Some(detail) = &e.detail {
+                if e.status() >= 500 && e.code != ErrorCode::ServiceUnavailable {
+                    tracing::error!(request_id = %request_id, error = %detail, "failed");
+                } else {
+                    tracing::warn!(request_id = %request_id, error = %detail, "unavailable");
+                }
+            }
+            e.into_response(&request_id)
+        }
+    };
     tracing::info!(
         operation = op.function_name(),
         status = response.status().as_u16(),
@@ -156,74 +237,50 @@ async fn dispatch<S: Store>(
     app: &App<S>,
     op: Operation,
     req: &Request,
+    request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let caller = Caller::from_request(req)?;
-    caller.require(op.required())?;
+    if op.is_public() {
+        return crate::console::serve(op, req);
+    }
+    let caller = caller_of(req)?;
+    require(&caller, op.required())?;
     let body = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
     let now = app.clock.now();
+    let origin = || origin_of(req, &caller, request_id, now);
     match op {
-        Operation::CreateKey => create_key(app, &caller, body, now).await,
-        Operation::ListKeys => list_keys(app, &caller, req, now).await,
-        Operation::GetKey => {
-            let id = path_id(req)?;
-            let record = owned_record(app, &caller, id).await?;
-            json_response(200, &record.to_view(now))
+        Operation::CreateKey => keys::create(app, &caller, body, &origin()).await,
+        Operation::ListKeys => keys::list(app, &caller, req, now).await,
+        Operation::GetKey => keys::get(app, &caller, req, now).await,
+        Operation::ListScopes => keys::scopes(),
+        Operation::SuspendKey => lifecycle::suspend(app, &caller, req, &origin()).await,
+        Operation::ReactivateKey => lifecycle::reactivate(app, &caller, req, &origin()).await,
+        Operation::RevokeKey => lifecycle::revoke(app, &caller, req, body, &origin()).await,
+        Operation::DeleteKey => lifecycle::delete(app, &caller, req, &origin()).await,
+        Operation::RotateKey => rotation::rotate(app, &caller, req, body, &origin()).await,
+        Operation::ListAuditEvents => audit::list(app, &caller, req).await,
+        Operation::ConsolePage | Operation::ConsoleAsset | Operation::OpenApiDocument => {
+            crate::console::serve(op, req)
         }
-        Operation::SuspendKey => {
-            transition(app, &caller, req, Transition::Suspend, None, now).await
-        }
-        Operation::ReactivateKey => {
-            transition(app, &caller, req, Transition::Reactivate, None, now).await
-        }
-        Operation::RevokeKey => {
-            let reason = revoke_reason(body)?;
-            transition(app, &caller, req, Transition::Revoke, Some(reason), now).await
-        }
-        Operation::DeleteKey => {
-            let id = path_id(req)?;
-            app.store
-                .delete(&caller.org, id)
-                .await
-                .map_err(|e| not_found_as(e, id))?;
-            Response::builder()
-                .status(204)
-                .body(Body::Empty)
-                .map_err(|_| ApiError::Internal)
-        }
-        Operation::ListScopes => list_scopes(),
     }
 }
 
 fn json_response(status: u16, value: &impl Serialize) -> Result<Response<Body>, ApiError> {
-    let text = serde_json::to_string(value).map_err(|_| ApiError::Internal)?;
+    let text = serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?;
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .body(Body::Text(text))
-        .map_err(|_| ApiError::Internal)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn no_such_key(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no API key {} in your organization", quoted(id)))
-}
-
-fn not_found_as(e: crate::store::StoreError, id: KeyId) -> ApiError {
-    match e {
-        crate::store::StoreError::NotFound => no_such_key(&id.to_string()),
-        e => e.into(),
-    }
-}
-
-fn path_id(req: &Request) -> Result<KeyId, ApiError> {
-    let params = req.path_parameters_ref();
-    let raw = params.and_then(|p| p.first("id")).unwrap_or_default();
-    // A malformed id cannot name a key: same answer as an unknown one.
-    KeyId::parse(raw).map_err(|_| no_such_key(raw))
+    ApiError::not_found(format!(
+        "no API key {} in your organization",
+        crate::error::quoted(id)
+    ))
 }
 
 /// The record, if it exists in the caller's org; another org's key is a 404 too.
@@ -239,324 +296,52 @@ async fn owned_record<S: Store>(
         .ok_or_else(|| no_such_key(&id.to_string()))
 }
 
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let invalid = |message: String| ApiError::BadRequest {
-        code: "invalid_json",
-        message,
-    };
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid("the request body must be a JSON object".into()));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid("the request body must be a JSON object".into())),
-        Err(e) => Err(invalid(format!("the request body is not valid JSON: {e}"))),
-    }
+/// What a handler decided for the key it read.
+enum Decision<T> {
+    /// Nothing to write (a repeated transition): answer with this.
+    Done(T),
+    /// Write this change; on success answer with `T`.
+    Commit(Box<Change>, T),
 }
 
-/// Typed access to a JSON object's fields, with errors that name the field.
-struct Fields(Map<String, Value>);
-
-impl Fields {
-    fn new(map: Map<String, Value>, allowed: &[&str]) -> Result<Self, ApiError> {
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::bad_request(
-                &quoted(unknown),
-                format!("unknown field; expected one of {}", allowed.join(", ")),
-            ));
-        }
-        Ok(Self(map))
-    }
-
-    fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad_request(field, "must be a string")),
-        }
-    }
-
-    fn required_str(&self, field: &str) -> Result<&str, ApiError> {
-        self.optional_str(field)?
-            .ok_or_else(|| ApiError::bad_request(field, "is required"))
-    }
-}
-
-fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
-    let field = "permissions";
-    match value {
-        None | Some(Value::Null) => Ok(Permissions::Full),
-        Some(Value::String(s)) if s == "full" => Ok(Permissions::Full),
-        Some(Value::String(s)) => Err(ApiError::bad_request(
-            field,
-            format!(
-                "{} is not \"full\", a list of scopes or {{\"preset\": ...}}",
-                quoted(s)
-            ),
-        )),
-        Some(Value::Array(items)) => {
-            if items.is_empty() {
-                return Err(ApiError::bad_request(field, "must name at least one scope"));
-            }
-            let mut scopes = std::collections::BTreeSet::new();
-            for item in items {
-                let s = item
-                    .as_str()
-                    .ok_or_else(|| ApiError::bad_request(field, "scopes must be strings"))?;
-                let scope = Scope::parse(s).map_err(|e| ApiError::BadRequest {
-                    code: "unknown_scope",
-                    message: format!(
-                        "{field}: unknown scope {}; GET /v1/scopes lists the catalog",
-                        quoted(&e.0)
-                    ),
-                })?;
-                scopes.insert(scope);
-            }
-            Ok(Permissions::Scopes(scopes))
-        }
-        Some(Value::Object(obj)) => {
-            let fields = Fields::new(obj.clone(), &["preset"])?;
-            let name = fields.required_str("preset")?;
-            let preset = Preset::parse(name).ok_or_else(|| ApiError::BadRequest {
-                code: "unknown_preset",
-                message: format!(
-                    "permissions.preset: unknown preset {}; expected one of {}",
-                    quoted(name),
-                    Preset::ALL.map(Preset::name).join(", ")
-                ),
-            })?;
-            Ok(Permissions::Scopes(preset.scopes()))
-        }
-        Some(_) => Err(ApiError::bad_request(
-            field,
-            "must be \"full\", a list of scopes or {\"preset\": ...}",
-        )),
-    }
-}
-
-#[derive(Serialize)]
-struct Created<'a> {
-    #[serde(flatten)]
-    record: KeyView<'a>,
-    /// The full key. Shown here and never again.
-    key: &'a str,
-}
-
-async fn create_key<S: Store>(
+/// Read the caller's key `id`, check the caller's authority over it, let
+/// `decide` turn it into a change, and commit that change conditional on
+/// the key being as read. When the key changed in between, everything is
+/// read and decided again, so a check never acts on a stale key.
+async fn change_key<S, T, F>(
     app: &App<S>,
     caller: &Caller,
-    body: &[u8],
-    now: Timestamp,
-) -> Result<Response<Body>, ApiError> {
-    let fields = Fields::new(
-        parse_object(body)?,
-        &[
-            "name",
-            "description",
-            "key_type",
-            "owner",
-            "permissions",
-            "expires_at",
-        ],
-    )?;
-    let name =
-        KeyName::new(fields.required_str("name")?).map_err(|e| ApiError::bad_request("name", e))?;
-    let description = fields
-        .optional_str("description")?
-        .map(Description::new)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("description", e))?;
-    let type_text = fields.required_str("key_type")?;
-    let key_type = KeyType::parse(type_text).ok_or_else(|| {
-        ApiError::bad_request(
-            "key_type",
-            format!("{} is not \"service\" or \"user\"", quoted(type_text)),
-        )
-    })?;
-    let owner = fields
-        .optional_str("owner")?
-        .map(Owner::new)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("owner", e))?;
-    match (key_type, &owner) {
-        (KeyType::User, None) => {
-            return Err(ApiError::bad_request("owner", "is required for a user key"));
-        }
-        (KeyType::Service, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "owner",
-                "only user keys have an owner",
-            ));
-        }
-        _ => {}
-    }
-    let permissions = parse_permissions(fields.0.get("permissions"))?;
-    let expires_at = fields
-        .optional_str("expires_at")?
-        .map(Timestamp::parse_rfc3339)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("expires_at", e))?;
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::bad_request("expires_at", "must be in the future"));
-    }
-    caller
-        .permissions
-        .missing_for(&permissions)
-        .map_err(|e| ApiError::Forbidden {
-            code: "privilege_escalation",
-            message: match e {
-                Escalation::FullAccess => e.to_string(),
-                Escalation::Scopes(_) => format!("cannot grant scopes {e}"),
+    id: KeyId,
+    mut decide: F,
+) -> Result<T, ApiError>
+where
+    S: Store,
+    F: FnMut(KeyRecord) -> Result<Decision<T>, ApiError>,
+{
+    for _ in 0..CHANGE_ATTEMPTS {
+        let record = owned_record(app, caller, id).await?;
+        crate::authority::authorize(caller, crate::authority::Act::Change { target: &record })
+            .map_err(denied)?;
+        match decide(record)? {
+            Decision::Done(answer) => return Ok(answer),
+            Decision::Commit(change, answer) => match app.store.commit(&change).await {
+                Ok(()) => return Ok(answer),
+                Err(StoreError::Changed) => continue,
+                Err(e) => return Err(e.into()),
             },
-        })?;
-
-    let new = app.keys.generate();
-    let record = KeyRecord {
-        description,
-        owner,
-        expires_at,
-        created_by: Some(caller.key_id),
-        ..KeyRecord::new_active(&new, caller.org.clone(), name, key_type, permissions, now)
-    };
-    app.store.insert(&record).await?;
-    tracing::info!(key_id = %record.id, org_id = %record.org_id, created_by = %caller.key_id, "key created");
-    json_response(
-        201,
-        &Created {
-            record: record.to_view(now),
-            key: new.key.expose(),
-        },
-    )
-}
-
-#[derive(Serialize)]
-struct ListBody<'a> {
-    data: Vec<KeyView<'a>>,
-    next_cursor: Option<String>,
-}
-
-async fn list_keys<S: Store>(
-    app: &App<S>,
-    caller: &Caller,
-    req: &Request,
-    now: Timestamp,
-) -> Result<Response<Body>, ApiError> {
-    let query = req.query_string_parameters_ref();
-    // An empty value (`?status=&limit=`) means the default, as if absent.
-    let param = |name: &str| query.and_then(|q| q.first(name)).filter(|v| !v.is_empty());
-    if let Some((unknown, _)) = query.and_then(|q| {
-        q.iter()
-            .find(|(k, _)| !["status", "limit", "cursor"].contains(k))
-    }) {
-        return Err(ApiError::bad_request(
-            &quoted(unknown),
-            "unknown query parameter; expected status, limit or cursor",
-        ));
-    }
-    let filter = match param("status") {
-        None => StatusFilter::All,
-        Some(s) => StatusFilter::parse(s).ok_or_else(|| {
-            ApiError::bad_request(
-                "status",
-                format!(
-                    "{} is not one of all, active, suspended, revoked",
-                    quoted(s)
-                ),
-            )
-        })?,
-    };
-    let limit = match param("limit") {
-        None => DEFAULT_PAGE,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "limit",
-                    format!("{} is not a number from 1 to {MAX_PAGE}", quoted(s)),
-                )
-            })?,
-    };
-    let after = param("cursor")
-        .map(|c| Cursor::decode(c, &caller.org, filter))
-        .transpose()
-        .map_err(|e: CursorError| ApiError::bad_request("cursor", e))?
-        .map(|c| c.after);
-    let page = app.store.list(&caller.org, filter, limit, after).await?;
-    let next_cursor = page.next_after.map(|after| {
-        Cursor {
-            org: caller.org.clone(),
-            filter,
-            after,
         }
-        .encode()
-    });
-    json_response(
-        200,
-        &ListBody {
-            data: page.records.iter().map(|r| r.to_view(now)).collect(),
-            next_cursor,
-        },
-    )
+    }
+    Err(ApiError::unavailable(
+        Duration::from_secs(1),
+        "the key kept changing while the change was being written",
+    ))
 }
 
-fn revoke_reason(body: &[u8]) -> Result<RevokeReason, ApiError> {
-    let fields = Fields::new(parse_object(body)?, &["reason"])?;
-    RevokeReason::new(fields.required_str("reason")?)
-        .map_err(|e| ApiError::bad_request("reason", e))
-}
-
-async fn transition<S: Store>(
-    app: &App<S>,
-    caller: &Caller,
-    req: &Request,
-    transition: Transition,
-    reason: Option<RevokeReason>,
-    now: Timestamp,
-) -> Result<Response<Body>, ApiError> {
-    let id = path_id(req)?;
-    let change = StatusChange {
-        transition,
-        at: now,
-        reason,
-        by: Some(caller.key_id),
+/// A refusal of [`crate::authority::authorize`] as the API answers it.
+fn denied(e: crate::authority::Denied) -> ApiError {
+    let code = match e {
+        crate::authority::Denied::Escalation(_) => ErrorCode::PrivilegeEscalation,
+        _ => ErrorCode::InsufficientAuthority,
     };
-    let record = app
-        .store
-        .transition(&caller.org, id, &change)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict { current } => ApiError::Conflict(format!(
-                "cannot {} a {current} key: revoked is final",
-                transition.verb()
-            )),
-            e => not_found_as(e, id),
-        })?;
-    tracing::info!(key_id = %id, org_id = %caller.org, action = transition.verb(), by = %caller.key_id, "key status changed");
-    json_response(200, &record.to_view(now))
-}
-
-fn list_scopes() -> Result<Response<Body>, ApiError> {
-    let resources: Vec<Value> = CATALOG
-        .iter()
-        .map(|(resource, actions)| {
-            json!({
-                "resource": resource,
-                "scopes": actions.iter().map(|a| format!("{resource}:{a}")).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let presets: BTreeMap<&str, Vec<String>> = Preset::ALL
-        .iter()
-        .map(|p| (p.name(), Permissions::Scopes(p.scopes()).to_strings()))
-        .collect();
-    json_response(
-        200,
-        &json!({
-            "resources": resources,
-            "presets": presets,
-            "full_access": crate::scope::FULL_ACCESS,
-        }),
-    )
+    ApiError::new(code, e.to_string())
 }

@@ -1,6 +1,6 @@
 //! The DynamoDB store: what every Lambda function uses when deployed.
 //!
-//! Table design (one table, `PAY_PER_REQUEST`):
+//! Keys table (`PAY_PER_REQUEST`):
 //!
 //! | what             | partition key | sort key | serves                                |
 //! |------------------|---------------|----------|---------------------------------------|
@@ -8,9 +8,22 @@
 //! | GSI `by-org`     | `org_id`      | `id`     | `status=all`, newest first            |
 //! | GSI `by-org-status` | `org_status` (`<org>#<status>`) | `id` | each status, newest first |
 //!
+//! Audit table, a second table so that IAM can make it append-only (no
+//! function may update or delete an event) and its TTL applies to events
+//! only:
+//!
+//! | what                | partition key                 | sort key | serves             |
+//! |---------------------|-------------------------------|----------|--------------------|
+//! | table               | `org_id`                      | `id`     | all events         |
+//! | GSI `by-key`        | `org_key` (`<org>#<key>`)     | `id`     | `key_id=`          |
+//! | GSI `by-action`     | `org_action` (`<org>#<action>`) | `id`   | `action=`          |
+//! | GSI `by-key-action` | `org_key_action`              | `id`     | both               |
+//!
 //! Ids are UUIDv7 in fixed-width base62, so sorting by `id` is sorting by
-//! creation time and "after the cursor" is a key condition, never a skip.
-//! Items hold the SHA-256/HMAC of the secret, never the key or the secret.
+//! time and "after the cursor" is a key condition, never a skip. Every change
+//! is one `TransactWriteItems`: its key writes, each conditional on the state
+//! the change was decided on, and the `Put` of its event. Items hold the
+//! SHA-256/HMAC of the secret, never the key or the secret.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,16 +33,18 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType as KeyRole, Projection, ProjectionType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType as KeyRole, Projection, ProjectionType, Put, ScalarAttributeType,
+    Select, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
 use super::{Page, Store, StoreError};
+use crate::audit::{Actor, AuditAction, AuditEvent, EventFilter, EventId};
+use crate::change::{Change, KeyWrite};
 use crate::key::{KeyId, SecretHash};
-use crate::lifecycle::{Check, StatusChange, Transition, check};
 use crate::model::{
     Description, KeyName, KeyRecord, KeyStatus, KeyType, OrgId, Owner, RevokeReason, StatusFilter,
     Timestamp,
@@ -38,6 +53,11 @@ use crate::scope::Permissions;
 
 pub const INDEX_BY_ORG: &str = "by-org";
 pub const INDEX_BY_ORG_STATUS: &str = "by-org-status";
+pub const INDEX_EVENTS_BY_KEY: &str = "by-key";
+pub const INDEX_EVENTS_BY_ACTION: &str = "by-action";
+pub const INDEX_EVENTS_BY_KEY_ACTION: &str = "by-key-action";
+/// The audit table's TTL attribute (epoch seconds), set when a retention is.
+pub const EVENT_TTL_ATTRIBUTE: &str = "purge_at";
 
 /// How long a caller is told to wait after throttling or an outage.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -63,18 +83,47 @@ impl Default for Timeouts {
     }
 }
 
+/// The two tables a deployment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub keys: String,
+    pub audit: String,
+}
+
+impl Tables {
+    /// `keys` and its audit table, `<keys>-audit` (the CLI's default).
+    pub fn named(keys: &str) -> Self {
+        Self {
+            keys: keys.to_owned(),
+            audit: format!("{keys}-audit"),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct DynamoDbStore {
     client: Client,
-    table: Arc<str>,
+    keys: Arc<str>,
+    audit: Arc<str>,
+    /// Events get a TTL this many seconds after their time; `None`: none.
+    retention_secs: Option<i64>,
 }
 
 impl DynamoDbStore {
-    pub fn new(client: Client, table: &str) -> Self {
+    pub fn new(client: Client, tables: &Tables) -> Self {
         Self {
             client,
-            table: Arc::from(table),
+            keys: Arc::from(tables.keys.as_str()),
+            audit: Arc::from(tables.audit.as_str()),
+            retention_secs: None,
         }
+    }
+
+    /// Give each event a TTL `days` after its time (DynamoDB removes it
+    /// within a few days of then).
+    pub fn with_audit_retention(mut self, days: Option<u32>) -> Self {
+        self.retention_secs = days.map(|d| i64::from(d) * 86_400);
+        self
     }
 
     /// A client from the standard AWS environment (region, credentials,
@@ -112,12 +161,16 @@ impl DynamoDbStore {
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        &self.keys
     }
 
-    /// Create the table and its GSIs (for `keygate table create` and tests);
-    /// waits until it is active.
-    pub async fn create_table(&self) -> Result<(), StoreError> {
+    pub fn audit_table(&self) -> &str {
+        &self.audit
+    }
+
+    /// Create both tables and their GSIs (for `keygate table create` and
+    /// tests), turn on the audit table's TTL, and wait until both are active.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -147,7 +200,7 @@ impl DynamoDbStore {
         };
         self.client
             .create_table()
-            .table_name(self.table.as_ref())
+            .table_name(self.keys.as_ref())
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("id")?)
             .attribute_definitions(attr("org_id")?)
@@ -158,11 +211,48 @@ impl DynamoDbStore {
             .send()
             .await
             .map_err(classify)?;
+        self.client
+            .create_table()
+            .table_name(self.audit.as_ref())
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("org_id")?)
+            .attribute_definitions(attr("id")?)
+            .attribute_definitions(attr("org_key")?)
+            .attribute_definitions(attr("org_action")?)
+            .attribute_definitions(attr("org_key_action")?)
+            .key_schema(key("org_id", KeyRole::Hash)?)
+            .key_schema(key("id", KeyRole::Range)?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY, "org_key")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTION, "org_action")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY_ACTION, "org_key_action")?)
+            .send()
+            .await
+            .map_err(classify)?;
+        for table in [self.keys.as_ref(), self.audit.as_ref()] {
+            self.wait_until_active(table).await?;
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(self.audit.as_ref())
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(EVENT_TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build()
+                    .map_err(failed)?,
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn wait_until_active(&self, table: &str) -> Result<(), StoreError> {
         for _ in 0..120 {
             let status = self
                 .client
                 .describe_table()
-                .table_name(self.table.as_ref())
+                .table_name(table)
                 .send()
                 .await
                 .map_err(classify)?
@@ -173,22 +263,9 @@ impl DynamoDbStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Failed(
-            "table did not become active in 60 s".into(),
-        ))
-    }
-
-    async fn consistent_get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table.as_ref())
-            .key("id", s(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.item.as_ref().map(from_item).transpose()
+        Err(StoreError::Failed(format!(
+            "table {table} did not become active in 60 s"
+        )))
     }
 }
 
@@ -202,14 +279,6 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    const RETRYABLE: [&str; 6] = [
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "LimitExceededException",
-    ];
     let unavailable = |reason: String| StoreError::Unavailable {
         reason,
         retry_after: RETRY_AFTER,
@@ -221,7 +290,7 @@ where
         SdkError::ServiceError(e) => {
             let code = e.err().code().unwrap_or("unknown").to_owned();
             let message = e.err().message().unwrap_or("").to_owned();
-            if RETRYABLE.contains(&code.as_str()) {
+            if is_retryable(&code) {
                 unavailable(code)
             } else {
                 StoreError::Failed(format!("{code}: {message}"))
@@ -232,6 +301,23 @@ where
             aws_smithy_types::error::display::DisplayErrorContext(&err)
         )),
     }
+}
+
+/// Error codes (and transaction cancellation reasons) that mean "busy or
+/// down, try later" rather than "wrong".
+fn is_retryable(code: &str) -> bool {
+    const RETRYABLE: [&str; 9] = [
+        "ThrottlingException",
+        "ThrottlingError",
+        "ProvisionedThroughputExceededException",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    ];
+    RETRYABLE.contains(&code)
 }
 
 fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
@@ -250,6 +336,10 @@ fn org_status(org: &OrgId, status: KeyStatus) -> String {
     format!("{}#{}", org.as_str(), status.as_str())
 }
 
+fn scopes_value(permissions: &Permissions) -> AttributeValue {
+    AttributeValue::L(permissions.to_strings().into_iter().map(s).collect())
+}
+
 fn to_item(r: &KeyRecord) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
         ("id".to_owned(), s(r.id.to_string())),
@@ -257,10 +347,7 @@ fn to_item(r: &KeyRecord) -> HashMap<String, AttributeValue> {
         ("org_status".to_owned(), s(org_status(&r.org_id, r.status))),
         ("name".to_owned(), s(r.name.as_str())),
         ("key_type".to_owned(), s(r.key_type.as_str())),
-        (
-            "scopes".to_owned(),
-            AttributeValue::L(r.permissions.to_strings().into_iter().map(s).collect()),
-        ),
+        ("scopes".to_owned(), scopes_value(&r.permissions)),
         ("status".to_owned(), s(r.status.as_str())),
         ("hint".to_owned(), s(&r.hint)),
         (
@@ -269,11 +356,31 @@ fn to_item(r: &KeyRecord) -> HashMap<String, AttributeValue> {
         ),
         ("created_at".to_owned(), n(r.created_at)),
         ("updated_at".to_owned(), n(r.updated_at)),
+        (
+            "version".to_owned(),
+            AttributeValue::N(r.version.to_string()),
+        ),
     ]);
     let optional = [
         ("description", r.description.as_ref().map(|v| s(v.as_str()))),
         ("owner", r.owner.as_ref().map(|v| s(v.as_str()))),
         ("created_by", r.created_by.map(|v| s(v.to_string()))),
+        ("last_used_at", r.last_used_at.map(n)),
+        ("rotated_from", r.rotated_from.map(|v| s(v.to_string()))),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .chain(state_fields(r))
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
+    );
+    item
+}
+
+/// The optional fields a change may set or clear (besides `status`,
+/// `org_status` and `updated_at`, which every change sets).
+fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 6] {
+    [
         ("suspended_at", r.suspended_at.map(n)),
         ("revoked_at", r.revoked_at.map(n)),
         (
@@ -282,18 +389,8 @@ fn to_item(r: &KeyRecord) -> HashMap<String, AttributeValue> {
         ),
         ("revoked_by", r.revoked_by.map(|v| s(v.to_string()))),
         ("expires_at", r.expires_at.map(n)),
-        ("last_used_at", r.last_used_at.map(n)),
-    ];
-    item.extend(
-        optional
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
-    );
-    item
-}
-
-fn checked<T>(field: &str, r: Result<T, String>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Corrupt(format!("{field}: {e}")))
+        ("rotated_to", r.rotated_to.map(|v| s(v.to_string()))),
+    ]
 }
 
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
@@ -337,16 +434,12 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
     };
     Ok(KeyRecord {
         id: id("id")?.ok_or_else(|| corrupt("id", "missing"))?,
-        org_id: checked("org_id", OrgId::new(required("org_id")?))?,
-        name: checked("name", KeyName::new(required("name")?))?,
-        description: text("description")?
-            .map(|v| checked("description", Description::new(v)))
-            .transpose()?,
+        org_id: OrgId::new(required("org_id")?).map_err(|e| corrupt("org_id", &e))?,
+        name: KeyName::from_stored(required("name")?),
+        description: text("description")?.map(Description::from_stored),
         key_type: KeyType::parse(required("key_type")?)
             .ok_or_else(|| corrupt("key_type", "unknown"))?,
-        owner: text("owner")?
-            .map(|v| checked("owner", Owner::new(v)))
-            .transpose()?,
+        owner: text("owner")?.map(Owner::from_stored),
         permissions: Permissions::from_strings(&scopes)
             .map_err(|e| corrupt("scopes", &e.to_string()))?,
         status: KeyStatus::parse(required("status")?)
@@ -358,81 +451,330 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
         updated_at: time("updated_at")?.ok_or_else(|| corrupt("updated_at", "missing"))?,
         suspended_at: time("suspended_at")?,
         revoked_at: time("revoked_at")?,
-        revoked_reason: text("revoked_reason")?
-            .map(|v| checked("revoked_reason", RevokeReason::new(v)))
-            .transpose()?,
+        revoked_reason: text("revoked_reason")?.map(RevokeReason::from_stored),
         revoked_by: id("revoked_by")?,
         expires_at: time("expires_at")?,
         last_used_at: time("last_used_at")?,
+        rotated_from: id("rotated_from")?,
+        rotated_to: id("rotated_to")?,
+        // Items written before versions existed are version 0.
+        version: match item.get("version") {
+            None => 0,
+            Some(AttributeValue::N(v)) => {
+                v.parse().map_err(|_| corrupt("version", "not a number"))?
+            }
+            Some(_) => return Err(corrupt("version", "not a number")),
+        },
     })
 }
 
-/// The update expression of one transition: the DynamoDB form of
-/// [`StatusChange::apply_to`], which the contract suite holds them to.
-fn update_expression(
-    org: &OrgId,
-    change: &StatusChange,
-) -> (String, HashMap<String, AttributeValue>) {
-    let to = change.transition.target();
-    let mut values = HashMap::from([
-        (":org".to_owned(), s(org.as_str())),
-        (":to".to_owned(), s(to.as_str())),
-        (":org_status".to_owned(), s(org_status(org, to))),
-        (":at".to_owned(), n(change.at)),
-    ]);
-    let mut set = vec![
-        "#status = :to",
-        "org_status = :org_status",
-        "updated_at = :at",
-    ];
-    let mut remove = vec![];
-    match change.transition {
-        Transition::Suspend => set.push("suspended_at = :at"),
-        Transition::Reactivate => remove.push("suspended_at"),
-        Transition::Revoke => {
-            set.push("revoked_at = :at");
-            match &change.reason {
-                Some(reason) => {
-                    set.push("revoked_reason = :reason");
-                    values.insert(":reason".to_owned(), s(reason.as_str()));
-                }
-                None => remove.push("revoked_reason"),
+/// A condition, its update or item, and the placeholders they use.
+#[derive(Default)]
+struct Expression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    fn value(&mut self, placeholder: &str, value: AttributeValue) -> String {
+        self.values.insert(placeholder.to_owned(), value);
+        placeholder.to_owned()
+    }
+
+    /// The condition that the stored key is still `before` as far as a
+    /// change's checks went: the DynamoDB form of [`KeyRecord::unchanged_in`].
+    fn unchanged(&mut self, before: &KeyRecord) -> String {
+        self.names.insert("#status".into(), "status".into());
+        let mut parts = vec![
+            match before.version {
+                0 => "attribute_not_exists(version)".to_owned(),
+                v => format!(
+                    "version = {}",
+                    self.value(":c_version", AttributeValue::N(v.to_string()))
+                ),
+            },
+            format!(
+                "org_id = {}",
+                self.value(":c_org", s(before.org_id.as_str()))
+            ),
+            format!(
+                "#status = {}",
+                self.value(":c_status", s(before.status.as_str()))
+            ),
+            format!(
+                "scopes = {}",
+                self.value(":c_scopes", scopes_value(&before.permissions))
+            ),
+        ];
+        parts.push(match before.expires_at {
+            Some(at) => format!("expires_at = {}", self.value(":c_expires", n(at))),
+            None => "attribute_not_exists(expires_at)".into(),
+        });
+        parts.push(match before.rotated_to {
+            Some(to) => format!(
+                "rotated_to = {}",
+                self.value(":c_rotated", s(to.to_string()))
+            ),
+            None => "attribute_not_exists(rotated_to)".into(),
+        });
+        parts.join(" AND ")
+    }
+
+    /// `SET`/`REMOVE` of a key's state as in `after`; `last_used_at` and
+    /// everything fixed at creation are left alone.
+    fn set_state(&mut self, after: &KeyRecord) -> String {
+        self.names.insert("#status".into(), "status".into());
+        let mut set = vec![
+            format!(
+                "#status = {}",
+                self.value(":u_status", s(after.status.as_str()))
+            ),
+            format!(
+                "org_status = {}",
+                self.value(":u_org_status", s(org_status(&after.org_id, after.status)))
+            ),
+            format!(
+                "updated_at = {}",
+                self.value(":u_updated", n(after.updated_at))
+            ),
+            format!(
+                "version = {}",
+                self.value(":u_version", AttributeValue::N(after.version.to_string()))
+            ),
+        ];
+        let mut remove = vec![];
+        for (field, value) in state_fields(after) {
+            match value {
+                Some(v) => set.push(format!(
+                    "{field} = {}",
+                    self.value(&format!(":u_{field}"), v)
+                )),
+                None => remove.push(field),
             }
-            match change.by {
-                Some(by) => {
-                    set.push("revoked_by = :by");
-                    values.insert(":by".to_owned(), s(by.to_string()));
-                }
-                None => remove.push("revoked_by"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        expression
+    }
+}
+
+fn to_event_item(e: &AuditEvent, retention_secs: Option<i64>) -> HashMap<String, AttributeValue> {
+    let org = e.org_id.as_str();
+    let key = e.key_id.to_string();
+    let action = e.action.as_str();
+    let mut item = HashMap::from([
+        ("org_id".to_owned(), s(org)),
+        ("id".to_owned(), s(e.id.to_string())),
+        ("org_key".to_owned(), s(format!("{org}#{key}"))),
+        ("org_action".to_owned(), s(format!("{org}#{action}"))),
+        (
+            "org_key_action".to_owned(),
+            s(format!("{org}#{key}#{action}")),
+        ),
+        ("at".to_owned(), n(e.at)),
+        ("action".to_owned(), s(action)),
+        ("key_id".to_owned(), s(key)),
+        ("key_name".to_owned(), s(e.key_name.as_str())),
+        ("actor_type".to_owned(), s(e.actor.kind())),
+        ("request_id".to_owned(), s(&e.request_id)),
+    ]);
+    let actor_hint = match &e.actor {
+        Actor::Key { hint, .. } => Some(s(hint)),
+        Actor::Bootstrap => None,
+    };
+    let optional = [
+        ("actor_key_id", e.actor.key_id().map(|id| s(id.to_string()))),
+        ("actor_hint", actor_hint),
+        ("reason", e.reason.as_ref().map(|r| s(r.as_str()))),
+        ("status_before", e.status_before.map(|st| s(st.as_str()))),
+        ("status_after", e.status_after.map(|st| s(st.as_str()))),
+        (
+            "successor_key_id",
+            e.successor_key_id.map(|id| s(id.to_string())),
+        ),
+        ("source_ip", e.source_ip.as_deref().map(s)),
+        ("user_agent", e.user_agent.as_deref().map(s)),
+        (
+            EVENT_TTL_ATTRIBUTE,
+            retention_secs.map(|secs| n(e.at.plus_seconds(secs))),
+        ),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))),
+    );
+    item
+}
+
+fn from_event_item(item: &HashMap<String, AttributeValue>) -> Result<AuditEvent, StoreError> {
+    let corrupt = |field: &str, why: &str| StoreError::Corrupt(format!("event {field}: {why}"));
+    let text = |field: &str| -> Result<Option<&str>, StoreError> {
+        match item.get(field) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(corrupt(field, "not a string")),
+        }
+    };
+    let required = |field: &str| text(field)?.ok_or_else(|| corrupt(field, "missing"));
+    let key_id = |field: &str| -> Result<Option<KeyId>, StoreError> {
+        text(field)?
+            .map(|v| KeyId::parse(v).map_err(|e| corrupt(field, &e.to_string())))
+            .transpose()
+    };
+    let status = |field: &str| -> Result<Option<KeyStatus>, StoreError> {
+        text(field)?
+            .map(|v| KeyStatus::parse(v).ok_or_else(|| corrupt(field, "unknown")))
+            .transpose()
+    };
+    let at = match item.get("at") {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Timestamp::from_unix)
+            .map_err(|_| corrupt("at", "not a number"))?,
+        _ => return Err(corrupt("at", "missing")),
+    };
+    let actor = match (key_id("actor_key_id")?, text("actor_hint")?) {
+        (Some(id), Some(hint)) => Actor::Key {
+            id,
+            hint: hint.to_owned(),
+        },
+        _ => Actor::Bootstrap,
+    };
+    Ok(AuditEvent {
+        id: EventId::parse(required("id")?).map_err(|e| corrupt("id", &e.to_string()))?,
+        org_id: OrgId::new(required("org_id")?).map_err(|e| corrupt("org_id", &e))?,
+        at,
+        action: AuditAction::parse(required("action")?)
+            .ok_or_else(|| corrupt("action", "unknown"))?,
+        key_id: key_id("key_id")?.ok_or_else(|| corrupt("key_id", "missing"))?,
+        key_name: KeyName::from_stored(required("key_name")?),
+        actor,
+        reason: text("reason")?.map(RevokeReason::from_stored),
+        status_before: status("status_before")?,
+        status_after: status("status_after")?,
+        successor_key_id: key_id("successor_key_id")?,
+        request_id: required("request_id")?.to_owned(),
+        source_ip: text("source_ip")?.map(str::to_owned),
+        user_agent: text("user_agent")?.map(str::to_owned),
+    })
+}
+
+impl DynamoDbStore {
+    /// One `TransactWriteItems` entry per key write.
+    fn transact_item(&self, write: &KeyWrite) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expression::default();
+        let item = match write {
+            KeyWrite::Insert(record) => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(self.keys.as_ref())
+                        .set_item(Some(to_item(record)))
+                        .condition_expression("attribute_not_exists(id)")
+                        .build()
+                        .map_err(failed)?,
+                )
+                .build(),
+            KeyWrite::Update { before, after } => {
+                let condition = expr.unchanged(before);
+                let update = expr.set_state(after);
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(self.keys.as_ref())
+                            .key("id", s(after.id.to_string()))
+                            .update_expression(update)
+                            .condition_expression(condition)
+                            .set_expression_attribute_names(Some(expr.names))
+                            .set_expression_attribute_values(Some(expr.values))
+                            .build()
+                            .map_err(failed)?,
+                    )
+                    .build()
+            }
+            KeyWrite::Delete(before) => {
+                let condition = expr.unchanged(before);
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(self.keys.as_ref())
+                            .key("id", s(before.id.to_string()))
+                            .condition_expression(condition)
+                            .set_expression_attribute_names(Some(expr.names))
+                            .set_expression_attribute_values(Some(expr.values))
+                            .build()
+                            .map_err(failed)?,
+                    )
+                    .build()
+            }
+        };
+        Ok(item)
+    }
+
+    fn event_item(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(self.audit.as_ref())
+                    .set_item(Some(to_event_item(event, self.retention_secs)))
+                    .condition_expression("attribute_not_exists(id)")
+                    .build()
+                    .map_err(failed)?,
+            )
+            .build())
+    }
+}
+
+/// What a cancelled transaction means: the first reason that is not `None`,
+/// for the write it belongs to (the event is after the key writes).
+fn cancelled(
+    change: &Change,
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+) -> StoreError {
+    for (i, reason) in reasons.iter().enumerate() {
+        let code = reason.code().unwrap_or("None");
+        let write = change.writes().get(i);
+        match (code, write) {
+            ("None", _) => continue,
+            ("ConditionalCheckFailed", Some(KeyWrite::Insert(_))) => {
+                return StoreError::AlreadyExists;
+            }
+            ("ConditionalCheckFailed" | "TransactionConflict", Some(_)) => {
+                return StoreError::Changed;
+            }
+            (code, _) if is_retryable(code) || code == "TransactionConflict" => {
+                return StoreError::Unavailable {
+                    reason: format!("transaction cancelled: {code}"),
+                    retry_after: RETRY_AFTER,
+                };
+            }
+            (code, None) => {
+                return StoreError::Failed(format!(
+                    "the audit event was not written ({code}), so neither was the change"
+                ));
+            }
+            (code, Some(_)) => {
+                return StoreError::Failed(format!("transaction cancelled: {code}"));
             }
         }
     }
-    let mut expr = format!("SET {}", set.join(", "));
-    if !remove.is_empty() {
-        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-    }
-    (expr, values)
+    StoreError::Failed("transaction cancelled without a reason".into())
 }
 
 impl Store for DynamoDbStore {
-    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table.as_ref())
-            .set_item(Some(to_item(record)))
-            .condition_expression("attribute_not_exists(id)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(classify(e)),
-        }
-    }
-
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.consistent_get(id).await
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.keys.as_ref())
+            .key("id", s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.as_ref().map(from_item).transpose()
     }
 
     async fn list(
@@ -441,122 +783,94 @@ impl Store for DynamoDbStore {
         filter: StatusFilter,
         limit: usize,
         after: Option<KeyId>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<Page<KeyRecord>, StoreError> {
         let (index, partition_attr, partition) = match filter {
             StatusFilter::All => (INDEX_BY_ORG, "org_id", org.as_str().to_owned()),
             StatusFilter::Only(status) => {
                 (INDEX_BY_ORG_STATUS, "org_status", org_status(org, status))
             }
         };
-        let mut condition = format!("{partition_attr} = :p");
-        let mut query = self
-            .client
-            .query()
-            .table_name(self.table.as_ref())
-            .index_name(index)
-            .scan_index_forward(false)
-            // One extra item tells whether another page follows.
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .expression_attribute_values(":p", s(partition));
-        if let Some(after) = after {
-            condition.push_str(" AND id < :after");
-            query = query.expression_attribute_values(":after", s(after.to_string()));
-        }
-        let out = query
-            .key_condition_expression(condition)
-            .send()
-            .await
-            .map_err(classify)?;
-        let records = out
-            .items()
-            .iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = self
+            .newest_first(
+                &self.keys,
+                Some(index),
+                partition_attr,
+                partition,
+                limit,
+                after.map(|a| a.to_string()),
+            )
+            .await?;
+        let records = items.iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(records, limit))
     }
 
-    async fn transition(
-        &self,
-        org: &OrgId,
-        id: KeyId,
-        change: &StatusChange,
-    ) -> Result<KeyRecord, StoreError> {
-        let (expression, mut values) = update_expression(org, change);
-        let from = change.transition.allowed_from();
-        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-        for (p, status) in placeholders.iter().zip(from) {
-            values.insert(p.clone(), s(status.as_str()));
-        }
-        let condition = format!("org_id = :org AND #status IN ({})", placeholders.join(", "));
-        // A condition failure is classified against the item as it was; if it
-        // changed in between so that the transition now applies, try again.
-        for _ in 0..3 {
-            let result = self
-                .client
-                .update_item()
-                .table_name(self.table.as_ref())
-                .key("id", s(id.to_string()))
-                .update_expression(&expression)
-                .condition_expression(&condition)
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values.clone()))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let err = match result {
-                Ok(out) => {
-                    return out.attributes.as_ref().map(from_item).unwrap_or_else(|| {
-                        Err(StoreError::Corrupt("update returned no item".into()))
-                    });
-                }
-                Err(e) if is_conditional_failure(&e) => e,
-                Err(e) => return Err(classify(e)),
-            };
-            let returned = err.as_service_error().and_then(|e| match e {
-                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().map(from_item),
-                _ => None,
-            });
-            let current = match returned {
-                Some(record) => Some(record?),
-                None => self.consistent_get(id).await?,
-            };
-            let Some(current) = current.filter(|r| &r.org_id == org) else {
-                return Err(StoreError::NotFound);
-            };
-            match check(current.status, change.transition) {
-                Check::NoOp => return Ok(current),
-                Check::Conflict => {
-                    return Err(StoreError::Conflict {
-                        current: current.status,
-                    });
-                }
-                Check::Apply => continue,
-            }
-        }
-        Err(StoreError::Unavailable {
-            reason: "the key kept changing during the transition".into(),
-            retry_after: RETRY_AFTER,
-        })
-    }
-
-    async fn delete(&self, org: &OrgId, id: KeyId) -> Result<(), StoreError> {
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        change.validate()?;
+        let mut items = change
+            .writes()
+            .iter()
+            .map(|w| self.transact_item(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        items.push(self.event_item(change.event())?);
         let result = self
             .client
-            .delete_item()
-            .table_name(self.table.as_ref())
-            .key("id", s(id.to_string()))
-            .condition_expression("org_id = :org")
-            .expression_attribute_values(":org", s(org.as_str()))
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::NotFound),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(t) => {
+                    Err(cancelled(change, t.cancellation_reasons()))
+                }
+                _ => Err(classify(SdkError::ServiceError(e))),
+            },
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn list_events(
+        &self,
+        org: &OrgId,
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let org_text = org.as_str();
+        let (index, partition_attr, partition) = match (filter.key_id, filter.action) {
+            (None, None) => (None, "org_id", org_text.to_owned()),
+            (Some(key), None) => (
+                Some(INDEX_EVENTS_BY_KEY),
+                "org_key",
+                format!("{org_text}#{key}"),
+            ),
+            (None, Some(action)) => (
+                Some(INDEX_EVENTS_BY_ACTION),
+                "org_action",
+                format!("{org_text}#{action}"),
+            ),
+            (Some(key), Some(action)) => (
+                Some(INDEX_EVENTS_BY_KEY_ACTION),
+                "org_key_action",
+                format!("{org_text}#{key}#{action}"),
+            ),
+        };
+        let items = self
+            .newest_first(
+                &self.audit,
+                index,
+                partition_attr,
+                partition,
+                limit,
+                after.map(|a| a.to_string()),
+            )
+            .await?;
+        let events = items
+            .iter()
+            .map(from_event_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(events, limit))
     }
 
     async fn record_use(
@@ -568,7 +882,7 @@ impl Store for DynamoDbStore {
         let result = self
             .client
             .update_item()
-            .table_name(self.table.as_ref())
+            .table_name(self.keys.as_ref())
             .key("id", s(id.to_string()))
             .update_expression("SET last_used_at = :at")
             .condition_expression(
@@ -590,13 +904,48 @@ impl Store for DynamoDbStore {
         let out = self
             .client
             .scan()
-            .table_name(self.table.as_ref())
+            .table_name(self.keys.as_ref())
             .limit(1)
             .select(Select::Count)
             .send()
             .await
             .map_err(classify)?;
         Ok(out.count == 0)
+    }
+}
+
+impl DynamoDbStore {
+    /// One `Query`, newest first: up to `limit + 1` items of one partition,
+    /// after `after` (an id) when given.
+    async fn newest_first(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        partition_attr: &str,
+        partition: String,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut condition = format!("{partition_attr} = :p");
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_owned))
+            .scan_index_forward(false)
+            // One extra item tells whether another page follows.
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .expression_attribute_values(":p", s(partition));
+        if let Some(after) = after {
+            condition.push_str(" AND id < :after");
+            query = query.expression_attribute_values(":after", s(after));
+        }
+        let out = query
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.items.unwrap_or_default())
     }
 }
 
@@ -609,10 +958,14 @@ pub struct OperationLog {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    /// e.g. `GetItem`, `Query`.
+    /// e.g. `GetItem`, `Query`, `TransactWriteItems`.
     pub operation: String,
+    pub table: Option<String>,
     pub index: Option<String>,
     pub consistent_read: bool,
+    /// For `TransactWriteItems`: how many writes, and which carry a condition.
+    pub transact_items: usize,
+    pub conditional_items: usize,
 }
 
 impl OperationLog {
@@ -657,10 +1010,20 @@ impl Intercept for OperationLog {
             .bytes()
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default();
+        let transact = body["TransactItems"].as_array();
         let call = Call {
             operation,
+            table: body["TableName"].as_str().map(str::to_owned),
             index: body["IndexName"].as_str().map(str::to_owned),
             consistent_read: body["ConsistentRead"].as_bool().unwrap_or(false),
+            transact_items: transact.map_or(0, Vec::len),
+            conditional_items: transact.map_or(0, |items| {
+                items
+                    .iter()
+                    .filter_map(|item| item.as_object()?.values().next())
+                    .filter(|write| write["ConditionExpression"].is_string())
+                    .count()
+            }),
         };
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(call);

@@ -7,9 +7,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::audit::{AuditEvent, EventFilter, EventId};
+use crate::change::{Change, MalformedChange};
 use crate::key::KeyId;
-use crate::lifecycle::StatusChange;
-use crate::model::{KeyRecord, KeyStatus, OrgId, StatusFilter, Timestamp};
+use crate::model::{KeyRecord, OrgId, StatusFilter, Timestamp};
 
 pub mod dynamodb;
 pub mod embedded;
@@ -19,12 +20,10 @@ pub use embedded::EmbeddedStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No such key in this organization.
-    #[error("no such key")]
-    NotFound,
-    /// The transition is not allowed from the key's current state.
-    #[error("the key is {current}")]
-    Conflict { current: KeyStatus },
+    /// A write's condition failed: a key it updates or deletes is no longer
+    /// as the change read it (or is gone). Read again and decide again.
+    #[error("the key changed since it was read")]
+    Changed,
     /// A record with this id already exists.
     #[error("a key with this id already exists")]
     AlreadyExists,
@@ -37,6 +36,9 @@ pub enum StoreError {
     /// The store answered with something keygate did not write.
     #[error("the key store returned an unreadable record: {0}")]
     Corrupt(String),
+    /// A change that breaks the port's rules (a bug, never the caller's input).
+    #[error("refused a malformed change: {0}")]
+    Malformed(#[from] MalformedChange),
     /// Anything else the store reported (misconfiguration, permissions).
     #[error("the key store failed: {0}")]
     Failed(String),
@@ -44,36 +46,31 @@ pub enum StoreError {
 
 /// One page of a list, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub records: Vec<KeyRecord>,
-    /// The last id of this page when more keys follow.
-    pub next_after: Option<KeyId>,
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Whether more items follow the last one of this page.
+    pub more: bool,
 }
 
-impl Page {
-    /// A page from up to `limit + 1` records read newest first: the extra one
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items read newest first: the extra one
     /// only tells that another page follows.
-    pub fn from_overfetch(mut records: Vec<KeyRecord>, limit: usize) -> Self {
-        let more = records.len() > limit;
-        records.truncate(limit);
-        let next_after = if more {
-            records.last().map(|r| r.id)
-        } else {
-            None
-        };
-        Page {
-            records,
-            next_after,
-        }
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Page { items, more }
+    }
+
+    /// The last item, when another page follows it.
+    pub fn next_after(&self) -> Option<&T> {
+        if self.more { self.items.last() } else { None }
     }
 }
 
-/// The storage port. Every method is one round trip to the store; transitions
-/// and deletes are conditional writes, so concurrent callers cannot undo a revoke.
+/// The storage port. Every method is one round trip to the store. Every
+/// change is a [`Change`]: its writes and its audit event, applied together
+/// or not at all, each write conditional on the state it was decided on.
 pub trait Store: Send + Sync + 'static {
-    /// Insert a new record; fails with `AlreadyExists` rather than overwrite.
-    fn insert(&self, record: &KeyRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// A strongly consistent read by id, any organization.
     fn get(&self, id: KeyId) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
 
@@ -84,24 +81,24 @@ pub trait Store: Send + Sync + 'static {
         filter: StatusFilter,
         limit: usize,
         after: Option<KeyId>,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Page<KeyRecord>, StoreError>> + Send;
 
-    /// Apply `change` if the key belongs to `org` and its status allows it.
-    /// Returns the key afterwards; the unchanged key when it already had the
-    /// target status; `NotFound` or `Conflict` otherwise.
-    fn transition(
+    /// Apply every write of `change` and record its event, atomically.
+    /// `AlreadyExists` when an inserted id exists, `Changed` when a key it
+    /// updates or deletes is no longer as read; then nothing is written.
+    fn commit(&self, change: &Change) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Audit events of `org` matching `filter`, newest first, after `after`.
+    fn list_events(
         &self,
         org: &OrgId,
-        id: KeyId,
-        change: &StatusChange,
-    ) -> impl Future<Output = Result<KeyRecord, StoreError>> + Send;
-
-    /// Remove the key if it belongs to `org`, else `NotFound`.
-    fn delete(&self, org: &OrgId, id: KeyId)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> impl Future<Output = Result<Page<AuditEvent>, StoreError>> + Send;
 
     /// Set `last_used_at = at` unless it is already later than `unless_after`.
-    /// Returns whether it wrote.
+    /// Returns whether it wrote. Not audited: it changes no key's state.
     fn record_use(
         &self,
         id: KeyId,
@@ -118,8 +115,10 @@ pub trait Store: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub org: OrgId,
-    pub filter: StatusFilter,
-    pub after: KeyId,
+    /// The list and filter it continues, e.g. `active` or `events:<key>:`.
+    pub scope: String,
+    /// The last id served (a key id or an event id).
+    pub after: u128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,8 +127,8 @@ pub enum CursorError {
     Malformed,
     #[error("cursor belongs to another organization")]
     OtherOrg,
-    #[error("cursor was issued for status={0}")]
-    OtherFilter(&'static str),
+    #[error("cursor was issued for another filter; repeat the filter it was issued with")]
+    OtherFilter,
 }
 
 impl Cursor {
@@ -137,15 +136,15 @@ impl Cursor {
         let payload = format!(
             "1|{}|{}|{}",
             self.org.as_str(),
-            self.filter.as_str(),
-            self.after
+            self.scope,
+            crate::key::KeyId::from_u128(self.after)
         );
         let crc = crc32fast::hash(payload.as_bytes());
         URL_SAFE_NO_PAD.encode(format!("{payload}|{crc:08x}"))
     }
 
     /// Decode a cursor and check that it belongs to this caller and filter.
-    pub fn decode(text: &str, org: &OrgId, filter: StatusFilter) -> Result<Self, CursorError> {
+    pub fn decode(text: &str, org: &OrgId, scope: &str) -> Result<Self, CursorError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(text)
             .map_err(|_| CursorError::Malformed)?;
@@ -155,7 +154,7 @@ impl Cursor {
             return Err(CursorError::Malformed);
         }
         let mut parts = payload.split('|');
-        let (Some("1"), Some(org_text), Some(filter_text), Some(id_text), None) = (
+        let (Some("1"), Some(org_text), Some(scope_text), Some(id_text), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -165,17 +164,18 @@ impl Cursor {
             return Err(CursorError::Malformed);
         };
         let cursor_org = OrgId::new(org_text).map_err(|_| CursorError::Malformed)?;
-        let cursor_filter = StatusFilter::parse(filter_text).ok_or(CursorError::Malformed)?;
-        let after = KeyId::parse(id_text).map_err(|_| CursorError::Malformed)?;
+        let after = KeyId::parse(id_text)
+            .map_err(|_| CursorError::Malformed)?
+            .as_u128();
         if &cursor_org != org {
             return Err(CursorError::OtherOrg);
         }
-        if cursor_filter != filter {
-            return Err(CursorError::OtherFilter(cursor_filter.as_str()));
+        if scope_text != scope {
+            return Err(CursorError::OtherFilter);
         }
         Ok(Cursor {
             org: cursor_org,
-            filter,
+            scope: scope_text.to_owned(),
             after,
         })
     }
@@ -197,9 +197,6 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
-    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        delegate!(self, s => s.insert(record))
-    }
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
         delegate!(self, s => s.get(id))
     }
@@ -209,19 +206,20 @@ impl Store for AnyStore {
         filter: StatusFilter,
         limit: usize,
         after: Option<KeyId>,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<Page<KeyRecord>, StoreError> {
         delegate!(self, s => s.list(org, filter, limit, after))
     }
-    async fn transition(
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        delegate!(self, s => s.commit(change))
+    }
+    async fn list_events(
         &self,
         org: &OrgId,
-        id: KeyId,
-        change: &StatusChange,
-    ) -> Result<KeyRecord, StoreError> {
-        delegate!(self, s => s.transition(org, id, change))
-    }
-    async fn delete(&self, org: &OrgId, id: KeyId) -> Result<(), StoreError> {
-        delegate!(self, s => s.delete(org, id))
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        delegate!(self, s => s.list_events(org, filter, limit, after))
     }
     async fn record_use(
         &self,
@@ -248,22 +246,22 @@ mod tests {
     fn cursors_round_trip_and_are_bound_to_org_and_filter() {
         let c = Cursor {
             org: org("acme"),
-            filter: StatusFilter::Only(KeyStatus::Active),
-            after: KeyId::from_u128(42),
+            scope: "active".into(),
+            after: 42,
         };
         let text = c.encode();
-        assert_eq!(Cursor::decode(&text, &org("acme"), c.filter), Ok(c.clone()));
+        assert_eq!(Cursor::decode(&text, &org("acme"), "active"), Ok(c.clone()));
         assert_eq!(
-            Cursor::decode(&text, &org("other"), c.filter),
+            Cursor::decode(&text, &org("other"), "active"),
             Err(CursorError::OtherOrg)
         );
         assert_eq!(
-            Cursor::decode(&text, &org("acme"), StatusFilter::All),
-            Err(CursorError::OtherFilter("active"))
+            Cursor::decode(&text, &org("acme"), "all"),
+            Err(CursorError::OtherFilter)
         );
         for bad in ["", "!!!", &text[1..], &format!("{text}A")] {
             assert!(
-                Cursor::decode(bad, &org("acme"), c.filter).is_err(),
+                Cursor::decode(bad, &org("acme"), "active").is_err(),
                 "{bad}"
             );
         }

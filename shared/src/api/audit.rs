@@ -1,0 +1,65 @@
+//! The audit trail of the caller's organization, newest first.
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+use super::request::{Query, next_cursor};
+use super::{App, json_response};
+use crate::audit::{AuditAction, AuditEventView, EventFilter, EventId};
+use crate::authority::Caller;
+use crate::error::{ApiError, quoted};
+use crate::key::KeyId;
+use crate::store::Store;
+
+#[derive(Serialize)]
+struct EventsBody<'a> {
+    data: Vec<AuditEventView<'a>>,
+    next_cursor: Option<String>,
+}
+
+pub(super) async fn list<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let query = Query::of(req, &["key_id", "action", "limit", "cursor"])?;
+    let key_id = query
+        .get("key_id")
+        .map(|k| {
+            KeyId::parse(k).map_err(|_| {
+                ApiError::bad_request("key_id", format!("{} is not a key id", quoted(k)))
+            })
+        })
+        .transpose()?;
+    let action = query
+        .get("action")
+        .map(|a| {
+            AuditAction::parse(a).ok_or_else(|| {
+                ApiError::bad_request(
+                    "action",
+                    format!(
+                        "{} is not one of {}",
+                        quoted(a),
+                        AuditAction::ALL.map(AuditAction::as_str).join(", ")
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let filter = EventFilter { key_id, action };
+    let limit = query.limit()?;
+    let scope = filter.cursor_scope();
+    let after = query.cursor(&caller.org, &scope)?.map(EventId::from_u128);
+    let page = app
+        .store
+        .list_events(&caller.org, filter, limit, after)
+        .await?;
+    let next = page.next_after().map(|e| e.id.as_u128());
+    json_response(
+        200,
+        &EventsBody {
+            data: page.items.iter().map(|e| e.to_view()).collect(),
+            next_cursor: next_cursor(&caller.org, &scope, next),
+        },
+    )
+}

@@ -1,0 +1,97 @@
+//! Suspend, reactivate, revoke and delete: each one conditional write of the
+//! key with its audit event, after the caller's authority over the key.
+
+use lambda_http::{Body, Request, Response};
+
+use super::request::{Fields, path_id};
+use super::{App, Decision, change_key, json_response};
+use crate::authority::Caller;
+use crate::change::{Change, Origin};
+use crate::error::ApiError;
+use crate::lifecycle::{Check, Transition, check};
+use crate::model::RevokeReason;
+use crate::store::Store;
+
+pub(super) async fn suspend<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    transition(app, caller, req, Transition::Suspend, None, origin).await
+}
+
+pub(super) async fn reactivate<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    transition(app, caller, req, Transition::Reactivate, None, origin).await
+}
+
+pub(super) async fn revoke<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    body: &[u8],
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let fields = Fields::new(super::request::parse_object(body)?, &["reason"])?;
+    let reason = RevokeReason::new(fields.required_str("reason")?)
+        .map_err(|e| ApiError::bad_request("reason", e))?;
+    transition(app, caller, req, Transition::Revoke, Some(reason), origin).await
+}
+
+async fn transition<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    transition: Transition,
+    reason: Option<RevokeReason>,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let id = path_id(req)?;
+    let now = origin.at;
+    let record = change_key(app, caller, id, |before| {
+        match check(before.status, transition) {
+            // Already there: a harmless no-op that changes (and records) nothing.
+            Check::NoOp => Ok(Decision::Done(before)),
+            Check::Conflict => Err(ApiError::conflict(format!(
+                "cannot {} a {} key: revoked is final",
+                transition.verb(),
+                before.status
+            ))),
+            Check::Apply => {
+                let change = Change::status(before, transition, reason.clone(), origin);
+                let after = match change.writes() {
+                    [crate::change::KeyWrite::Update { after, .. }] => after.clone(),
+                    _ => return Err(ApiError::internal("a status change is one update")),
+                };
+                Ok(Decision::Commit(Box::new(change), after))
+            }
+        }
+    })
+    .await?;
+    json_response(200, &record.to_view(now))
+}
+
+pub(super) async fn delete<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let id = path_id(req)?;
+    change_key(app, caller, id, |before| {
+        Ok(Decision::Commit(
+            Box::new(Change::delete(before, origin)),
+            (),
+        ))
+    })
+    .await?;
+    Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}

@@ -1,0 +1,85 @@
+//! Rotate: a successor with the same name, permissions and expiry, and the
+//! old key revoked now or after a grace period, in one atomic write.
+
+use lambda_http::{Body, Request, Response};
+
+use super::keys::Created;
+use super::request::{Fields, path_id};
+use super::{App, Decision, change_key, denied, json_response};
+use crate::authority::{Act, Caller, authorize};
+use crate::change::{Change, KeyWrite, Origin};
+use crate::error::ApiError;
+use crate::key::FullKey;
+use crate::lifecycle::{MAX_GRACE_SECS, Rotation};
+use crate::model::{KeyRecord, RevokeReason};
+use crate::store::Store;
+
+fn parse(body: &[u8]) -> Result<Rotation, ApiError> {
+    let fields = Fields::from_optional_body(body, &["grace_period_seconds", "reason"])?;
+    let grace_secs = fields
+        .optional_int("grace_period_seconds", 0..=u64::from(MAX_GRACE_SECS))?
+        .unwrap_or(0);
+    let reason = fields
+        .optional_str("reason")?
+        .map(RevokeReason::new)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("reason", e))?;
+    Ok(Rotation {
+        // Bounded by MAX_GRACE_SECS above.
+        grace_secs: u32::try_from(grace_secs).unwrap_or(MAX_GRACE_SECS),
+        reason,
+    })
+}
+
+pub(super) async fn rotate<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    body: &[u8],
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let id = path_id(req)?;
+    let rotation = parse(body)?;
+    let now = origin.at;
+    let (successor, key): (KeyRecord, FullKey) = change_key(app, caller, id, |old| {
+        Rotation::check(&old, now).map_err(|e| ApiError::conflict(e.to_string()))?;
+        // The successor is minted by the caller: it may not outlive it.
+        authorize(
+            caller,
+            Act::Mint {
+                permissions: &old.permissions,
+                expires_at: old.expires_at,
+            },
+        )
+        .map_err(denied)?;
+        let new = app.keys.generate();
+        let successor = KeyRecord {
+            description: old.description.clone(),
+            owner: old.owner.clone(),
+            expires_at: old.expires_at,
+            created_by: Some(caller.key_id),
+            ..KeyRecord::new_active(
+                &new,
+                old.org_id.clone(),
+                old.name.clone(),
+                old.key_type,
+                old.permissions.clone(),
+                now,
+            )
+        };
+        let change = Change::rotate(old, successor, &rotation, origin);
+        let successor = match change.writes() {
+            [_, KeyWrite::Insert(successor)] => successor.clone(),
+            _ => return Err(ApiError::internal("a rotation is an update and an insert")),
+        };
+        Ok(Decision::Commit(Box::new(change), (successor, new.key)))
+    })
+    .await?;
+    json_response(
+        201,
+        &Created {
+            record: successor.to_view(now),
+            key: key.expose(),
+        },
+    )
+}
