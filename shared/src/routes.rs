@@ -9,7 +9,7 @@ use crate::scope::{CATALOG, Scope};
 
 /// A keygate operation: a management call (one Lambda binary each) or a
 /// public page (the `console` binary serves all three).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Operation {
     CreateKey,
     ListKeys,

@@ -236,10 +236,40 @@ mod tests {
         Permissions::from_strings(items).unwrap()
     }
 
+    /// PRODUCT.md's catalog table, row by row, as the contract states it.
+    const CONTRACT_CATALOG: &str = "\
+        runs | runs:read, runs:write
+        agents | agents:read, agents:write
+        conversations | conversations:read, conversations:submit, conversations:delete
+        metrics | metrics:read, metrics:write, metrics:delete
+        test-sets | test-sets:read, test-sets:write
+        test-cases | test-cases:read, test-cases:write
+        personas | personas:read, personas:write, personas:delete
+        simulations | simulations:read, simulations:write
+        traces | traces:read, traces:write
+        dashboards | dashboards:read, dashboards:write, dashboards:delete
+        scheduled-runs | scheduled-runs:read, scheduled-runs:write, scheduled-runs:delete
+        run-templates | run-templates:read, run-templates:write, run-templates:delete
+        api-keys | api-keys:read, api-keys:write, api-keys:delete";
+
     #[test]
-    fn catalog_has_the_33_documented_scopes() {
-        assert_eq!(Scope::all().len(), 33);
-        assert!(Scope::parse("conversations:submit").is_ok());
+    fn the_catalog_is_the_contract_s_table() {
+        let rows: Vec<String> = CATALOG
+            .iter()
+            .map(|(resource, actions)| {
+                let scopes: Vec<String> =
+                    actions.iter().map(|a| format!("{resource}:{a}")).collect();
+                format!("{resource} | {}", scopes.join(", "))
+            })
+            .collect();
+        let contract: Vec<&str> = CONTRACT_CATALOG.lines().map(str::trim).collect();
+        assert_eq!(rows, contract);
+        let all: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
+        let listed: Vec<&str> = contract
+            .iter()
+            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
+            .collect();
+        assert_eq!(all, listed, "Scope::all() is the catalog, in order");
         assert_eq!(
             Scope::parse("runs:delete").unwrap_err(),
             UnknownScope("runs:delete".into())
@@ -247,13 +277,33 @@ mod tests {
     }
 
     #[test]
-    fn presets_match_the_contract() {
-        let read_only = Preset::ReadOnly.scopes();
+    fn presets_are_the_contract_s() {
+        let names = |p: Preset| Permissions::Scopes(p.scopes()).to_strings();
+        let read_only: Vec<String> = CONTRACT_CATALOG
+            .lines()
+            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
+            .filter(|s| s.ends_with(":read"))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(names(Preset::ReadOnly), read_only);
         assert_eq!(read_only.len(), 13);
-        assert!(read_only.iter().all(|s| s.action() == "read"));
-        assert_eq!(Preset::RunEvaluations.scopes().len(), 9);
+        let mut run_evaluations = vec![
+            "runs:read",
+            "runs:write",
+            "agents:read",
+            "test-sets:read",
+            "test-cases:read",
+            "personas:read",
+            "metrics:read",
+            "run-templates:read",
+            "simulations:read",
+        ];
+        run_evaluations.sort_unstable();
+        assert_eq!(names(Preset::RunEvaluations), run_evaluations);
         assert_eq!(
-            Permissions::Scopes(Preset::UploadConversations.scopes()).to_strings(),
+            names(Preset::UploadConversations),
             vec!["conversations:read", "conversations:submit"]
         );
         assert_eq!(Preset::parse("read_only"), Some(Preset::ReadOnly));

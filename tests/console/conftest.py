@@ -2,9 +2,8 @@
 # Run: apt-get install -y chromium && python3 -m venv /work/.venv-console &&
 #      /work/.venv-console/bin/pip install pytest==9.2.0 playwright==1.65.2 axe-playwright-python==0.1.8 &&
 #      cargo build -p keygate-cli && /work/.venv-console/bin/pytest tests/console
-#   Env: KEYGATE_BIN (default target/debug/keygate), CHROMIUM (default /usr/bin/chromium),
-#        KEYGATE_CONSOLE_PROXY=1 puts tests/console/devserver.py in front of keygate (until keygate
-#        serves the console itself). Screenshots go to target/console/.
+#   Env: KEYGATE_BIN (default target/debug/keygate), CHROMIUM (default /usr/bin/chromium).
+#   Screenshots go to target/console/.
 """Fixtures: a fresh `keygate serve` per test, the console's URL, a browser page that
 records console errors and dialogs, and a small client for the HTTP API."""
 
@@ -15,7 +14,6 @@ import os
 import re
 import queue
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -98,24 +96,9 @@ def keygate(tmp_path) -> Keygate:
 
 
 @pytest.fixture
-def console_url(keygate: Keygate, tmp_path) -> str:
-    """Where the console is served. The one place that knows about the dev proxy:
-    with KEYGATE_CONSOLE_PROXY=1, devserver.py serves the console and proxies /v1 to keygate."""
-    if os.environ.get("KEYGATE_CONSOLE_PROXY") != "1":
-        yield keygate.url
-        return
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("devserver.py")), "--upstream", keygate.url],
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "devserver.stderr").open("w"),
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        match, _ = read_line_matching(process, r"listening on (http://\S+)", "devserver.py")
-        yield match.group(1)
-    finally:
-        stop(process)
+def console_url(keygate: Keygate) -> str:
+    """Where the console is served: by `keygate serve` itself, at `/`."""
+    return keygate.url
 
 
 class Api:

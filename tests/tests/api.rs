@@ -1,7 +1,7 @@
 //! The management API through the API Gateway stand-in: the authorizer, then
 //! the same handler each Lambda binary runs, on the embedded store.
 
-use keygate_tests::{Harness, id_of};
+use keygate_tests::{CountingStore, Harness, assert_no_secret, id_of};
 use serde_json::json;
 
 #[tokio::test]
@@ -500,46 +500,330 @@ async fn bad_input_is_a_4xx_that_names_the_field_and_writes_nothing() {
     );
 }
 
-/// A key pasted into the wrong place is refused without being repeated.
+/// Issue 8: a key, or just its 37-character secret, pasted into any field,
+/// parameter or path is refused without being repeated.
 #[tokio::test]
-async fn error_messages_never_repeat_a_key() {
+async fn error_messages_never_repeat_a_key_or_a_secret() {
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
+    let secret = keygate_tests::secret_of(&root);
     let before = h.snapshot("acme").await;
-    let bodies = [
-        format!(r#"{{"name":"x","key_type":"service","permissions":"{root}"}}"#),
-        format!(r#"{{"name":"x","key_type":"service","permissions":["{root}"]}}"#),
-        format!(r#"{{"name":"x","key_type":"{root}"}}"#),
-        format!(r#"{{"name":"x","key_type":"service","permissions":{{"preset":"{root}"}}}}"#),
-        format!(r#"{{"name":"x","key_type":"service","expires_at":"{root}"}}"#),
-        format!(r#"{{"{root}":1}}"#),
-    ];
-    for body in &bodies {
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap().to_owned();
+    let before_target = h.snapshot("acme").await;
+    assert_eq!(before_target.len(), before.len() + 1);
+    for pasted in [root.as_str(), secret.as_str()] {
+        let bodies = [
+            json!({"name": "x", "key_type": "service", "permissions": pasted}),
+            json!({"name": "x", "key_type": "service", "permissions": [pasted]}),
+            json!({"name": "x", "key_type": pasted}),
+            json!({"name": "x", "key_type": "service", "permissions": {"preset": pasted}}),
+            json!({"name": "x", "key_type": "service", "expires_at": pasted}),
+            json!({ pasted: 1 }),
+            json!({"name": "x", "key_type": "service", "owner": pasted}),
+        ];
+        for body in &bodies {
+            let reply = h
+                .call("POST", "/v1/api-keys", Some(&root), Some(&body.to_string()))
+                .await;
+            reply.assert_error(400);
+            assert_no_secret(reply.body.to_string().as_bytes(), &[&root], "an error body");
+        }
+        for (verb, body) in [
+            ("revoke", json!({ pasted: "x" })),
+            ("rotate", json!({ "grace_period_seconds": pasted })),
+            ("rotate", json!({ pasted: 1 })),
+        ] {
+            let reply = h.act(&root, &id, verb, Some(&body.to_string())).await;
+            reply.assert_error(400);
+            assert_no_secret(reply.body.to_string().as_bytes(), &[&root], "an error body");
+        }
+        for path in [
+            format!("/v1/api-keys/{pasted}"),
+            format!("/v1/api-keys?status={pasted}"),
+            format!("/v1/api-keys?limit={pasted}"),
+            format!("/v1/api-keys?cursor={pasted}"),
+            format!("/v1/api-keys?{pasted}=1"),
+            format!("/v1/audit-events?key_id={pasted}"),
+            format!("/v1/audit-events?action={pasted}"),
+        ] {
+            let reply = h.call("GET", &path, Some(&root), None).await;
+            assert!(reply.status == 400 || reply.status == 404, "{path}");
+            assert_no_secret(reply.body.to_string().as_bytes(), &[&root], "an error body");
+        }
+    }
+    // A whole key in a name, description or reason is refused too: it would
+    // show to everyone who lists keys, and stay in the audit trail.
+    for body in [
+        json!({"name": format!("leaked {root}"), "key_type": "service"}),
+        json!({"name": "x", "key_type": "service", "description": root}),
+    ] {
         let reply = h
-            .call("POST", "/v1/api-keys", Some(&root), Some(body))
+            .call("POST", "/v1/api-keys", Some(&root), Some(&body.to_string()))
             .await;
         reply.assert_error(400);
         assert!(
-            !reply.body.to_string().contains(&root[3..30]),
-            "{:#}",
-            reply.body
+            reply
+                .error_message()
+                .contains("must not contain an API key")
         );
+        assert_no_secret(reply.body.to_string().as_bytes(), &[&root], "an error body");
     }
-    for path in [
-        format!("/v1/api-keys/{root}"),
-        format!("/v1/api-keys?status={root}"),
-        format!("/v1/api-keys?limit={root}"),
-        format!("/v1/api-keys?{root}=1"),
+    let reply = h
+        .act(
+            &root,
+            &id,
+            "revoke",
+            Some(&json!({ "reason": root }).to_string()),
+        )
+        .await;
+    assert!(
+        reply.error_message().starts_with("reason:"),
+        "{:#}",
+        reply.body
+    );
+    assert_eq!(
+        h.snapshot("acme").await,
+        before_target,
+        "nothing was written"
+    );
+}
+
+/// Issue 8: text that displays as something else is refused in every text
+/// field, with a 400 that names the field.
+#[tokio::test]
+async fn invisible_formatting_characters_are_refused_in_every_text_field() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap();
+    let before = h.snapshot("acme").await;
+    let events = h.events("acme").await.len();
+    for tricky in [
+        "a\u{202e}b",
+        "zero\u{200b}width",
+        "iso\u{2066}late",
+        "\u{feff}bom",
+        "bell\u{7}",
     ] {
-        let reply = h.call("GET", &path, Some(&root), None).await;
-        assert!(reply.status == 400 || reply.status == 404, "{path}");
+        for (field, body) in [
+            ("name", json!({"name": tricky, "key_type": "service"})),
+            (
+                "description",
+                json!({"name": "x", "key_type": "service", "description": tricky}),
+            ),
+            (
+                "owner",
+                json!({"name": "x", "key_type": "user", "owner": tricky}),
+            ),
+        ] {
+            let reply = h
+                .call("POST", "/v1/api-keys", Some(&root), Some(&body.to_string()))
+                .await;
+            reply.assert_error(400);
+            assert!(
+                reply.error_message().starts_with(&format!("{field}:")),
+                "{tricky:?}: {}",
+                reply.error_message()
+            );
+        }
+        for verb in ["revoke", "rotate"] {
+            let reply = h
+                .act(
+                    &root,
+                    id,
+                    verb,
+                    Some(&json!({ "reason": tricky }).to_string()),
+                )
+                .await;
+            reply.assert_error(400);
+            assert!(
+                reply.error_message().starts_with("reason:"),
+                "{verb} {tricky:?}"
+            );
+        }
+    }
+    let reply = h
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&root),
+            Some(r#"{"name":"a\u202eb","key_type":"service"}"#),
+        )
+        .await;
+    assert!(
+        reply.error_message().contains("U+202E"),
+        "{}",
+        reply.error_message()
+    );
+    assert_eq!(h.snapshot("acme").await, before);
+    assert_eq!(h.events("acme").await.len(), events);
+}
+
+/// Issue 12: one table over every operation. A key holding every scope but
+/// the one the operation needs is denied by the authorizer, and the
+/// handler's own check refuses it too, with no store call.
+#[tokio::test]
+async fn every_operation_needs_exactly_its_scope() {
+    use keygate::lambda_http::request::from_str;
+    use keygate::routes::{Operation, Requirement};
+    use keygate::scope::Scope;
+
+    let h = Harness::new(CountingStore::new(
+        keygate::store::EmbeddedStore::in_memory().unwrap(),
+    ));
+    let root = h.root_key("acme").await;
+    let expected = [
+        (Operation::CreateKey, Some("api-keys:write")),
+        (Operation::ListKeys, Some("api-keys:read")),
+        (Operation::GetKey, Some("api-keys:read")),
+        (Operation::SuspendKey, Some("api-keys:write")),
+        (Operation::ReactivateKey, Some("api-keys:write")),
+        (Operation::RevokeKey, Some("api-keys:write")),
+        (Operation::RotateKey, Some("api-keys:write")),
+        (Operation::DeleteKey, Some("api-keys:delete")),
+        (Operation::ListScopes, None),
+        (Operation::ListAuditEvents, Some("api-keys:read")),
+    ];
+    let keyed: Vec<Operation> = Operation::ALL
+        .into_iter()
+        .filter(|op| !op.is_public())
+        .collect();
+    assert_eq!(
+        keyed,
+        expected.iter().map(|(op, _)| *op).collect::<Vec<_>>(),
+        "the table names every key-protected operation"
+    );
+    for (op, scope) in expected {
+        let Some(scope) = scope else {
+            assert_eq!(op.required(), Requirement::AnyValidKey);
+            let (any, _) = h.create_scoped(&root, &["runs:read"]).await;
+            assert!(h.authorize(&any, op.route_key()).await, "any valid key");
+            continue;
+        };
+        assert_eq!(
+            op.required(),
+            Requirement::Scope(Scope::parse(scope).unwrap()),
+            "{}",
+            op.route_key()
+        );
+        let others: Vec<&str> = Scope::all()
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| *s != scope)
+            .collect();
+        let (lacking, _) = h.create_scoped(&root, &others).await;
         assert!(
-            !reply.body.to_string().contains(&root[3..30]),
-            "{:#}",
-            reply.body
+            !h.authorize(&lacking, op.route_key()).await,
+            "{}: a key without {scope} passed the authorizer",
+            op.route_key()
+        );
+        let (holding, _) = h.create_scoped(&root, &[scope]).await;
+        assert!(
+            h.authorize(&holding, op.route_key()).await,
+            "{scope} suffices"
+        );
+
+        // The handler, given a context whose scopes lack it (as a
+        // misconfigured gateway or a stale cached decision might send).
+        let mut event: serde_json::Value =
+            serde_json::from_str(&keygate_tests::fixture(op.function_name())).unwrap();
+        event["requestContext"]["authorizer"]["lambda"]["scopes"] = others.join(" ").into();
+        let calls = h.store().total();
+        let response =
+            keygate::api::handle(&h.app, op, from_str(&event.to_string()).unwrap()).await;
+        assert_eq!(response.status().as_u16(), 403, "{}", op.route_key());
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["error"]["code"], "insufficient_scope");
+        assert!(body["error"]["message"].as_str().unwrap().contains(scope));
+        assert_eq!(h.store().total(), calls, "refused before any store call");
+    }
+}
+
+/// Issue 12 on the embedded store: each applied transition is exactly one
+/// commit (its write and its event), a repeat none.
+#[tokio::test]
+async fn each_transition_is_one_commit_and_a_repeat_none() {
+    use std::sync::atomic::Ordering;
+    let h = Harness::new(CountingStore::new(
+        keygate::store::EmbeddedStore::in_memory().unwrap(),
+    ));
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap();
+    for (verb, body, commits) in [
+        ("suspend", None, 1),
+        ("suspend", None, 0),
+        ("reactivate", None, 1),
+        ("reactivate", None, 0),
+        ("revoke", Some(r#"{"reason":"r"}"#), 1),
+        ("revoke", Some(r#"{"reason":"r"}"#), 0),
+        ("suspend", None, 0),
+    ] {
+        let before = h.store().commits.load(Ordering::SeqCst);
+        let reply = h.act(&root, id, verb, body).await;
+        assert!(reply.status == 200 || reply.status == 409, "{verb}");
+        assert_eq!(
+            h.store().commits.load(Ordering::SeqCst) - before,
+            commits,
+            "{verb}"
         );
     }
-    assert_eq!(h.snapshot("acme").await, before);
+}
+
+/// Issue 8: the local gateway answers as API Gateway does where it used to
+/// differ.
+#[tokio::test]
+async fn the_gateway_matches_paths_and_repeated_parameters_as_api_gateway_does() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let reply = h.call("GET", "//v1/api-keys", Some(&root), None).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, json!({"message": "Not Found"}))
+    );
+    // API Gateway joins a repeated parameter's values with commas.
+    let reply = h
+        .call(
+            "GET",
+            "/v1/api-keys?status=active&status=revoked",
+            Some(&root),
+            None,
+        )
+        .await;
+    reply.assert_error(400);
+    assert!(reply.error_message().contains("status"));
+    assert!(
+        reply.error_message().contains("active,revoked"),
+        "{}",
+        reply.error_message()
+    );
+    let reply = h
+        .call("GET", "/v1/api-keys?limit=5&limit=5", Some(&root), None)
+        .await;
+    reply.assert_error(400);
+    // The public routes need no key.
+    let page = h.call("GET", "/", None, None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let asset = h.call("GET", "/console/app.js", None, None).await;
+    assert_eq!(asset.status, 200);
+    assert_eq!(
+        asset.headers["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(asset.headers["x-content-type-options"], "nosniff");
+    let missing = h.call("GET", "/console/nope.js", None, None).await;
+    assert_eq!(missing.status, 404);
+    let document = h.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(document.status, 200);
+    assert_eq!(document.body["openapi"], "3.1.0");
 }
 
 #[tokio::test]
