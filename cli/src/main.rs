@@ -456,12 +456,18 @@ fn api_key(api: &ApiArgs) -> Result<String, String> {
     Ok(key)
 }
 
-fn api_client(api: &ApiArgs) -> Result<client::Client, String> {
+/// A client of the configured API with `key` (read once: standard input
+/// cannot be read twice).
+fn api_client_with(api: &ApiArgs, key: &str) -> Result<client::Client, String> {
     let url = api
         .api_url
         .as_deref()
         .ok_or("set KEYGATE_API_URL or pass --api-url")?;
-    client::Client::new(url, &api_key(api)?, api.allow_http)
+    client::Client::new(url, key, api.allow_http)
+}
+
+fn api_client(api: &ApiArgs) -> Result<client::Client, String> {
+    api_client_with(api, &api_key(api)?)
 }
 
 fn escape(part: &str) -> String {
@@ -643,7 +649,7 @@ fn whoami_command(api: &ApiArgs) -> Result<(), String> {
         .filter(|id| keygate::key::KeyId::parse(id).is_ok())
         .ok_or("the API key is not a keygate key (expected <prefix>_ and 65 letters or digits)")?
         .to_owned();
-    let client = api_client(api)?;
+    let client = api_client_with(api, &key)?;
     let record = client.call("GET", &key_path(&id, ""), None).map_err(|e| {
         if e.0.starts_with("403") {
             format!(

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -17,8 +17,12 @@ use keygate::lambda_http;
 use keygate::store::Store;
 use tokio::net::TcpListener;
 
-/// Bodies are read up to this size; the handlers answer 413 above 16 KiB.
+/// Bodies are kept up to this size; the handlers answer 413 above 16 KiB.
 const READ_LIMIT: usize = 1024 * 1024;
+/// A body is read (and dropped) up to API Gateway's own payload limit before
+/// an early answer, so the client reads the answer rather than a reset
+/// connection; past it the connection is closed.
+const DRAIN_LIMIT: usize = 10 * 1024 * 1024;
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
@@ -54,7 +58,7 @@ pub async fn run<S: Store>(
 }
 
 /// As API Gateway does: route and identity source first (404, 401), before
-/// the body is read; then the body (413 past [`READ_LIMIT`]), then the
+/// the body is looked at; then the body (413 past [`READ_LIMIT`]), then the
 /// authorizer and the handler.
 async fn handle<S: Store>(
     app: &App<S>,
@@ -64,11 +68,14 @@ async fn handle<S: Store>(
     let (parts, body) = req.into_parts();
     let matched = match gateway::admit(app, &parts.method, &parts.uri, &parts.headers) {
         Ok(matched) => matched,
-        Err(refusal) => return to_hyper(refusal.answer()),
+        Err(refusal) => {
+            drain(body, 0).await;
+            return to_hyper(refusal.answer());
+        }
     };
-    let body = match Limited::new(body, READ_LIMIT).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
+    let body = match read_body(body).await {
+        Some(bytes) => bytes,
+        None => {
             let too_large = ApiError::payload_too_large(api::MAX_BODY_BYTES);
             return to_hyper(too_large.into_response(&uuid::Uuid::now_v7().to_string()));
         }
@@ -81,6 +88,34 @@ async fn handle<S: Store>(
         source_ip: Some(source_ip),
     };
     to_hyper(gateway::forward(app, matched, incoming).await)
+}
+
+/// The body, if it is at most [`READ_LIMIT`] bytes; a larger one is drained.
+async fn read_body(mut body: Incoming) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map(|f| f.into_data()) else {
+            return None;
+        };
+        if let Ok(data) = data {
+            if bytes.len() + data.len() > READ_LIMIT {
+                drain(body, bytes.len() + data.len()).await;
+                return None;
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Some(bytes)
+}
+
+/// Read and drop the rest of a body, up to [`DRAIN_LIMIT`] in all.
+async fn drain(mut body: Incoming, mut seen: usize) {
+    while seen <= DRAIN_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
 
 fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> HttpResponse {

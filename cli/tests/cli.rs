@@ -83,6 +83,27 @@ fn every_subcommand_against_a_running_server() {
     ]));
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
+    // The "more" hint is a command that works: it keeps --status and --limit.
+    let first = stdout(&run(&[
+        "keys", "list", "--status", "active", "--limit", "2",
+    ]));
+    let more = first
+        .lines()
+        .find_map(|l| l.strip_prefix("more: keygate "))
+        .unwrap_or_else(|| panic!("no more hint: {first}"));
+    assert!(
+        more.contains("--status active") && more.contains("--limit 2"),
+        "{more}"
+    );
+    let args: Vec<&str> = more.split_whitespace().collect();
+    let next = run(&args);
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert_eq!(
+        stdout(&next).lines().count(),
+        2,
+        "header + the third key: {}",
+        stdout(&next)
+    );
 
     let got = json(&run(&["keys", "get", &id, "--json"]));
     assert_eq!(got["id"], id);
@@ -138,6 +159,70 @@ fn every_subcommand_against_a_running_server() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("status"));
 
+    // rotate: the new key once on stdout, the old one revoked or in grace.
+    let out = run(&[
+        "keys",
+        "create",
+        "--name",
+        "rotating",
+        "--scopes",
+        "runs:read",
+        "--json",
+    ]);
+    let rotating = json(&out)["id"].as_str().unwrap().to_owned();
+    let out = run(&[
+        "keys",
+        "rotate",
+        &rotating,
+        "--grace",
+        "1h",
+        "--reason",
+        "scheduled",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let new_key = stdout(&out).lines().last().unwrap().to_owned();
+    assert!(new_key.starts_with("kg_") && new_key.len() == 3 + keygate::key::BODY_LEN);
+    assert!(
+        stderr(&out).contains("keeps working for 1h"),
+        "{}",
+        stderr(&out)
+    );
+    let old = json(&run(&["keys", "get", &rotating, "--json"]));
+    assert_eq!(old["status"], "active");
+    assert!(old["rotated_to"].is_string() && old["expires_at"].is_string());
+    let out = run(&["keys", "rotate", &rotating]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("409") && stderr(&out).contains("already rotated"));
+    let out = run(&["keys", "rotate", &rotating, "--grace", "8d"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error: {}",
+        stderr(&out)
+    );
+
+    // audit: a table by default, JSON with --json, filters.
+    let events = stdout(&run(&["audit", "--key", &rotating]));
+    assert!(events.starts_with("TIME"), "{events}");
+    assert!(
+        events.contains("rotate") && events.contains("create"),
+        "{events}"
+    );
+    assert!(events.contains("scheduled"));
+    let page = json(&run(&["audit", "--action", "rotate", "--json"]));
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    let out = run(&["audit", "--action", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("action"));
+
+    // whoami: the calling key's own record.
+    let me = json(&run(&["whoami", "--json"]));
+    assert_eq!(me["name"], "root");
+    assert_eq!(me["scopes"], serde_json::json!(["*"]));
+    let out = keygate(&url, "not-a-key", &["whoami"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not a keygate key"));
+
     let out = run(&["keys", "delete", &id]);
     assert!(out.status.success());
     assert!(stdout(&out).contains(&id));
@@ -182,6 +267,10 @@ fn missing_settings_and_help() {
         vec!["keys", "list", "--help"],
         vec!["keys", "revoke", "--help"],
         vec!["scopes", "--help"],
+        vec!["keys", "rotate", "--help"],
+        vec!["audit", "--help"],
+        vec!["whoami", "--help"],
+        vec!["completions", "--help"],
     ] {
         let out = std::process::Command::new(KEYGATE)
             .args(&args)
@@ -198,4 +287,16 @@ fn missing_settings_and_help() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = std::process::Command::new(KEYGATE)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = stdout(&out);
+        assert!(
+            script.contains("keygate") && script.contains("rotate"),
+            "{shell}"
+        );
+    }
 }

@@ -97,3 +97,114 @@ fn table_create_bootstrap_and_serve_on_dynamodb() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Start `keygate serve` on DynamoDB with `env`; returns the child and URL.
+fn serve_on(table: &str, endpoint: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut command = keygate_on(table, endpoint, &["serve", "--port", "0"]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut server = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        if let Some(url) = line.strip_prefix("keygate: listening on ") {
+            break url.to_owned();
+        }
+    };
+    (server, url)
+}
+
+/// Issue 8 on DynamoDB: a locked-out organization is recovered with
+/// `bootstrap --org --table`, and the pepper comes from Secrets Manager
+/// (moto's), never from a plain setting; an unreadable secret stops the
+/// process at start.
+#[test]
+fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
+    let endpoint = keygate_tests::dynamodb_endpoint();
+    let table = format!("keygate-cli-pepper-{}", std::process::id());
+    let out = keygate_on(&table, &endpoint, &["table", "create"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let secret = runtime.block_on(keygate_tests::create_secret(
+        "keygate-pepper",
+        "a-long-random-pepper",
+    ));
+    let peppered = [
+        ("KEYGATE_PEPPER_SECRET_ID", secret.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+
+    let bootstrap = |env: &[(&str, &str)]| {
+        let mut command = keygate_on(&table, &endpoint, &["bootstrap", "--org", "acme"]);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let out = bootstrap(&peppered);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    // The key verifies with the pepper, and only with it.
+    let (mut with_pepper, url) = serve_on(&table, &endpoint, &peppered);
+    let me = format!("{url}/v1/api-keys/{}", keygate_tests::id_of(&root));
+    assert_eq!(request("GET", &me, Some(&root), None).status, 200);
+    // Lock the org out: its only key deletes itself.
+    assert_eq!(request("DELETE", &me, Some(&root), None).status, 204);
+    assert_eq!(
+        request("GET", &format!("{url}/v1/api-keys"), Some(&root), None).status,
+        403
+    );
+    let _ = with_pepper.kill();
+    let _ = with_pepper.wait();
+    let (mut without, url) = serve_on(&table, &endpoint, &[]);
+    let recovered = bootstrap(&peppered);
+    assert!(recovered.status.success());
+    let key = String::from_utf8(recovered.stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(
+        request("GET", &format!("{url}/v1/api-keys"), Some(&key), None).status,
+        403,
+        "a peppered key does not verify without the pepper"
+    );
+    let _ = without.kill();
+    let _ = without.wait();
+    let (mut with_pepper, url) = serve_on(&table, &endpoint, &peppered);
+    let listed = request("GET", &format!("{url}/v1/api-keys"), Some(&key), None);
+    assert_eq!(listed.status, 200, "recovered");
+    assert_eq!(listed.body["data"][0]["scopes"], serde_json::json!(["*"]));
+    let events = request("GET", &format!("{url}/v1/audit-events"), Some(&key), None);
+    let actions: Vec<&str> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["bootstrap", "delete", "bootstrap"]);
+    let _ = with_pepper.kill();
+    let _ = with_pepper.wait();
+
+    // A secret that cannot be read stops the process; it never runs unpeppered.
+    let missing = format!("{secret}-gone");
+    let out = bootstrap(&[
+        ("KEYGATE_PEPPER_SECRET_ID", missing.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KEYGATE_PEPPER_SECRET_ID"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no key was minted");
+}

@@ -66,6 +66,28 @@ fn lifecycle_over_http_and_data_survives_a_restart() {
         (unauthorized.status, unauthorized.body),
         (401, json!({"message": "Unauthorized"}))
     );
+    // As API Gateway: route and identity before the body. A 2 MB body to an
+    // unknown route is a 404 and to a known route without a key a 401, not a
+    // 413; with a key, the body is read and refused as too large.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let unknown = request(
+        "POST",
+        &format!("{}/v1/nowhere", server.url),
+        Some(&root),
+        Some(&huge),
+    );
+    assert_eq!(
+        (unknown.status, unknown.body),
+        (404, json!({"message": "Not Found"}))
+    );
+    let keyless = request("POST", &base, None, Some(&huge));
+    assert_eq!(
+        (keyless.status, keyless.body),
+        (401, json!({"message": "Unauthorized"}))
+    );
+    let too_large = request("POST", &base, Some(&root), Some(&huge));
+    assert_eq!(too_large.status, 413);
+    assert_eq!(too_large.body["error"]["code"], "payload_too_large");
     let missing = request("GET", &format!("{}/nowhere", server.url), Some(&root), None);
     assert_eq!(
         (missing.status, missing.body),
@@ -151,5 +173,67 @@ fn lifecycle_over_http_and_data_survives_a_restart() {
         None,
     );
     assert_eq!(other_org.status, 404, "another org's key is a 404");
+    server.stop();
+}
+
+/// Issue 8: an organization whose only full-access key is gone is recovered
+/// with `keygate bootstrap --org` by whoever can write the store.
+#[test]
+fn bootstrap_recovers_a_locked_out_organization() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let root = server.first_key.clone().unwrap();
+    let me = format!("{}/v1/api-keys/{}", server.url, keygate_tests::id_of(&root));
+    assert_eq!(request("DELETE", &me, Some(&root), None).status, 204);
+    let locked = request(
+        "GET",
+        &format!("{}/v1/api-keys", server.url),
+        Some(&root),
+        None,
+    );
+    assert_eq!(locked.status, 403, "locked out");
+    server.stop();
+
+    let minted = std::process::Command::new(KEYGATE)
+        .args([
+            "bootstrap",
+            "--org",
+            "default",
+            "--name",
+            "recovered",
+            "--data",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let key = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let server = Server::start(data.path());
+    assert_eq!(server.first_key, None);
+    let listed = request(
+        "GET",
+        &format!("{}/v1/api-keys", server.url),
+        Some(&key),
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["data"][0]["name"], "recovered");
+    assert_eq!(listed.body["data"][0]["scopes"], json!(["*"]));
+    let events = request(
+        "GET",
+        &format!("{}/v1/audit-events", server.url),
+        Some(&key),
+        None,
+    );
+    assert_eq!(events.body["data"][0]["action"], "bootstrap");
+    assert_eq!(events.body["data"][0]["actor_type"], "bootstrap");
+    assert_eq!(
+        events.body["data"][1]["action"], "delete",
+        "the old key's history stays"
+    );
     server.stop();
 }

@@ -513,3 +513,23 @@ pub fn assert_no_secret(haystack: &[u8], keys: &[&str], what: &str) {
         }
     }
 }
+
+/// Store `value` as a new secret in the test endpoint's Secrets Manager
+/// (moto); returns its ARN.
+pub async fn create_secret(name: &str, value: &str) -> String {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Builder, Credentials, Region};
+    let config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(dynamodb_endpoint())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .build();
+    let out = aws_sdk_secretsmanager::Client::from_conf(config)
+        .create_secret()
+        .name(format!("{name}-{}", uuid_like()))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create the test secret");
+    out.arn().expect("the secret's ARN").to_owned()
+}
