@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-VENV=${VENV:-.venv}
+VENV=${VENV:-.venv-sam}
 [[ $VENV == /* ]] || VENV="$PWD/$VENV"
 if ! cargo lambda --version >/dev/null 2>&1; then
     if [[ ! -x "$VENV/bin/cargo-lambda" ]]; then

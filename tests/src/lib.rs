@@ -21,6 +21,7 @@ use keygate::store::{DynamoDbStore, EmbeddedStore, Page, Store, StoreError};
 use serde_json::Value;
 
 pub mod contract;
+pub mod rie;
 pub mod runtime_api;
 pub mod scenarios;
 
