@@ -90,8 +90,8 @@ function statusChange(event) {
 }
 
 function successor(event) {
-  return event.successor_key_id
-    ? h('span', { class: 'secondary' }, 'successor ', h('code', {}, event.successor_key_id))
+  return event.rotated_to
+    ? h('span', { class: 'secondary' }, 'successor ', h('code', {}, event.rotated_to))
     : null;
 }
 

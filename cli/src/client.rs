@@ -17,8 +17,9 @@ pub struct Client {
 /// Whether `host` (from a URL) is this machine.
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
+    // Only the name `localhost` and literal loopback addresses: other
+    // `*.localhost` names may be resolved by DNS to another machine.
     host.eq_ignore_ascii_case("localhost")
-        || host.to_ascii_lowercase().ends_with(".localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -46,7 +47,15 @@ impl Client {
             }
             _ => return Err(format!("the API URL {base:?} is not http:// or https://")),
         }
+        // A proxy from the environment (HTTP_PROXY, ALL_PROXY) would see the
+        // key in plain text on an http:// call; over https it only tunnels
+        // the encrypted connection, so only https may use one.
+        let proxy = match uri.scheme_str() {
+            Some("https") => ureq::Proxy::try_from_env(),
+            _ => None,
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .proxy(proxy)
             .http_status_as_error(false)
             // Never follow a redirect: it would carry the key to wherever
             // the server points.

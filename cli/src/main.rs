@@ -467,6 +467,9 @@ fn api_client_with(api: &ApiArgs, key: &str) -> Result<client::Client, String> {
 }
 
 fn api_client(api: &ApiArgs) -> Result<client::Client, String> {
+    if api.api_url.is_none() {
+        return Err("set KEYGATE_API_URL or pass --api-url".into());
+    }
     api_client_with(api, &api_key(api)?)
 }
 

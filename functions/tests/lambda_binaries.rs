@@ -259,7 +259,10 @@ async fn every_function_serves_its_fixture() {
 
     let (status, body) = run("reactivate-key").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["id"].as_str(), &body["status"]), (Some(id.as_str()), &json!("active")));
+    assert_eq!(
+        (body["id"].as_str(), &body["status"]),
+        (Some(id.as_str()), &json!("active"))
+    );
 
     let (status, body) = run("rotate-key").await;
     assert_eq!(status, 201, "{body}");
@@ -275,7 +278,11 @@ async fn every_function_serves_its_fixture() {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert_eq!(actions, ["rotate", "reactivate", "suspend", "create"], "{body}");
+    assert_eq!(
+        actions,
+        ["rotate", "reactivate", "suspend", "create"],
+        "{body}"
+    );
     assert_eq!(body["data"][0]["source_ip"], "203.0.113.7");
     assert_eq!(body["data"][0]["request_id"], "NpbN7gV4DoEEMVw=");
 
@@ -288,13 +295,20 @@ async fn every_function_serves_its_fixture() {
     assert_eq!(status, 204, "{body}");
     assert_eq!(body, Value::Null);
     assert!(
-        store.get(KeyId::parse(&id).unwrap()).await.unwrap().is_none(),
+        store
+            .get(KeyId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .is_none(),
         "deleted from the table"
     );
 
     let (status, body) = run("console").await;
     assert_eq!(status, 200);
-    assert!(body.as_str().is_some_and(|page| page.contains("<title>keygate console</title>")));
+    assert!(
+        body.as_str()
+            .is_some_and(|page| page.contains("<title>keygate console</title>"))
+    );
 
     let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
     assert_eq!(shown.len(), 3, "the fixture key, create's and rotate's");
@@ -327,7 +341,10 @@ async fn a_function_behind_the_wrong_route_refuses_it() {
         assert_eq!(body["error"]["code"], "internal_error");
         let route = event(sent)["routeKey"].as_str().unwrap().to_owned();
         assert!(logs.contains("misrouted"), "{logs}");
-        assert!(logs.contains(&route), "the log names the route received: {logs}");
+        assert!(
+            logs.contains(&route),
+            "the log names the route received: {logs}"
+        );
     }
     assert_eq!(store.get(id).await.unwrap(), before, "the key is untouched");
 }
@@ -366,11 +383,17 @@ async fn the_pepper_comes_from_secrets_manager() {
         SecretHasher::new(Some(pepper.as_bytes())).hash(parsed.secret()),
         "stored with the pepper from Secrets Manager"
     );
-    assert_ne!(stored.secret_hash, SecretHasher::new(None).hash(parsed.secret()));
+    assert_ne!(
+        stored.secret_hash,
+        SecretHasher::new(None).hash(parsed.secret())
+    );
 
     let ask = authorizer_with(&key, "GET /v1/runs");
     let with = Rie::start(Path::new(AUTHORIZER), &peppered).await;
-    assert_eq!(with.invoke(ask.clone()).await.unwrap()["isAuthorized"], true);
+    assert_eq!(
+        with.invoke(ask.clone()).await.unwrap()["isAuthorized"],
+        true
+    );
     let without = Rie::start(Path::new(AUTHORIZER), &plain).await;
     assert_eq!(
         without.invoke(ask).await.unwrap()["isAuthorized"],

@@ -139,8 +139,10 @@ pub struct AuditEvent {
     pub status_before: Option<KeyStatus>,
     /// `None` for a key that no longer exists (delete).
     pub status_after: Option<KeyStatus>,
-    /// The key a rotation created.
-    pub successor_key_id: Option<KeyId>,
+    /// On a `rotate` event, the key that replaced this one.
+    pub rotated_to: Option<KeyId>,
+    /// On the `create` event of a rotation's new key, the key it replaced.
+    pub rotated_from: Option<KeyId>,
     pub request_id: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -161,7 +163,8 @@ pub struct AuditEventView<'a> {
     pub reason: Option<&'a RevokeReason>,
     pub status_before: Option<KeyStatus>,
     pub status_after: Option<KeyStatus>,
-    pub successor_key_id: Option<KeyId>,
+    pub rotated_to: Option<KeyId>,
+    pub rotated_from: Option<KeyId>,
     pub request_id: &'a str,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -185,7 +188,8 @@ impl AuditEvent {
             reason: self.reason.as_ref(),
             status_before: self.status_before,
             status_after: self.status_after,
-            successor_key_id: self.successor_key_id,
+            rotated_to: self.rotated_to,
+            rotated_from: self.rotated_from,
             request_id: &self.request_id,
             source_ip: self.source_ip.as_deref(),
             user_agent: self.user_agent.as_deref(),

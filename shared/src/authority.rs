@@ -78,10 +78,9 @@ fn uncovered_message(e: &Escalation) -> String {
             "this key has full access and yours does not: only a full-access key can change it"
                 .to_owned()
         }
-        Escalation::Scopes(_) => format!(
+        Escalation::Scopes(missing) => format!(
             "this key holds scopes your key does not, so your key cannot change it: {}",
-            e.to_string()
-                .trim_start_matches("the calling key does not hold ")
+            crate::scope::list(missing)
         ),
     }
 }

@@ -17,6 +17,29 @@ pub struct Origin {
     pub request_id: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The calling key as the authorizer saw it; the change is written only
+    /// while the key is still so (see [`ActorGuard`]).
+    pub guard: Option<ActorGuard>,
+}
+
+/// What a change requires of the key that asked for it, checked in the same
+/// atomic write: it is still active, with the expiry the authorizer saw. A
+/// key suspended, revoked, deleted or given an earlier expiry while its
+/// request ran changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActorGuard {
+    pub key_id: KeyId,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl ActorGuard {
+    /// Whether the stored calling key `current` still allows a change at `at`.
+    pub fn holds(&self, current: &KeyRecord, at: Timestamp) -> bool {
+        current.id == self.key_id
+            && current.status == KeyStatus::Active
+            && current.expires_at == self.expires_at
+            && !current.is_expired(at)
+    }
 }
 
 impl Origin {
@@ -35,7 +58,14 @@ impl Origin {
             request_id: sanitize_context(request_id),
             source_ip: keep(source_ip),
             user_agent: keep(user_agent),
+            guard: None,
         }
+    }
+
+    /// The change also requires the calling key to be as the authorizer saw it.
+    pub fn guarded(mut self, guard: ActorGuard) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     /// `keygate bootstrap` and the first start of `keygate serve`.
@@ -70,11 +100,13 @@ impl KeyWrite {
     }
 }
 
-/// The writes of one change and its event.
+/// The writes of one change, the calling key's guard, and the change's
+/// events: one per key it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     writes: Vec<KeyWrite>,
-    event: AuditEvent,
+    guard: Option<ActorGuard>,
+    events: Vec<AuditEvent>,
 }
 
 /// Why a store refuses a change it was handed.
@@ -82,11 +114,26 @@ pub struct Change {
 pub enum MalformedChange {
     #[error("an update may change a key's state only, not what it is or may do")]
     IdentityChanged,
-    #[error("the writes and the event name different organizations")]
+    #[error("the writes and the events name different organizations")]
     MixedOrganizations,
+    #[error("a change records at least one event")]
+    NoEvent,
 }
 
 impl Change {
+    fn new(writes: Vec<KeyWrite>, events: Vec<AuditEvent>, origin: &Origin) -> Self {
+        // A key acting on itself is guarded by its own write's condition (a
+        // transaction cannot check and write one item twice).
+        let guard = origin
+            .guard
+            .filter(|g| writes.iter().all(|w| w.id() != g.key_id));
+        Self {
+            writes,
+            guard,
+            events,
+        }
+    }
+
     /// A new key (its creator, or `bootstrap`, in `origin`).
     pub fn create(record: KeyRecord, origin: &Origin) -> Self {
         let action = match origin.actor {
@@ -94,20 +141,18 @@ impl Change {
             Actor::Key { .. } => AuditAction::Create,
         };
         let event = event(origin, action, &record, None, Some(KeyStatus::Active));
-        Self {
-            writes: vec![KeyWrite::Insert(record)],
-            event,
-        }
+        Self::new(vec![KeyWrite::Insert(record)], vec![event], origin)
     }
 
     /// Suspend, reactivate or revoke `before`, which [`crate::lifecycle::check`]
-    /// found the transition applies to.
+    /// found the transition applies to. Returns the change and the key as it
+    /// will be.
     pub fn status(
         before: KeyRecord,
         transition: Transition,
         reason: Option<RevokeReason>,
         origin: &Origin,
-    ) -> Self {
+    ) -> (Self, KeyRecord) {
         let after = transition.apply(&before, origin.at, reason.clone(), origin.actor.key_id());
         let action = match transition {
             Transition::Suspend => AuditAction::Suspend,
@@ -122,10 +167,15 @@ impl Change {
             Some(after.status),
         );
         event.reason = reason;
-        Self {
-            writes: vec![KeyWrite::Update { before, after }],
-            event,
-        }
+        let change = Self::new(
+            vec![KeyWrite::Update {
+                before,
+                after: after.clone(),
+            }],
+            vec![event],
+            origin,
+        );
+        (change, after)
     }
 
     pub fn delete(before: KeyRecord, origin: &Origin) -> Self {
@@ -136,47 +186,60 @@ impl Change {
             Some(before.status),
             None,
         );
-        Self {
-            writes: vec![KeyWrite::Delete(before)],
-            event,
-        }
+        Self::new(vec![KeyWrite::Delete(before)], vec![event], origin)
     }
 
-    /// Replace `old` (which [`Rotation::check`] accepted) by `successor`.
+    /// Replace `old` (which [`Rotation::check`] accepted) by `successor`: a
+    /// `rotate` event on the old key and a `create` event on the new one, so
+    /// each key's history tells where it went or came from. Returns the
+    /// change and the successor as it will be stored.
     pub fn rotate(
         old: KeyRecord,
         mut successor: KeyRecord,
         rotation: &Rotation,
         origin: &Origin,
-    ) -> Self {
+    ) -> (Self, KeyRecord) {
         successor.rotated_from = Some(old.id);
         let retired = rotation.retire(&old, successor.id, origin.at, origin.actor.key_id());
-        let mut event = event(
+        let mut rotated = event(
             origin,
             AuditAction::Rotate,
             &old,
             Some(old.status),
             Some(retired.status),
         );
-        event.reason = rotation.reason.clone();
-        event.successor_key_id = Some(successor.id);
-        Self {
-            writes: vec![
+        rotated.reason = rotation.reason.clone();
+        rotated.rotated_to = Some(successor.id);
+        let mut created = event(
+            origin,
+            AuditAction::Create,
+            &successor,
+            None,
+            Some(KeyStatus::Active),
+        );
+        created.reason = rotation.reason.clone();
+        created.rotated_from = Some(old.id);
+        let change = Self::new(
+            vec![
                 KeyWrite::Update {
                     before: old,
                     after: retired,
                 },
-                KeyWrite::Insert(successor),
+                KeyWrite::Insert(successor.clone()),
             ],
-            event,
-        }
+            vec![rotated, created],
+            origin,
+        );
+        (change, successor)
     }
 
-    /// The change with its event under another id. Ids are generated fresh,
-    /// so this is only for replays and for tests that inject a fault (an id
-    /// that already exists makes the whole change fail).
+    /// The change with its first event under another id. Ids are generated
+    /// fresh, so this is only for replays and for tests that inject a fault
+    /// (an id that already exists makes the whole change fail).
     pub fn with_event_id(mut self, id: EventId) -> Self {
-        self.event.id = id;
+        if let Some(first) = self.events.first_mut() {
+            first.id = id;
+        }
         self
     }
 
@@ -184,13 +247,25 @@ impl Change {
         &self.writes
     }
 
-    pub fn event(&self) -> &AuditEvent {
-        &self.event
+    /// What the change requires of the calling key, when that key is not
+    /// one of the keys it writes.
+    pub fn guard(&self) -> Option<ActorGuard> {
+        self.guard
+    }
+
+    pub fn events(&self) -> &[AuditEvent] {
+        &self.events
+    }
+
+    /// The change's time (every event has it).
+    pub fn at(&self) -> Option<Timestamp> {
+        self.events.first().map(|e| e.at)
     }
 
     /// What every store checks before writing: updates keep each key's
-    /// identity, and everything is in one organization.
+    /// identity, everything is in one organization, and there is an event.
     pub fn validate(&self) -> Result<(), MalformedChange> {
+        let org = &self.events.first().ok_or(MalformedChange::NoEvent)?.org_id;
         for write in &self.writes {
             let record = match write {
                 KeyWrite::Insert(r) | KeyWrite::Delete(r) => r,
@@ -201,9 +276,12 @@ impl Change {
                     after
                 }
             };
-            if record.org_id != self.event.org_id {
+            if &record.org_id != org {
                 return Err(MalformedChange::MixedOrganizations);
             }
+        }
+        if self.events.iter().any(|e| &e.org_id != org) {
+            return Err(MalformedChange::MixedOrganizations);
         }
         Ok(())
     }
@@ -227,7 +305,8 @@ fn event(
         reason: None,
         status_before,
         status_after,
-        successor_key_id: None,
+        rotated_to: None,
+        rotated_from: None,
         request_id: origin.request_id.clone(),
         source_ip: origin.source_ip.clone(),
         user_agent: origin.user_agent.clone(),
@@ -269,7 +348,7 @@ mod tests {
     fn each_change_derives_its_event() {
         let key = record("k");
         let created = Change::create(key.clone(), &origin());
-        let e = created.event();
+        let e = &created.events()[0];
         assert_eq!(
             (e.action, e.status_before, e.status_after),
             (AuditAction::Create, None, Some(KeyStatus::Active))
@@ -278,17 +357,18 @@ mod tests {
         assert_eq!(e.source_ip.as_deref(), Some("203.0.113.7"));
 
         let boot = Change::create(key.clone(), &Origin::bootstrap(Timestamp::from_unix(1)));
-        assert_eq!(boot.event().action, AuditAction::Bootstrap);
-        assert_eq!(boot.event().actor, Actor::Bootstrap);
+        assert_eq!(boot.events()[0].action, AuditAction::Bootstrap);
+        assert_eq!(boot.events()[0].actor, Actor::Bootstrap);
 
         let reason = RevokeReason::new("leaked").unwrap();
-        let revoked = Change::status(
+        let (revoked, after) = Change::status(
             key.clone(),
             Transition::Revoke,
             Some(reason.clone()),
             &origin(),
         );
-        let e = revoked.event();
+        assert_eq!(after.status, KeyStatus::Revoked);
+        let e = &revoked.events()[0];
         assert_eq!(
             (e.action, e.status_before, e.status_after),
             (
@@ -301,7 +381,7 @@ mod tests {
         assert_eq!(revoked.validate(), Ok(()));
 
         let deleted = Change::delete(key, &origin());
-        assert_eq!(deleted.event().status_after, None);
+        assert_eq!(deleted.events()[0].status_after, None);
     }
 
     #[test]
@@ -312,20 +392,57 @@ mod tests {
             grace_secs: 0,
             reason: None,
         };
-        let change = Change::rotate(old.clone(), new.clone(), &rotation, &origin());
+        let (change, successor) = Change::rotate(old.clone(), new.clone(), &rotation, &origin());
         let [
             KeyWrite::Update { after: retired, .. },
-            KeyWrite::Insert(successor),
+            KeyWrite::Insert(inserted),
         ] = change.writes()
         else {
             panic!("{:?}", change.writes());
         };
+        assert_eq!(inserted, &successor);
         assert_eq!(retired.status, KeyStatus::Revoked);
         assert_eq!(retired.revoked_reason.as_ref().unwrap().as_str(), "rotated");
         assert_eq!(retired.rotated_to, Some(new.id));
         assert_eq!(successor.rotated_from, Some(old.id));
-        assert_eq!(change.event().successor_key_id, Some(new.id));
+        let [rotated, created] = change.events() else {
+            panic!("{:?}", change.events());
+        };
+        assert_eq!(
+            (rotated.action, rotated.key_id),
+            (AuditAction::Rotate, old.id)
+        );
+        assert_eq!(rotated.rotated_to, Some(new.id));
+        assert_eq!(
+            (created.action, created.key_id),
+            (AuditAction::Create, new.id)
+        );
+        assert_eq!(created.rotated_from, Some(old.id));
         assert_eq!(change.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_change_guards_the_calling_key_unless_it_writes_it() {
+        let key = record("k");
+        let guard = ActorGuard {
+            key_id: KeyId::from_u128(9),
+            expires_at: None,
+        };
+        let guarded = origin().guarded(guard);
+        assert_eq!(Change::delete(key.clone(), &guarded).guard(), Some(guard));
+        let own = origin().guarded(ActorGuard {
+            key_id: key.id,
+            expires_at: None,
+        });
+        assert_eq!(Change::delete(key.clone(), &own).guard(), None);
+        let mut stored = key.clone();
+        stored.id = guard.key_id;
+        assert!(guard.holds(&stored, Timestamp::from_unix(2_000)));
+        stored.status = KeyStatus::Suspended;
+        assert!(!guard.holds(&stored, Timestamp::from_unix(2_000)));
+        stored.status = KeyStatus::Active;
+        stored.expires_at = Some(Timestamp::from_unix(1_500));
+        assert!(!guard.holds(&stored, Timestamp::from_unix(2_000)));
     }
 
     #[test]

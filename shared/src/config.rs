@@ -38,6 +38,11 @@ pub enum ConfigError {
     NoAuditTable,
     #[error("set {ENV_PEPPER} or {ENV_PEPPER_SECRET}, not both")]
     TwoPeppers,
+    #[error(
+        "{ENV_PEPPER} is refused in a Lambda function: anyone who may read its configuration \
+         could read the pepper; set {ENV_PEPPER_SECRET} to a Secrets Manager secret instead"
+    )]
+    PlainPepperInLambda,
     /// The secret could not be read: the function must not run without it.
     #[error("{ENV_PEPPER_SECRET}: cannot read the pepper from Secrets Manager: {0}")]
     PepperSecret(String),

@@ -115,9 +115,14 @@ pub fn handle(req: Request) -> Response<Body> {
     let op = Operation::ALL
         .into_iter()
         .find(|op| op.is_public() && Some(op.route_key()) == route);
-    let result = match op {
-        Some(op) => serve(op, &req),
-        None => {
+    // `ANY <path>`: a keygate path with a method it does not serve.
+    let not_allowed = route
+        .and_then(|r| r.strip_prefix("ANY "))
+        .filter(|path| crate::routes::keygate_paths().contains(path));
+    let result = match (op, not_allowed) {
+        (Some(op), _) => serve(op, &req),
+        (None, Some(path)) => Ok(crate::gateway::method_not_allowed(&allowed_on(path))),
+        (None, None) => {
             tracing::error!(
                 received = route.unwrap_or("(none)"),
                 request_id = %request_id,
@@ -134,4 +139,17 @@ pub fn handle(req: Request) -> Response<Body> {
         "handled"
     );
     response
+}
+
+/// The methods keygate serves on a path template, for `Allow`.
+fn allowed_on(template: &str) -> String {
+    let mut methods: Vec<&str> = Operation::ALL
+        .iter()
+        .filter_map(|op| op.route_key().split_once(' '))
+        .filter(|(_, path)| *path == template)
+        .map(|(method, _)| method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods.join(", ")
 }

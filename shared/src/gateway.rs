@@ -117,7 +117,12 @@ pub fn admit<'a, S: Store>(
     headers: &HeaderMap,
 ) -> Result<Matched<'a>, Refusal> {
     let Some(matched) = app.routes.match_request(method.as_str(), uri.path()) else {
-        return Err(Refusal::NotFound);
+        let allowed = app.routes.allowed_methods(uri.path());
+        return Err(if allowed.is_empty() {
+            Refusal::NotFound
+        } else {
+            Refusal::MethodNotAllowed(allowed.join(", "))
+        });
     };
     if matched.route.requirement == Requirement::Public {
         return Ok(matched);
@@ -132,10 +137,13 @@ pub fn admit<'a, S: Store>(
 }
 
 /// Why API Gateway answers a request without reading its body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// No route matches: 404 `{"message":"Not Found"}`.
     NotFound,
+    /// A keygate path, but not this method: 405 with `Allow` (the stack's
+    /// `ANY` routes answer the same, see [`method_not_allowed`]).
+    MethodNotAllowed(String),
     /// No identity source on a key-protected route: 401 `{"message":"Unauthorized"}`.
     Unauthorized,
 }
@@ -144,9 +152,19 @@ impl Refusal {
     pub fn answer(self) -> Response<Body> {
         match self {
             Refusal::NotFound => gateway_answer(404, "Not Found"),
+            Refusal::MethodNotAllowed(allow) => method_not_allowed(&allow),
             Refusal::Unauthorized => gateway_answer(401, "Unauthorized"),
         }
     }
+}
+
+/// 405 `{"message":"Method Not Allowed"}` with the `Allow` header.
+pub fn method_not_allowed(allow: &str) -> Response<Body> {
+    let mut response = gateway_answer(405, "Method Not Allowed");
+    if let Ok(value) = http::HeaderValue::from_str(allow) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
 }
 
 /// Route, identity source, authorizer, then the handler: [`admit`] then

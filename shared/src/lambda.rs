@@ -49,6 +49,11 @@ fn config_error(e: ConfigError) -> Error {
 async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     init_tracing();
     let settings = Settings::from_env().map_err(config_error)?;
+    if matches!(settings.pepper, crate::config::PepperSource::Plain(_)) {
+        // The pepper in a function's environment is readable by anyone who
+        // may read the function's configuration.
+        return Err(config_error(ConfigError::PlainPepperInLambda));
+    }
     let tables = Settings::tables_from_env().map_err(config_error)?;
     // Reads the pepper from Secrets Manager when one is configured: a
     // function that hashes never runs without it.

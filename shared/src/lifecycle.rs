@@ -116,7 +116,9 @@ pub enum NotRotatable {
     NotActive(KeyStatus),
     #[error("this key has expired; create a new key instead")]
     Expired,
-    #[error("this key was already rotated (to {0}); rotate its successor instead")]
+    /// Carries the successor's id; the message leaves it to the record's
+    /// `rotated_to` (no message repeats a long run of letters and digits).
+    #[error("this key was already rotated; rotate its successor (its rotated_to) instead")]
     AlreadyRotated(KeyId),
 }
 

@@ -310,7 +310,8 @@ fn operation(op: Operation) -> Value {
             "summary": "A script, style sheet or image of the console",
             "security": [],
             "parameters": [{"name": "file", "in": "path", "required": true,
-                "schema": {"type": "string", "pattern": "^[a-z-]+\\.(js|css|svg)$"}}],
+                "schema": {"type": "string", "enum": crate::console::ASSETS.iter()
+                    .map(|a| a.name).filter(|n| *n != "index.html").collect::<Vec<_>>()}}],
             "responses": {
                 "200": {"description": "The file", "content": {
                     "text/javascript": {"schema": {"type": "string"}},
@@ -539,27 +540,8 @@ fn components() -> Value {
                 .into_iter().collect(),
                 "A page of keys, newest first; next_cursor is null on the last page."),
             "CreateKeyRequest": {
-                "type": "object",
-                "required": ["name", "key_type"],
-                "additionalProperties": false,
-                "properties": {
-                    "name": text(1, KeyName::MAX_CHARS, "The key's name:"),
-                    "description": nullable(text(0, Description::MAX_CHARS, "What the key is for:")),
-                    "key_type": schema_ref("KeyType"),
-                    "owner": nullable(text(1, Owner::MAX_CHARS,
-                        "The person a user key belongs to (required for, and only for, user keys):")),
-                    "permissions": {
-                        "description": "\"full\" (the default), a list of scopes, or a preset.",
-                        "oneOf": [
-                            {"type": "string", "const": "full"},
-                            {"type": "array", "minItems": 1, "items": schema_ref("Scope")},
-                            {"type": "object", "required": ["preset"], "additionalProperties": false,
-                             "properties": {"preset": {"type": "string", "enum": presets}}},
-                        ],
-                    },
-                    "expires_at": nullable(json!({"$ref": "#/components/schemas/Timestamp",
-                        "description": "In the future; by default the caller's own expiry, if it has one."})),
-                },
+                "description": "A service key (no owner) or a user key (owner required).",
+                "oneOf": [create_request("service"), create_request("user")],
             },
             "RevokeRequest": {
                 "type": "object", "required": ["reason"], "additionalProperties": false,
@@ -568,9 +550,9 @@ fn components() -> Value {
             "RotateRequest": {
                 "type": "object", "additionalProperties": false,
                 "properties": {
-                    "grace_period_seconds": {"type": "integer", "minimum": 0,
+                    "grace_period_seconds": nullable(json!({"type": "integer", "minimum": 0,
                         "maximum": MAX_GRACE_SECS, "default": 0,
-                        "description": "How long the old key keeps working; 0 revokes it now."},
+                        "description": "How long the old key keeps working; 0 (also when null) revokes it now."})),
                     "reason": nullable(text(1, RevokeReason::MAX_CHARS,
                         "Why (default \"rotated\" on the old key when it is revoked now):")),
                 },
@@ -600,7 +582,8 @@ fn components() -> Value {
                  ("reason", nullable(json!({"type": "string"}))),
                  ("status_before", nullable(json!({"type": "string", "enum": ["active", "suspended", "revoked"]}))),
                  ("status_after", nullable(json!({"type": "string", "enum": ["active", "suspended", "revoked"]}))),
-                 ("successor_key_id", nullable(schema_ref("KeyId"))),
+                 ("rotated_to", nullable(schema_ref("KeyId"))),
+                 ("rotated_from", nullable(schema_ref("KeyId"))),
                  ("request_id", json!({"type": "string"})),
                  ("source_ip", nullable(json!({"type": "string"}))),
                  ("user_agent", nullable(json!({"type": "string"})))]
@@ -625,6 +608,67 @@ fn components() -> Value {
                 .into_iter().collect(),
                 "API Gateway's own answer."),
         },
+    })
+}
+
+/// The create body of one key type: a service key has no owner, a user key
+/// must name one.
+fn create_request(key_type: &str) -> Value {
+    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+    let mut properties = Map::new();
+    properties.insert(
+        "name".into(),
+        text(1, KeyName::MAX_CHARS, "The key's name:"),
+    );
+    properties.insert(
+        "description".into(),
+        nullable(text(0, Description::MAX_CHARS, "What the key is for:")),
+    );
+    properties.insert(
+        "key_type".into(),
+        json!({"type": "string", "const": key_type}),
+    );
+    let mut required = vec!["name", "key_type"];
+    if key_type == "user" {
+        properties.insert(
+            "owner".into(),
+            text(1, Owner::MAX_CHARS, "The person the key belongs to:"),
+        );
+        required.push("owner");
+    } else {
+        properties.insert(
+            "owner".into(),
+            json!({"type": "null", "description": "Only user keys have an owner."}),
+        );
+    }
+    properties.insert(
+        "permissions".into(),
+        json!({
+            "description": "\"full\" (the default, also when null), a list of scopes, or a preset.",
+            "oneOf": [
+                {"type": "null"},
+                {"type": "string", "const": "full"},
+                {"type": "array", "minItems": 1, "items": schema_ref("Scope")},
+                {"type": "object", "required": ["preset"], "additionalProperties": false,
+                 "properties": {"preset": {"type": "string", "enum": presets}}},
+            ],
+        }),
+    );
+    properties.insert(
+        "expires_at".into(),
+        nullable(json!({
+            "type": "string", "format": "date-time",
+            "description": "RFC 3339; must be in the future, no later than 9999-12-31T23:59:59Z. \
+                By default the caller's own expiry, if it has one; never later than it.",
+            "examples": ["2030-01-31T00:00:00Z"],
+        })),
+    );
+    json!({
+        "type": "object",
+        "title": format!("{key_type} key"),
+        "required": required,
+        "additionalProperties": false,
+        "properties": properties,
     })
 }
 
@@ -665,7 +709,7 @@ fn example_event() -> Value {
         "action": "revoke", "key_id": "0354hGhYKuHPbL24wFhd2p", "key_name": "ci-deployer",
         "actor_type": "key", "actor_key_id": "0354ehkyfAjyksnKRtpEcG", "actor_hint": "kg_...mc0W",
         "reason": "leaked in a build log", "status_before": "active", "status_after": "revoked",
-        "successor_key_id": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
+        "rotated_to": null, "rotated_from": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
         "user_agent": "keygate-cli/0.1.0"
     })
 }

@@ -294,6 +294,22 @@ impl RouteTable {
             .filter(|r| *r != Requirement::Public)
     }
 
+    /// The methods of keygate's own routes whose path template matches the
+    /// concrete `path`, sorted: what a 405's `Allow` lists. Empty when no
+    /// keygate route has this path (then the answer is a 404).
+    pub fn allowed_methods(&self, path: &str) -> Vec<&str> {
+        let mut methods: Vec<&str> = self
+            .routes
+            .iter()
+            .zip(&self.segments)
+            .filter(|(r, template)| r.operation.is_some() && path_matches(template, path).is_some())
+            .map(|(r, _)| r.method.as_str())
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods
+    }
+
     /// Match a concrete method and path (as API Gateway does) to a route.
     pub fn match_request(&self, method: &str, path: &str) -> Option<Matched<'_>> {
         // Exactly one leading `/`: `//v1/api-keys` is not `/v1/api-keys`.
@@ -304,24 +320,46 @@ impl RouteTable {
             .zip(&self.segments)
             .filter(|((r, _), template)| r.method == method && template.len() == segments.len())
             .find_map(|((route, key), template)| {
-                let mut params = HashMap::new();
-                for (t, s) in template.iter().zip(&segments) {
-                    match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                        Some(name) if !s.is_empty() => {
-                            params.insert(name.to_owned(), (*s).to_owned());
-                        }
-                        Some(_) => return None,
-                        None if t == s => {}
-                        None => return None,
-                    }
-                }
                 Some(Matched {
                     route,
                     route_key: key,
-                    path_parameters: params,
+                    path_parameters: path_matches(template, path)?,
                 })
             })
     }
+}
+
+/// The path parameters when the concrete `path` fits the split template.
+fn path_matches(template: &[String], path: &str) -> Option<HashMap<String, String>> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segments.len() != template.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (t, s) in template.iter().zip(&segments) {
+        match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(name) if !s.is_empty() => {
+                params.insert(name.to_owned(), (*s).to_owned());
+            }
+            Some(_) => return None,
+            None if t == s => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+/// The distinct paths of keygate's own routes (each gets an `ANY` route
+/// answering 405 in the template), in route-table order.
+pub fn keygate_paths() -> Vec<&'static str> {
+    let mut paths: Vec<&'static str> = vec![];
+    for op in Operation::ALL {
+        let path = op.route_key().split_once(' ').map_or("", |(_, p)| p);
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths
 }
 
 #[cfg(test)]
@@ -411,6 +449,13 @@ mod tests {
         assert_eq!(m.path_parameters["id"], "abc");
         assert!(t.match_request("POST", "/v1/api-keys//revoke").is_none());
         assert!(t.match_request("GET", "//v1/api-keys").is_none());
+        assert_eq!(t.allowed_methods("/v1/api-keys"), ["GET", "POST"]);
+        assert_eq!(t.allowed_methods("/v1/api-keys/abc"), ["DELETE", "GET"]);
+        assert!(
+            t.allowed_methods("/v1/runs").is_empty(),
+            "not keygate's own"
+        );
+        assert!(t.allowed_methods("/v2/nothing").is_empty());
         assert!(t.match_request("GET", "v1/api-keys").is_none());
         assert_eq!(
             t.match_request("GET", "/").unwrap().route.operation,

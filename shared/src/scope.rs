@@ -220,7 +220,8 @@ pub enum Escalation {
     Scopes(Vec<Scope>),
 }
 
-fn list(scopes: &[Scope]) -> String {
+/// Scopes as `a:b, c:d`.
+pub fn list(scopes: &[Scope]) -> String {
     scopes
         .iter()
         .map(|s| s.as_str())

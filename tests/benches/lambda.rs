@@ -23,6 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 const WAIT: Duration = Duration::from_secs(20);
 const TABLE: &str = "keygate-bench";
+const PEPPER: &str = "a-pepper-for-the-cold-start-benchmark";
+const PEPPER_SECRET: &str = "arn:aws:secretsmanager:us-east-1:000000000000:secret:keygate-pepper";
 
 struct Plan {
     mode: &'static str,
@@ -97,6 +99,10 @@ impl StubDynamoDb {
                     }
                     json!({})
                 }
+                // Secrets Manager on the same endpoint: the pepper at cold start.
+                "GetSecretValue" => json!({
+                    "ARN": PEPPER_SECRET, "Name": "keygate-pepper", "SecretString": PEPPER,
+                }),
                 other => json!({ "__type": "UnknownOperationException", "message": other }),
             }
         };
@@ -283,40 +289,74 @@ async fn measure(plan: Plan) {
     ];
     println!("lambda bench ({}): {}", plan.mode, plan.binary.display());
 
-    let mut cold = Vec::with_capacity(plan.cold_starts);
-    let mut first_invoke = Vec::with_capacity(plan.cold_starts);
-    let mut rss_cold = Vec::with_capacity(plan.cold_starts);
-    for _ in 0..plan.cold_starts {
-        let api = RuntimeApi::start().await;
-        let started = Instant::now();
-        let mut child = spawn_function(&plan.binary, &api, &env);
-        let pid = child.id().expect("child pid");
-        let first_next = loop {
-            if let Some(at) = api.first_next() {
-                break at;
-            }
-            if started.elapsed() > WAIT {
-                panic!("no /next within {WAIT:?}: {:?}", api.init_error());
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        cold.push(first_next - started);
-        let invoked = Instant::now();
-        let answer = response(api.invoke(allowed.clone(), WAIT).await.expect("invoke"));
-        first_invoke.push(invoked.elapsed());
-        assert_eq!(answer["isAuthorized"], true, "{answer}");
-        rss_cold.push(vm_hwm_kib(pid).unwrap_or(0));
-        let _ = child.kill().await;
-    }
-    summary("cold start: exec -> first /next", cold);
-    summary("first invocation after cold start (allowed)", first_invoke);
-    rss_cold.sort_unstable();
-    println!(
-        "peak RSS (VmHWM) after first invocation: min={} KiB median={} KiB max={} KiB",
-        rss_cold[0],
-        rss_cold[rss_cold.len() / 2],
-        rss_cold[rss_cold.len() - 1]
+    // The pepper series: the same binary, reading its pepper from Secrets
+    // Manager (the stub) at cold start; its key is minted with that pepper.
+    let peppered_format = keygate::key::KeyFormat::new(
+        keygate::key::KeyPrefix::default(),
+        keygate::key::SecretHasher::new(Some(PEPPER.as_bytes())),
     );
+    let peppered_app = keygate::api::App::new(h.app.store.clone(), peppered_format);
+    let (_, peppered_key) = peppered_app
+        .mint_root_key(
+            &keygate::model::OrgId::new("acme").expect("org"),
+            "peppered",
+        )
+        .await
+        .expect("mint");
+    let peppered_allowed = serde_json::to_value(authorizer_event(
+        peppered_key.expose(),
+        "GET /v1/api-keys/{id}",
+    ))
+    .expect("event JSON");
+    let mut peppered_env = env.to_vec();
+    peppered_env.push(("KEYGATE_PEPPER_SECRET_ID", PEPPER_SECRET));
+
+    for (series, env, allowed) in [
+        ("no pepper", &env[..], &allowed),
+        (
+            "pepper from Secrets Manager",
+            &peppered_env[..],
+            &peppered_allowed,
+        ),
+    ] {
+        let mut cold = Vec::with_capacity(plan.cold_starts);
+        let mut first_invoke = Vec::with_capacity(plan.cold_starts);
+        let mut rss_cold = Vec::with_capacity(plan.cold_starts);
+        for _ in 0..plan.cold_starts {
+            let api = RuntimeApi::start().await;
+            let started = Instant::now();
+            let mut child = spawn_function(&plan.binary, &api, env);
+            let pid = child.id().expect("child pid");
+            let first_next = loop {
+                if let Some(at) = api.first_next() {
+                    break at;
+                }
+                if started.elapsed() > WAIT {
+                    panic!("no /next within {WAIT:?}: {:?}", api.init_error());
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            };
+            cold.push(first_next - started);
+            let invoked = Instant::now();
+            let answer = response(api.invoke(allowed.clone(), WAIT).await.expect("invoke"));
+            first_invoke.push(invoked.elapsed());
+            assert_eq!(answer["isAuthorized"], true, "{series}: {answer}");
+            rss_cold.push(vm_hwm_kib(pid).unwrap_or(0));
+            let _ = child.kill().await;
+        }
+        summary(&format!("cold start ({series}): exec -> first /next"), cold);
+        summary(
+            &format!("first invocation after cold start ({series}, allowed)"),
+            first_invoke,
+        );
+        rss_cold.sort_unstable();
+        println!(
+            "peak RSS (VmHWM) after first invocation ({series}): min={} KiB median={} KiB max={} KiB",
+            rss_cold[0],
+            rss_cold[rss_cold.len() / 2],
+            rss_cold[rss_cold.len() - 1]
+        );
+    }
 
     let api = RuntimeApi::start().await;
     let mut child = spawn_function(&plan.binary, &api, &env);

@@ -539,9 +539,10 @@ def test_history_lists_the_keys_events(page, console_url, keygate, api):
 def test_audit_log_tab_lists_filters_and_pages(page, console_url, keygate, api):
     keys = [api.create_key(f"audit-{n:02d}") for n in range(55)]
     api.call("POST", f"/v1/api-keys/{keys[0]['id']}/revoke", {"reason": "compromised"})
-    total, cursor = 0, ""
+    total, cursor = 0, None
     while True:
-        status, events = api.call("GET", f"/v1/audit-events?limit=100&cursor={cursor}")
+        after = f"&cursor={cursor}" if cursor else ""
+        status, events = api.call("GET", f"/v1/audit-events?limit=100{after}")
         assert status == 200, events
         total += len(events["data"])
         cursor = events["next_cursor"]

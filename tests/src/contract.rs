@@ -59,7 +59,7 @@ pub async fn key_in<S: Store>(store: &S, org_id: &str, status: KeyStatus) -> Key
         KeyStatus::Suspended => Transition::Suspend,
         KeyStatus::Revoked => Transition::Revoke,
     };
-    let change = Change::status(r, transition, Some(reason()), &origin());
+    let change = Change::status(r, transition, Some(reason()), &origin()).0;
     store.commit(&change).await.expect("transition");
     updated(&change)
 }
@@ -89,7 +89,7 @@ pub async fn create_then_get<S: Store>(store: S) {
     assert!(!store.is_empty().await.expect("is_empty"));
     assert_eq!(
         events_of(&store, "acme").await,
-        vec![created.event().clone()]
+        vec![created.events()[0].clone()]
     );
     // Never overwrite: the same id again is refused, the record and the
     // audit trail are unchanged.
@@ -116,7 +116,7 @@ pub async fn every_applied_transition<S: Store>(store: S) {
                 continue;
             }
             let before = key_in(&store, "acme", from).await;
-            let change = Change::status(before.clone(), transition, Some(reason()), &origin());
+            let change = Change::status(before.clone(), transition, Some(reason()), &origin()).0;
             store
                 .commit(&change)
                 .await
@@ -141,7 +141,7 @@ pub async fn every_applied_transition<S: Store>(store: S) {
                 .await
                 .expect("events")
                 .items;
-            assert_eq!(events.first(), Some(change.event()));
+            assert_eq!(events.first(), change.events().first());
             assert_eq!(events[0].status_before, Some(from));
             assert_eq!(events[0].status_after, Some(transition.target()));
         }
@@ -175,7 +175,8 @@ pub async fn a_change_to_a_key_that_changed_is_refused<S: Store>(store: S) {
                 Transition::Revoke,
                 Some(reason()),
                 &origin(),
-            ),
+            )
+            .0,
             Change::delete(before.clone(), &origin()),
         ] {
             assert!(
@@ -187,13 +188,13 @@ pub async fn a_change_to_a_key_that_changed_is_refused<S: Store>(store: S) {
     // Changed and changed back (suspended, then reactivated): the status is
     // what was read, but the key is not; the change is refused all the same.
     let mut events_before = events_before;
-    let suspended = Change::status(key.clone(), Transition::Suspend, None, &origin());
+    let suspended = Change::status(key.clone(), Transition::Suspend, None, &origin()).0;
     store.commit(&suspended).await.expect("suspend");
-    let back = Change::status(updated(&suspended), Transition::Reactivate, None, &origin());
+    let back = Change::status(updated(&suspended), Transition::Reactivate, None, &origin()).0;
     store.commit(&back).await.expect("reactivate");
     let key = updated(&back);
     events_before = [
-        vec![back.event().clone(), suspended.event().clone()],
+        vec![back.events()[0].clone(), suspended.events()[0].clone()],
         events_before,
     ]
     .concat();
@@ -202,12 +203,7 @@ pub async fn a_change_to_a_key_that_changed_is_refused<S: Store>(store: S) {
     assert_eq!(original.status, key.status);
     assert!(matches!(
         store
-            .commit(&Change::status(
-                original,
-                Transition::Revoke,
-                Some(reason()),
-                &origin()
-            ))
+            .commit(&Change::status(original, Transition::Revoke, Some(reason()), &origin()).0)
             .await,
         Err(StoreError::Changed)
     ));
@@ -295,7 +291,7 @@ pub async fn last_use_is_recorded_at_most_once_per_window<S: Store>(store: S) {
             .expect("missing key is not an error")
     );
     // A change decided on a read without the latest use keeps the use.
-    let change = Change::status(r, Transition::Suspend, None, &origin());
+    let change = Change::status(r, Transition::Suspend, None, &origin()).0;
     store.commit(&change).await.expect("suspend");
     let after = store.get(stored.id).await.expect("get").expect("key");
     assert_eq!(after.last_used_at, Some(t0.plus_seconds(61)));
@@ -313,14 +309,15 @@ pub async fn a_change_that_fails_halfway_leaves_nothing<S: Store>(store: S) {
         grace_secs: 0,
         reason: None,
     };
-    let doomed =
-        Change::rotate(old.clone(), successor.clone(), &rotation, &origin()).with_event_id(taken);
+    let doomed = Change::rotate(old.clone(), successor.clone(), &rotation, &origin())
+        .0
+        .with_event_id(taken);
     assert!(store.commit(&doomed).await.is_err());
     assert_eq!(store.get(old.id).await.expect("get"), Some(old.clone()));
     assert_eq!(store.get(successor.id).await.expect("get"), None);
     assert_eq!(events_of(&store, "acme").await, events_before);
     // The same rotation with a fresh event id goes through, whole.
-    let ok = Change::rotate(old.clone(), successor.clone(), &rotation, &origin());
+    let ok = Change::rotate(old.clone(), successor.clone(), &rotation, &origin()).0;
     store.commit(&ok).await.expect("rotate");
     let retired = store.get(old.id).await.expect("get").expect("old");
     assert_eq!(retired.status, KeyStatus::Revoked);
@@ -329,7 +326,58 @@ pub async fn a_change_that_fails_halfway_leaves_nothing<S: Store>(store: S) {
     assert_eq!(new.rotated_from, Some(old.id));
     assert_eq!(
         events_of(&store, "acme").await.len(),
-        events_before.len() + 1
+        events_before.len() + 2,
+        "the old key's rotate and the new key's create"
+    );
+}
+
+/// A change is written only while the key that asked for it is still
+/// active with the expiry its request saw (the guard), whatever it writes.
+pub async fn a_change_requires_its_caller_as_it_was<S: Store>(store: S) {
+    use keygate::change::ActorGuard;
+    let caller = key_in(&store, "acme", KeyStatus::Active).await;
+    let target = key_in(&store, "acme", KeyStatus::Active).await;
+    let as_seen = |expires_at| {
+        origin().guarded(ActorGuard {
+            key_id: caller.id,
+            expires_at,
+        })
+    };
+    let events_before = events_of(&store, "acme").await;
+    // As seen: the change is made.
+    let (suspend, suspended) =
+        Change::status(target.clone(), Transition::Suspend, None, &as_seen(None));
+    store.commit(&suspend).await.expect("a guard that holds");
+    // The request saw no expiry, the key now has one: refused.
+    let expiring = Timestamp::now().plus_seconds(3600);
+    for (seen, what) in [(Some(expiring), "another expiry")] {
+        let change = Change::delete(suspended.clone(), &as_seen(seen));
+        assert!(
+            matches!(store.commit(&change).await, Err(StoreError::ActorChanged)),
+            "{what}"
+        );
+    }
+    // The caller suspended, or gone: neither a change nor a create is made.
+    store
+        .commit(&Change::status(caller.clone(), Transition::Suspend, None, &origin()).0)
+        .await
+        .expect("suspend the caller");
+    let fresh = record("acme", "late");
+    for change in [
+        Change::delete(suspended.clone(), &as_seen(None)),
+        Change::create(fresh.clone(), &as_seen(None)),
+    ] {
+        assert!(matches!(
+            store.commit(&change).await,
+            Err(StoreError::ActorChanged)
+        ));
+    }
+    assert_eq!(store.get(fresh.id).await.expect("get"), None);
+    assert_eq!(store.get(target.id).await.expect("get"), Some(suspended));
+    // Two events more: the target's suspension and the caller's own.
+    assert_eq!(
+        events_of(&store, "acme").await.len(),
+        events_before.len() + 2
     );
 }
 
@@ -338,16 +386,11 @@ pub async fn events_are_listed_by_every_filter<S: Store>(store: S) {
     let a = key_in(&store, "acme", KeyStatus::Active).await;
     let b = key_in(&store, "acme", KeyStatus::Suspended).await;
     let theirs = key_in(&store, "other", KeyStatus::Revoked).await;
-    let a_suspended = Change::status(a.clone(), Transition::Suspend, None, &origin());
+    let a_suspended = Change::status(a.clone(), Transition::Suspend, None, &origin()).0;
     store.commit(&a_suspended).await.expect("suspend a");
     let a_now = updated(&a_suspended);
     store
-        .commit(&Change::status(
-            a_now,
-            Transition::Reactivate,
-            None,
-            &origin(),
-        ))
+        .commit(&Change::status(a_now, Transition::Reactivate, None, &origin()).0)
         .await
         .expect("reactivate a");
     let all = events_of(&store, "acme").await;
@@ -408,11 +451,13 @@ macro_rules! contract_suite {
             contract::last_use_is_recorded_at_most_once_per_window,
             contract::a_change_that_fails_halfway_leaves_nothing,
             contract::events_are_listed_by_every_filter,
+            contract::a_change_requires_its_caller_as_it_was,
             scenarios::pagination_is_exact_newest_first,
             scenarios::racing_transitions_never_undo_a_revoke,
             scenarios::a_key_cannot_change_a_key_it_does_not_cover,
             scenarios::a_key_may_always_act_on_itself,
             scenarios::authority_is_decided_on_the_key_as_written,
+            scenarios::a_key_changed_during_its_request_changes_nothing,
             scenarios::a_short_lived_key_cannot_mint_a_longer_lived_one,
             scenarios::bootstrap_recovers_a_locked_out_organization,
             scenarios::rotation_without_grace_revokes_the_old_key_at_once,

@@ -376,6 +376,7 @@ impl<S: Store> Store for CountingStore<S> {
 pub struct StaleReadStore<S> {
     pub inner: S,
     stale: std::sync::Mutex<Option<KeyRecord>>,
+    meanwhile: std::sync::Mutex<Option<(KeyId, Change)>>,
     pub served: std::sync::atomic::AtomicBool,
 }
 
@@ -384,6 +385,7 @@ impl<S> StaleReadStore<S> {
         Self {
             inner,
             stale: std::sync::Mutex::new(None),
+            meanwhile: std::sync::Mutex::new(None),
             served: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -392,10 +394,27 @@ impl<S> StaleReadStore<S> {
     pub fn serve_once(&self, stale: KeyRecord) {
         *self.stale.lock().expect("lock") = Some(stale);
     }
+
+    /// Just before the next read of `id`, `change` is committed, once: as
+    /// if another request made it while this one ran.
+    pub fn meanwhile(&self, id: KeyId, change: Change) {
+        *self.meanwhile.lock().expect("lock") = Some((id, change));
+    }
 }
 
 impl<S: Store> Store for StaleReadStore<S> {
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let meanwhile = {
+            let mut slot = self.meanwhile.lock().expect("lock");
+            match slot.as_ref() {
+                Some((at, _)) if *at == id => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some((_, change)) = meanwhile {
+            self.inner.commit(&change).await?;
+            self.served.store(true, Ordering::SeqCst);
+        }
         let stale = {
             let mut slot = self.stale.lock().expect("lock");
             match slot.as_ref() {
@@ -469,13 +488,27 @@ pub fn set_dummy_aws_env() {
 
 static TABLE_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Timeouts for moto: it is Python, serves one request at a time (see
+/// `infra/moto_server.py`) to every test running in parallel, and copies a
+/// table for each transaction, so a call can wait far longer than on
+/// DynamoDB. The production defaults are tested against a stub in
+/// `tests/tests/faults.rs`.
+pub fn moto_timeouts() -> keygate::store::dynamodb::Timeouts {
+    keygate::store::dynamodb::Timeouts {
+        connect: std::time::Duration::from_secs(5),
+        attempt: std::time::Duration::from_secs(20),
+        operation: std::time::Duration::from_secs(30),
+        max_attempts: 3,
+    }
+}
+
 /// A fresh table on the test DynamoDB endpoint, with an operation log.
 pub async fn fresh_dynamodb_store() -> (DynamoDbStore, OperationLog) {
     set_dummy_aws_env();
     let log = OperationLog::default();
     let client = DynamoDbStore::client(
         Some(&dynamodb_endpoint()),
-        keygate::store::dynamodb::Timeouts::default(),
+        moto_timeouts(),
         Some(log.clone()),
     )
     .await;

@@ -431,6 +431,61 @@ pub async fn authority_is_decided_on_the_key_as_written<S: Store>(store: S) {
     assert_eq!(h.events("acme").await, events_before);
 }
 
+/// The calling key is part of the write too: a key suspended, revoked or
+/// deleted while its request runs changes nothing (the request was
+/// authorized before, but its write is not made).
+pub async fn a_key_changed_during_its_request_changes_nothing<S: Store>(store: S) {
+    use keygate::change::{Change, Origin};
+    use keygate::lifecycle::Transition;
+    let h = Harness::new(StaleReadStore::new(store));
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let target_id = KeyId::parse(&id(&target)).expect("id");
+    for (verb, body) in [
+        ("suspend", None),
+        ("revoke", Some(r#"{"reason":"x"}"#)),
+        ("rotate", Some("{}")),
+    ] {
+        let (caller, record) = h
+            .create_scoped(&root, &["api-keys:write", "runs:read"])
+            .await;
+        let caller_id = KeyId::parse(&id(&record)).expect("id");
+        let stored = h.store().get(caller_id).await.expect("get").expect("key");
+        // Root suspends the caller after the authorizer let the request in,
+        // before the handler reads its target.
+        let (suspend, _) = Change::status(
+            stored,
+            Transition::Suspend,
+            None,
+            &Origin::bootstrap(h.now()),
+        );
+        h.store().meanwhile(target_id, suspend);
+        h.store().served.store(false, Ordering::SeqCst);
+        let keys_before = h.snapshot("acme").await;
+        let events_before = h.events("acme").await.len();
+        let reply = h.act(&caller, &id(&target), verb, body).await;
+        assert!(
+            h.store().served.load(Ordering::SeqCst),
+            "{verb}: the race happened"
+        );
+        assert_eq!(reply.assert_error(403), "insufficient_authority", "{verb}");
+        assert!(reply.error_message().contains("while this request ran"));
+        // Only the caller's own suspension is new.
+        let after: Vec<_> = h
+            .snapshot("acme")
+            .await
+            .into_iter()
+            .filter(|r| r.id != caller_id)
+            .collect();
+        let before: Vec<_> = keys_before
+            .into_iter()
+            .filter(|r| r.id != caller_id)
+            .collect();
+        assert_eq!(after, before, "{verb} wrote nothing");
+        assert_eq!(h.events("acme").await.len(), events_before + 1, "{verb}");
+    }
+}
+
 /// Issue 8: a short-lived key cannot make itself permanent.
 pub async fn a_short_lived_key_cannot_mint_a_longer_lived_one<S: Store>(store: S) {
     let h = Harness::new(store);
@@ -761,8 +816,28 @@ pub async fn racing_rotations_make_exactly_one_successor<S: Store>(store: S) {
         )
         .await;
     assert_eq!(rotations.len(), 1, "exactly one rotate event");
+    let successor = KeyId::parse(won[0]["id"].as_str().expect("id")).ok();
+    let born = h
+        .events_of(
+            "acme",
+            EventFilter {
+                key_id: successor,
+                action: None,
+            },
+        )
+        .await;
     assert_eq!(
-        rotations[0].successor_key_id.map(|k| k.to_string()),
+        born.len(),
+        1,
+        "the successor's history: its creation by the rotation"
+    );
+    assert_eq!(born[0].action, AuditAction::Create);
+    assert_eq!(
+        born[0].rotated_from.map(|k| k.to_string()),
+        Some(old_id.clone())
+    );
+    assert_eq!(
+        rotations[0].rotated_to.map(|k| k.to_string()),
         won[0]["id"].as_str().map(str::to_owned)
     );
 }
@@ -857,9 +932,28 @@ pub async fn every_change_leaves_exactly_one_event<S: Store>(store: S) {
             }
         }
         let events = h.events("acme").await;
-        assert_eq!(events.len(), seen + 1, "{verb}: exactly one event");
-        seen += 1;
-        let e = &events[0];
+        // A rotation changes two keys: the old key's `rotate` and the new
+        // key's `create`, newest first.
+        let recorded = if verb == "rotate" { 2 } else { 1 };
+        assert_eq!(
+            events.len(),
+            seen + recorded,
+            "{verb}: exactly {recorded} event(s)"
+        );
+        seen += recorded;
+        let e = events
+            .iter()
+            .find(|e| e.key_id.to_string() == target)
+            .expect("the target's event");
+        if verb == "rotate" {
+            let born = &events[0];
+            assert_eq!(born.action, AuditAction::Create);
+            assert_eq!(born.key_id.to_string(), successor);
+            assert_eq!(
+                born.rotated_from.map(|k| k.to_string()),
+                Some(target.clone())
+            );
+        }
         assert_eq!(e.action, action);
         assert_eq!(e.key_id.to_string(), target, "{verb}");
         assert_eq!(e.key_name.as_str(), "audited");
@@ -871,10 +965,7 @@ pub async fn every_change_leaves_exactly_one_event<S: Store>(store: S) {
         assert_eq!(e.user_agent.as_deref(), Some("keygate-tests/1"));
         assert!(!e.request_id.is_empty());
         if action == AuditAction::Rotate {
-            assert_eq!(
-                e.successor_key_id.map(|k| k.to_string()),
-                Some(successor.clone())
-            );
+            assert_eq!(e.rotated_to.map(|k| k.to_string()), Some(successor.clone()));
         }
         // A repeat that changes nothing records nothing.
         if verb == "suspend" {

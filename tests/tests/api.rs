@@ -891,8 +891,17 @@ async fn gateway_answers_match_api_gateway() {
         (reply.status, reply.body.clone()),
         (404, json!({"message": "Not Found"}))
     );
+    // A keygate path with a method it does not serve: 405 and Allow (the
+    // stack's ANY routes answer the same).
     let reply = h.call("PUT", "/v1/api-keys", Some(&root), None).await;
-    assert_eq!(reply.status, 404);
+    assert_eq!(
+        (reply.status, reply.body.clone()),
+        (405, json!({"message": "Method Not Allowed"}))
+    );
+    assert_eq!(reply.headers["allow"], "GET, POST");
+    let reply = h.call("PATCH", "/v1/api-keys/abc", None, None).await;
+    assert_eq!(reply.status, 405, "before the key is asked for");
+    assert_eq!(reply.headers["allow"], "DELETE, GET");
 }
 
 trait ClockNow {

@@ -105,15 +105,17 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         .create(&root, json!({"name": "t", "key_type": "service"}))
         .await;
     let id = record["id"].as_str().unwrap().to_owned();
+    // Items: the key write(s), the check that the calling key is still as its
+    // request saw it, and the event(s).
     let cases: [(&str, &str, Option<&str>, usize); 8] = [
-        ("POST", "suspend", None, 2),
+        ("POST", "suspend", None, 3),
         ("POST", "suspend", None, 0),
-        ("POST", "reactivate", None, 2),
-        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 3),
-        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 2),
+        ("POST", "reactivate", None, 3),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 5),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 3),
         ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
         ("POST", "reactivate", None, 0),
-        ("DELETE", "", None, 2),
+        ("DELETE", "", None, 3),
     ];
     for (method, verb, body, items) in cases {
         log.clear();

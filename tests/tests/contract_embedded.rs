@@ -33,7 +33,7 @@ async fn the_file_store_survives_a_reopen_and_is_locked_while_open() {
         .list_events(&record_org(), EventFilter::default(), 10, None)
         .await
         .unwrap();
-    assert_eq!(events.items, vec![change.event().clone()]);
+    assert_eq!(events.items, vec![change.events()[0].clone()]);
 }
 
 fn record_org() -> OrgId {

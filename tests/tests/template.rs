@@ -15,7 +15,7 @@ use keygate::config::{
     ENV_ROUTES, ENV_TABLE,
 };
 use keygate::key::KeyPrefix;
-use keygate::routes::Operation;
+use keygate::routes::{Operation, keygate_paths};
 use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
@@ -37,6 +37,9 @@ enum On {
 }
 
 const GET: (&str, On) = ("dynamodb:GetItem", On::Keys);
+/// Every change checks, in its transaction, that the calling key is still
+/// active with the expiry its request saw.
+const CALLER: (&str, On) = ("dynamodb:ConditionCheckItem", On::Keys);
 const UPDATE: (&str, On) = ("dynamodb:UpdateItem", On::Keys);
 /// Every change's audit event, in the change's transaction.
 const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
@@ -49,12 +52,19 @@ const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
     let grants: &[(&str, On)] = match binary {
         AUTHORIZER_BINARY => &[GET, UPDATE, PEPPER],
-        "create-key" => &[("dynamodb:PutItem", On::Keys), EVENT, PEPPER],
+        "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, PEPPER],
         "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
         "get-key" => &[GET],
-        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, EVENT],
-        "rotate-key" => &[GET, UPDATE, ("dynamodb:PutItem", On::Keys), EVENT, PEPPER],
-        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), EVENT],
+        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT],
+        "rotate-key" => &[
+            GET,
+            UPDATE,
+            ("dynamodb:PutItem", On::Keys),
+            CALLER,
+            EVENT,
+            PEPPER,
+        ],
+        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), CALLER, EVENT],
         "list-audit-events" => &[
             ("dynamodb:Query", On::Audit),
             ("dynamodb:Query", On::AuditIndexes),
@@ -69,15 +79,21 @@ fn hashes(binary: &str) -> bool {
     expected_grants(binary).is_some_and(|g| g.contains(&PEPPER))
 }
 
-/// The binaries and their routes, from the route table.
-fn binaries_and_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
-    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+const CONSOLE_BINARY: &str = "console";
+
+/// The binaries and their routes, from the route table: each operation's
+/// route, and the `ANY` route of every keygate path for the console.
+fn binaries_and_routes() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let mut out: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     out.insert(AUTHORIZER_BINARY, BTreeSet::new());
     for op in Operation::ALL {
         out.entry(op.function_name())
             .or_default()
-            .insert(op.route_key());
+            .insert(op.route_key().to_owned());
     }
+    out.entry(CONSOLE_BINARY)
+        .or_default()
+        .extend(keygate_paths().into_iter().map(|p| format!("ANY {p}")));
     out
 }
 
@@ -432,11 +448,30 @@ fn check_routes(functions: &[Function], out: &mut Vec<String>) {
             )),
         }
     }
+    // Every keygate path answers other methods with 405: one public `ANY`
+    // route each, served by the console function.
+    for path in keygate_paths() {
+        let key = format!("ANY {path}");
+        let serving: Vec<(&Function, &Route)> = functions
+            .iter()
+            .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
+            .filter(|(_, r)| r.key == key)
+            .collect();
+        match serving.as_slice() {
+            [(f, r)] if f.binary == CONSOLE_BINARY && r.public => {}
+            _ => out.push(format!(
+                "{key} is not served by exactly one public route of the {CONSOLE_BINARY} function"
+            )),
+        }
+    }
     let expected = binaries_and_routes();
     for f in functions {
         let keys: BTreeSet<&str> = f.routes.iter().map(|r| r.key.as_str()).collect();
         for key in &keys {
-            if !Operation::ALL.iter().any(|op| op.route_key() == *key) {
+            let any_route = key
+                .strip_prefix("ANY ")
+                .is_some_and(|path| keygate_paths().contains(&path));
+            if !any_route && !Operation::ALL.iter().any(|op| op.route_key() == *key) {
                 out.push(format!(
                     "{}: event {key} is not a route of the route table",
                     f.id
@@ -927,8 +962,8 @@ fn assert_flagged(problems: &[String], needle: &str) {
 #[test]
 fn a_route_missing_from_the_template_is_caught() {
     let found = problems_after(
-        "Path: /v1/api-keys/{id}/revoke",
-        "Path: /v1/api-keys/{id}/cancel",
+        "Method: POST\n            Path: /v1/api-keys/{id}/revoke",
+        "Method: POST\n            Path: /v1/api-keys/{id}/cancel",
     );
     assert_flagged(
         &found,
@@ -969,16 +1004,16 @@ fn a_binary_without_a_source_file_or_a_function_is_caught() {
 #[test]
 fn only_the_public_routes_skip_the_authorizer() {
     let found = problems_after(
-        "            Path: /openapi.json\n            Auth:\n              Authorizer: NONE\n",
-        "            Path: /openapi.json\n",
+        "            Method: GET\n            Path: /openapi.json\n            Auth:\n              Authorizer: NONE\n",
+        "            Method: GET\n            Path: /openapi.json\n",
     );
     assert_flagged(
         &found,
         "GET /openapi.json is behind the authorizer in the template but public",
     );
     let found = problems_after(
-        "            Path: /v1/api-keys/{id}/rotate\n",
-        "            Path: /v1/api-keys/{id}/rotate\n            Auth:\n              Authorizer: NONE\n",
+        "            Method: POST\n            Path: /v1/api-keys/{id}/rotate\n",
+        "            Method: POST\n            Path: /v1/api-keys/{id}/rotate\n            Auth:\n              Authorizer: NONE\n",
     );
     assert_flagged(
         &found,
@@ -995,8 +1030,8 @@ fn extra_actions_or_resources_are_caught() {
     assert_flagged(&found, "\"dynamodb:Scan\"");
 
     let found = problems_after(
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn",
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: \"*\"",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: \"*\"",
     );
     assert_flagged(
         &found,
@@ -1018,8 +1053,8 @@ fn query_outside_the_indexes_is_caught() {
 #[test]
 fn the_audit_trail_is_append_only_and_read_by_one_function() {
     let found = problems_after(
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
     );
     assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
     let found = problems_after(
@@ -1062,6 +1097,20 @@ fn authorizer_settings_are_checked() {
 }
 
 /// Issue 8: the stage is throttled by default.
+/// A keygate path without its 405 route is caught.
+#[test]
+fn every_keygate_path_answers_other_methods_with_405() {
+    let found = problems_after(
+        "            Method: ANY\n            Path: /v1/audit-events\n",
+        "            Method: ANY\n            Path: /v1/audit-events/extra\n",
+    );
+    assert_flagged(
+        &found,
+        "ANY /v1/audit-events is not served by exactly one public route of the console function",
+    );
+    assert_flagged(&found, "event ANY /v1/audit-events/extra is not a route");
+}
+
 #[test]
 fn throttling_is_checked() {
     let found = problems_after(

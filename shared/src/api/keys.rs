@@ -192,7 +192,8 @@ pub(super) async fn create<S: Store>(
     };
     app.store
         .commit(&Change::create(record.clone(), origin))
-        .await?;
+        .await
+        .map_err(super::committed)?;
     json_response(
         201,
         &Created {

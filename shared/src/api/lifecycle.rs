@@ -63,11 +63,7 @@ async fn transition<S: Store>(
                 before.status
             ))),
             Check::Apply => {
-                let change = Change::status(before, transition, reason.clone(), origin);
-                let after = match change.writes() {
-                    [crate::change::KeyWrite::Update { after, .. }] => after.clone(),
-                    _ => return Err(ApiError::internal("a status change is one update")),
-                };
+                let (change, after) = Change::status(before, transition, reason.clone(), origin);
                 Ok(Decision::Commit(Box::new(change), after))
             }
         }

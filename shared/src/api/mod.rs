@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::audit::Actor;
 use crate::authority::Caller;
-use crate::change::{Change, Origin};
+use crate::change::{ActorGuard, Change, Origin};
 use crate::error::{ApiError, ErrorCode};
 use crate::key::{FullKey, KeyFormat, KeyId};
 use crate::model::{
@@ -186,6 +186,10 @@ fn origin_of(req: &Request, caller: &Caller, request_id: &str, at: Timestamp) ->
         http.and_then(|h| h.source_ip.as_deref()),
         user_agent,
     )
+    .guarded(ActorGuard {
+        key_id: caller.key_id,
+        expires_at: caller.expires_at,
+    })
 }
 
 /// Serve one call of `op`. Never fails: every error is an HTTP answer, and
@@ -327,7 +331,7 @@ where
             Decision::Commit(change, answer) => match app.store.commit(&change).await {
                 Ok(()) => return Ok(answer),
                 Err(StoreError::Changed) => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(committed(e)),
             },
         }
     }
@@ -335,6 +339,19 @@ where
         Duration::from_secs(1),
         "the key kept changing while the change was being written",
     ))
+}
+
+/// A commit's failure as the API answers it: the calling key changed while
+/// the request ran (403), or a store fault.
+pub(crate) fn committed(e: StoreError) -> ApiError {
+    match e {
+        StoreError::ActorChanged => ApiError::new(
+            ErrorCode::InsufficientAuthority,
+            "your key was suspended, revoked, deleted or given an earlier expiry while this \
+             request ran; nothing was changed",
+        ),
+        e => e.into(),
+    }
 }
 
 /// A refusal of [`crate::authority::authorize`] as the API answers it.

@@ -83,8 +83,14 @@ impl Fields {
         };
         match self.get(field) {
             None => Ok(None),
+            // JSON has one number type: 575.0 is the whole number 575.
             Some(Value::Number(n)) => n
                 .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                        .map(|f| f as u64)
+                })
                 .filter(|v| range.contains(v))
                 .map(Some)
                 .ok_or_else(problem),
@@ -113,19 +119,24 @@ impl Query {
                     ));
                 }
                 let joined = query.all(name).unwrap_or_default().join(",");
+                if joined.is_empty() {
+                    return Err(ApiError::bad_request(
+                        &quoted(name),
+                        "is empty; leave the parameter out for its default",
+                    ));
+                }
                 params.push((name.to_owned(), joined));
             }
         }
         Ok(Self(params))
     }
 
-    /// A parameter's value; empty (`?status=`) means absent, the default.
+    /// A parameter's value (never empty: [`Query::of`] refuses that).
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
     }
 
     /// `limit`: 1–[`MAX_PAGE`], default [`DEFAULT_PAGE`].

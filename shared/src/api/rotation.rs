@@ -7,7 +7,7 @@ use super::keys::Created;
 use super::request::{Fields, path_id};
 use super::{App, Decision, change_key, denied, json_response};
 use crate::authority::{Act, Caller, authorize};
-use crate::change::{Change, KeyWrite, Origin};
+use crate::change::{Change, Origin};
 use crate::error::ApiError;
 use crate::key::FullKey;
 use crate::lifecycle::{MAX_GRACE_SECS, Rotation};
@@ -67,11 +67,7 @@ pub(super) async fn rotate<S: Store>(
                 now,
             )
         };
-        let change = Change::rotate(old, successor, &rotation, origin);
-        let successor = match change.writes() {
-            [_, KeyWrite::Insert(successor)] => successor.clone(),
-            _ => return Err(ApiError::internal("a rotation is an update and an insert")),
-        };
+        let (change, successor) = Change::rotate(old, successor, &rotation, origin);
         Ok(Decision::Commit(Box::new(change), (successor, new.key)))
     })
     .await?;

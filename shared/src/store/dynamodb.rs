@@ -36,7 +36,7 @@ use aws_sdk_dynamodb::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType as KeyRole, Projection, ProjectionType, Put, ScalarAttributeType,
     Select, TimeToLiveSpecification, TransactWriteItem, Update,
 };
@@ -590,10 +590,8 @@ fn to_event_item(e: &AuditEvent, retention_secs: Option<i64>) -> HashMap<String,
         ("reason", e.reason.as_ref().map(|r| s(r.as_str()))),
         ("status_before", e.status_before.map(|st| s(st.as_str()))),
         ("status_after", e.status_after.map(|st| s(st.as_str()))),
-        (
-            "successor_key_id",
-            e.successor_key_id.map(|id| s(id.to_string())),
-        ),
+        ("rotated_to", e.rotated_to.map(|id| s(id.to_string()))),
+        ("rotated_from", e.rotated_from.map(|id| s(id.to_string()))),
         ("source_ip", e.source_ip.as_deref().map(s)),
         ("user_agent", e.user_agent.as_deref().map(s)),
         (
@@ -636,12 +634,17 @@ fn from_event_item(item: &HashMap<String, AttributeValue>) -> Result<AuditEvent,
             .map_err(|_| corrupt("at", "not a number"))?,
         _ => return Err(corrupt("at", "missing")),
     };
-    let actor = match (key_id("actor_key_id")?, text("actor_hint")?) {
-        (Some(id), Some(hint)) => Actor::Key {
+    let actor = match (
+        required("actor_type")?,
+        key_id("actor_key_id")?,
+        text("actor_hint")?,
+    ) {
+        ("key", Some(id), Some(hint)) => Actor::Key {
             id,
             hint: hint.to_owned(),
         },
-        _ => Actor::Bootstrap,
+        ("bootstrap", None, None) => Actor::Bootstrap,
+        _ => return Err(corrupt("actor", "type, id and hint disagree")),
     };
     Ok(AuditEvent {
         id: EventId::parse(required("id")?).map_err(|e| corrupt("id", &e.to_string()))?,
@@ -655,7 +658,8 @@ fn from_event_item(item: &HashMap<String, AttributeValue>) -> Result<AuditEvent,
         reason: text("reason")?.map(RevokeReason::from_stored),
         status_before: status("status_before")?,
         status_after: status("status_after")?,
-        successor_key_id: key_id("successor_key_id")?,
+        rotated_to: key_id("rotated_to")?,
+        rotated_from: key_id("rotated_from")?,
         request_id: required("request_id")?.to_owned(),
         source_ip: text("source_ip")?.map(str::to_owned),
         user_agent: text("user_agent")?.map(str::to_owned),
@@ -713,6 +717,33 @@ impl DynamoDbStore {
         Ok(item)
     }
 
+    /// A `ConditionCheck` that the calling key is still active with the
+    /// expiry its request saw ([`crate::change::ActorGuard`]).
+    fn guard_item(
+        &self,
+        guard: &crate::change::ActorGuard,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expression::default();
+        expr.names.insert("#status".into(), "status".into());
+        let active = expr.value(":g_status", s(KeyStatus::Active.as_str()));
+        let expiry = match guard.expires_at {
+            Some(at) => format!("expires_at = {}", expr.value(":g_expires", n(at))),
+            None => "attribute_not_exists(expires_at)".into(),
+        };
+        Ok(TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(self.keys.as_ref())
+                    .key("id", s(guard.key_id.to_string()))
+                    .condition_expression(format!("#status = {active} AND {expiry}"))
+                    .set_expression_attribute_names(Some(expr.names))
+                    .set_expression_attribute_values(Some(expr.values))
+                    .build()
+                    .map_err(failed)?,
+            )
+            .build())
+    }
+
     fn event_item(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .put(
@@ -728,37 +759,42 @@ impl DynamoDbStore {
 }
 
 /// What a cancelled transaction means: the first reason that is not `None`,
-/// for the write it belongs to (the event is after the key writes).
+/// for the item it belongs to (the key writes, then the calling key's check
+/// when there is one, then the events).
 fn cancelled(
     change: &Change,
     reasons: &[aws_sdk_dynamodb::types::CancellationReason],
 ) -> StoreError {
+    let writes = change.writes().len();
+    let guard = usize::from(change.guard().is_some());
+    let retry_later = |why: String| StoreError::Unavailable {
+        reason: why,
+        retry_after: RETRY_AFTER,
+    };
     for (i, reason) in reasons.iter().enumerate() {
         let code = reason.code().unwrap_or("None");
-        let write = change.writes().get(i);
-        match (code, write) {
-            ("None", _) => continue,
-            ("ConditionalCheckFailed", Some(KeyWrite::Insert(_))) => {
-                return StoreError::AlreadyExists;
-            }
-            ("ConditionalCheckFailed" | "TransactionConflict", Some(_)) => {
-                return StoreError::Changed;
-            }
-            (code, _) if is_retryable(code) || code == "TransactionConflict" => {
-                return StoreError::Unavailable {
-                    reason: format!("transaction cancelled: {code}"),
-                    retry_after: RETRY_AFTER,
-                };
-            }
-            (code, None) => {
-                return StoreError::Failed(format!(
-                    "the audit event was not written ({code}), so neither was the change"
-                ));
-            }
-            (code, Some(_)) => {
-                return StoreError::Failed(format!("transaction cancelled: {code}"));
-            }
+        if code == "None" {
+            continue;
         }
+        return match change.writes().get(i) {
+            Some(KeyWrite::Insert(_)) if code == "ConditionalCheckFailed" => {
+                StoreError::AlreadyExists
+            }
+            Some(_) if code == "ConditionalCheckFailed" || code == "TransactionConflict" => {
+                StoreError::Changed
+            }
+            Some(_) if is_retryable(code) => retry_later(format!("transaction cancelled: {code}")),
+            Some(_) => StoreError::Failed(format!("transaction cancelled: {code}")),
+            None if i < writes + guard && code == "ConditionalCheckFailed" => {
+                StoreError::ActorChanged
+            }
+            // The events: whatever kept one from being written (throttling,
+            // a conflict, even a clashing id), the change was not made and
+            // may be tried again.
+            None => retry_later(format!(
+                "the audit event was not written ({code}), so neither was the change"
+            )),
+        };
     }
     StoreError::Failed("transaction cancelled without a reason".into())
 }
@@ -811,7 +847,12 @@ impl Store for DynamoDbStore {
             .iter()
             .map(|w| self.transact_item(w))
             .collect::<Result<Vec<_>, _>>()?;
-        items.push(self.event_item(change.event())?);
+        if let Some(guard) = change.guard() {
+            items.push(self.guard_item(&guard)?);
+        }
+        for event in change.events() {
+            items.push(self.event_item(event)?);
+        }
         let result = self
             .client
             .transact_write_items()

@@ -362,9 +362,20 @@ impl Store for EmbeddedStore {
                     KeyWrite::Delete(before) => delete_key(txn, before)?,
                 }
             }
-            insert_event(txn, change.event())?;
-            if let Some(secs) = retention {
-                purge_events(txn, change.event().at.plus_seconds(-secs))?;
+            if let Some(guard) = change.guard() {
+                let holds = match (read_record(txn, guard.key_id)?, change.at()) {
+                    (Some(caller), Some(at)) => guard.holds(&caller, at),
+                    _ => false,
+                };
+                if !holds {
+                    return Err(StoreError::ActorChanged);
+                }
+            }
+            for event in change.events() {
+                insert_event(txn, event)?;
+            }
+            if let (Some(secs), Some(at)) = (retention, change.at()) {
+                purge_events(txn, at.plus_seconds(-secs))?;
             }
             Ok(())
         })
@@ -590,7 +601,8 @@ struct EventDoc<'a> {
     reason: Option<&'a str>,
     status_before: Option<KeyStatus>,
     status_after: Option<KeyStatus>,
-    successor_key_id: Option<u128>,
+    rotated_to: Option<u128>,
+    rotated_from: Option<u128>,
     request_id: &'a str,
     source_ip: Option<&'a str>,
     user_agent: Option<&'a str>,
@@ -613,7 +625,8 @@ fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
         reason: e.reason.as_ref().map(RevokeReason::as_str),
         status_before: e.status_before,
         status_after: e.status_after,
-        successor_key_id: e.successor_key_id.map(KeyId::as_u128),
+        rotated_to: e.rotated_to.map(KeyId::as_u128),
+        rotated_from: e.rotated_from.map(KeyId::as_u128),
         request_id: &e.request_id,
         source_ip: e.source_ip.as_deref(),
         user_agent: e.user_agent.as_deref(),
@@ -632,7 +645,12 @@ fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
             id: KeyId::from_u128(id),
             hint: hint.to_owned(),
         },
-        _ => Actor::Bootstrap,
+        (None, None) => Actor::Bootstrap,
+        _ => {
+            return Err(corrupt(
+                "an event's actor has an id without a hint, or the reverse".into(),
+            ));
+        }
     };
     Ok(AuditEvent {
         id: EventId::from_u128(d.id),
@@ -646,7 +664,8 @@ fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         reason: d.reason.map(RevokeReason::from_stored),
         status_before: d.status_before,
         status_after: d.status_after,
-        successor_key_id: d.successor_key_id.map(KeyId::from_u128),
+        rotated_to: d.rotated_to.map(KeyId::from_u128),
+        rotated_from: d.rotated_from.map(KeyId::from_u128),
         request_id: d.request_id.to_owned(),
         source_ip: d.source_ip.map(str::to_owned),
         user_agent: d.user_agent.map(str::to_owned),

@@ -27,6 +27,10 @@ pub enum StoreError {
     /// A record with this id already exists.
     #[error("a key with this id already exists")]
     AlreadyExists,
+    /// The key that asked for the change is no longer as its request saw it
+    /// (see [`crate::change::ActorGuard`]); nothing was written.
+    #[error("the calling key changed while the request ran")]
+    ActorChanged,
     /// Throttled, down or timed out: worth retrying later.
     #[error("the key store is unavailable: {reason}")]
     Unavailable {
