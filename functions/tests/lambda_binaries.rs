@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use keygate::key::{KeyFormat, KeyId, SecretHasher};
-use keygate::scope::Permissions;
 use keygate::store::{DynamoDbStore, Store};
 use keygate_tests::rie::Rie;
 use keygate_tests::{
@@ -25,20 +24,8 @@ fn fixture_key() -> String {
         .to_owned()
 }
 
-/// The record behind the fixtures' caller and target: the fixture key, org
-/// `acme`, full access (the fixtures' authorizer context says `scopes: "*"`).
-/// Returns its id.
 async fn seed_fixture_key(store: &DynamoDbStore) -> KeyId {
-    let full = fixture_key();
-    let format = KeyFormat::default();
-    let parsed = format.parse(&full).expect("the fixture key is well-formed");
-    let mut record = keygate_tests::contract::record("acme", "fixture");
-    record.id = parsed.id;
-    record.secret_hash = format.hasher().hash(parsed.secret());
-    record.hint = format!("kg_...{}", &full[full.len() - 4..]);
-    record.permissions = Permissions::from_strings(&["*"]).unwrap();
-    keygate_tests::contract::seed(store, &record).await;
-    parsed.id
+    keygate_tests::contract::seed_fixture_key(store).await
 }
 
 /// The Lambda environment of a function on `store`'s tables.

@@ -7,48 +7,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::key::{KeyFormatError, KeyId, fmt_id, parse_id};
+use crate::key::KeyId;
 use crate::model::{KeyName, KeyStatus, OrgId, RevokeReason, Timestamp};
 
-/// An event's id: a UUIDv7, so ids sort by time; same text form as a key id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId(u128);
-
-impl EventId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().as_u128())
-    }
-
-    pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
-        parse_id(s).map(Self)
-    }
-
-    pub fn from_u128(n: u128) -> Self {
-        Self(n)
-    }
-
-    pub fn as_u128(self) -> u128 {
-        self.0
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_id(self.0, f)
-    }
-}
-
-impl fmt::Debug for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventId({self})")
-    }
-}
-
-impl Serialize for EventId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+crate::key::time_ordered_id!(
+    /// An audit event's id: events sort by it, newest last.
+    EventId
+);
 
 /// What happened to the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -87,29 +87,61 @@ impl Default for KeyPrefix {
     }
 }
 
-/// A key's public id. Time-ordered (UUIDv7), so ids sort newest-last, and the
-/// fixed-width base62 text sorts the same way as the number.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(u128);
+/// A time-ordered id (UUIDv7) written as 22 zero-padded base62 characters,
+/// so the text sorts as the number does: newest last. Keys and audit events
+/// have one each.
+macro_rules! time_ordered_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(u128);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::now_v7().as_u128())
+            }
+
+            /// Parse the 22-character text form. Anything else is rejected.
+            pub fn parse(s: &str) -> Result<Self, $crate::key::KeyFormatError> {
+                $crate::key::parse_id(s).map(Self)
+            }
+
+            pub fn from_u128(n: u128) -> Self {
+                Self(n)
+            }
+
+            pub fn as_u128(self) -> u128 {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                $crate::key::fmt_id(self.0, f)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+pub(crate) use time_ordered_id;
+
+time_ordered_id!(
+    /// A key's public id: the authorizer finds the record by it.
+    KeyId
+);
 
 impl KeyId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().as_u128())
-    }
-
-    /// Parse the 22-character text form. Anything else is rejected.
-    pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
-        parse_id(s).map(Self)
-    }
-
-    pub fn from_u128(n: u128) -> Self {
-        Self(n)
-    }
-
-    pub fn as_u128(self) -> u128 {
-        self.0
-    }
-
     /// Writes the zero-padded base62 form into `out`.
     fn write_padded(self, out: &mut [u8; ID_LEN]) {
         encode_padded(self.0, out);
@@ -145,28 +177,10 @@ fn encode_padded<const N: usize>(n: u128, out: &mut [u8; N]) {
     out[pad..].copy_from_slice(&buf[..len]);
 }
 
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_id(self.0, f)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
-    }
-}
-
 impl FromStr for KeyId {
     type Err = KeyFormatError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
-    }
-}
-
-impl Serialize for KeyId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

@@ -1,21 +1,14 @@
 //! The audit trail of the caller's organization, newest first.
 
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
-use super::request::{Query, next_cursor};
+use super::request::{ListBody, Query, next_cursor};
 use super::{App, json_response};
 use crate::audit::{AuditAction, AuditEventView, EventFilter, EventId};
 use crate::authority::Caller;
 use crate::error::{ApiError, quoted};
 use crate::key::{KeyFormatError, KeyId};
 use crate::store::Store;
-
-#[derive(Serialize)]
-struct EventsBody<'a> {
-    data: Vec<AuditEventView<'a>>,
-    next_cursor: Option<String>,
-}
 
 pub(super) async fn list<S: Store>(
     app: &App<S>,
@@ -62,7 +55,7 @@ pub(super) async fn list<S: Store>(
     if no_such_key {
         return json_response(
             200,
-            &EventsBody {
+            &ListBody::<AuditEventView<'_>> {
                 data: vec![],
                 next_cursor: None,
             },
@@ -75,7 +68,7 @@ pub(super) async fn list<S: Store>(
     let next = page.next_after().map(|e| e.id.as_u128());
     json_response(
         200,
-        &EventsBody {
+        &ListBody {
             data: page.items.iter().map(|e| e.to_view()).collect(),
             next_cursor: next_cursor(&caller.org, &scope, next),
         },

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::request::{Fields, Query, next_cursor, parse_object, path_id};
+use super::request::{Fields, ListBody, Query, next_cursor, parse_object, path_id};
 use super::{App, denied, json_response, owned_record};
 use crate::authority::{Act, Caller, authorize, inherited_expiry};
 use crate::change::{Change, Origin};
@@ -201,12 +201,6 @@ pub(super) async fn create<S: Store>(
             key: new.key.expose(),
         },
     )
-}
-
-#[derive(Serialize)]
-struct ListBody<'a> {
-    data: Vec<KeyView<'a>>,
-    next_cursor: Option<String>,
 }
 
 pub(super) async fn list<S: Store>(

@@ -166,6 +166,13 @@ impl Query {
     }
 }
 
+/// A page of a list: `{"data": [...], "next_cursor": "..." | null}`.
+#[derive(serde::Serialize)]
+pub(super) struct ListBody<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 /// The next page's cursor, when there is one.
 pub(super) fn next_cursor(org: &OrgId, scope: &str, after: Option<u128>) -> Option<String> {
     after.map(|after| {
