@@ -1,7 +1,6 @@
 # Browser tests of the keygate console: real Chromium (Debian's package), real `keygate serve`.
-# Run: apt-get install -y chromium && python3 -m venv /work/.venv-console &&
-#      /work/.venv-console/bin/pip install pytest==9.2.0 playwright==1.65.2 axe-playwright-python==0.1.8 &&
-#      cargo build -p keygate-cli && /work/.venv-console/bin/pytest tests/console
+# The test command (infra/test.sh) installs and runs them. By hand, after it has built .venv:
+#      cargo build -p keygate-cli && .venv/bin/pytest tests/console
 #   Env: KEYGATE_BIN (default target/debug/keygate), CHROMIUM (default /usr/bin/chromium).
 #   Screenshots go to target/console/.
 """Fixtures: a fresh `keygate serve` per test, the console's URL, a browser page that
