@@ -228,6 +228,12 @@ impl From<StoreError> for ApiError {
                 reason,
                 retry_after,
             } => ApiError::unavailable(retry_after, reason),
+            // Contention a handler did not decide again on (a create whose
+            // transaction met another write): nothing was written; retry.
+            StoreError::Changed => ApiError::unavailable(
+                Duration::from_secs(1),
+                "a write the change depends on was in progress",
+            ),
             e => ApiError::internal(e.to_string()),
         }
     }
@@ -244,6 +250,18 @@ mod tests {
             assert!(seen.insert(code.as_str()), "{code:?}");
             assert!((400..600).contains(&code.status()));
         }
+    }
+
+    #[test]
+    fn store_contention_is_a_503_to_retry_and_other_faults_a_500() {
+        let changed = ApiError::from(StoreError::Changed);
+        assert_eq!(
+            (changed.status(), changed.retry_after.is_some()),
+            (503, true)
+        );
+        let failed = ApiError::from(StoreError::Failed("AccessDenied".into()));
+        assert_eq!(failed.status(), 500);
+        assert_eq!(failed.message, "internal error");
     }
 
     #[test]

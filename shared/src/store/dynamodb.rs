@@ -785,9 +785,13 @@ fn cancelled(
             }
             Some(_) if is_retryable(code) => retry_later(format!("transaction cancelled: {code}")),
             Some(_) => StoreError::Failed(format!("transaction cancelled: {code}")),
-            None if i < writes + guard && code == "ConditionalCheckFailed" => {
-                StoreError::ActorChanged
-            }
+            None if i < writes + guard => match code {
+                "ConditionalCheckFailed" => StoreError::ActorChanged,
+                // Another write to the calling key at the same moment (its
+                // `last_used_at`, say): decide again, or retry later.
+                "TransactionConflict" => StoreError::Changed,
+                _ => retry_later(format!("the calling key's check was cancelled ({code})")),
+            },
             // The events: whatever kept one from being written (throttling,
             // a conflict, even a clashing id), the change was not made and
             // may be tried again.
@@ -1070,5 +1074,92 @@ impl Intercept for OperationLog {
             calls.push(call);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Actor;
+    use crate::change::{ActorGuard, Origin};
+    use crate::key::KeyFormat;
+    use crate::model::KeyType;
+
+    /// A create by key 9 (guarded) and a delete of that new key by key 9:
+    /// items are [write, guard, event].
+    fn changes() -> (Change, Change) {
+        let record = KeyRecord::new_active(
+            &KeyFormat::default().generate(),
+            OrgId::new("acme").unwrap(),
+            KeyName::new("k").unwrap(),
+            KeyType::Service,
+            Permissions::Full,
+            Timestamp::from_unix(1_000),
+        );
+        let origin = Origin::new(
+            Actor::Key {
+                id: KeyId::from_u128(9),
+                hint: "kg_...abcd".into(),
+            },
+            Timestamp::from_unix(2_000),
+            "req",
+            None,
+            None,
+        )
+        .guarded(ActorGuard {
+            key_id: KeyId::from_u128(9),
+            expires_at: None,
+        });
+        (
+            Change::create(record.clone(), &origin),
+            Change::delete(record, &origin),
+        )
+    }
+
+    fn reasons(codes: &[&str]) -> Vec<aws_sdk_dynamodb::types::CancellationReason> {
+        codes
+            .iter()
+            .map(|c| {
+                aws_sdk_dynamodb::types::CancellationReason::builder()
+                    .code(*c)
+                    .build()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_cancellation_reason_means_what_failed_where() {
+        let (create, delete) = changes();
+        let ccf = "ConditionalCheckFailed";
+        let conflict = "TransactionConflict";
+        let outcome = |change: &Change, codes: &[&str]| cancelled(change, &reasons(codes));
+        assert!(matches!(
+            outcome(&create, &[ccf, "None", "None"]),
+            StoreError::AlreadyExists
+        ));
+        assert!(matches!(
+            outcome(&delete, &[ccf, "None", "None"]),
+            StoreError::Changed
+        ));
+        assert!(matches!(
+            outcome(&delete, &[conflict, "None", "None"]),
+            StoreError::Changed
+        ));
+        assert!(matches!(
+            outcome(&create, &["None", ccf, "None"]),
+            StoreError::ActorChanged
+        ));
+        assert!(matches!(
+            outcome(&create, &["None", conflict, "None"]),
+            StoreError::Changed
+        ));
+        assert!(matches!(
+            outcome(&create, &["None", "None", "ThrottlingError"]),
+            StoreError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            outcome(&create, &["ValidationError", "None", "None"]),
+            StoreError::Failed(_)
+        ));
     }
 }
