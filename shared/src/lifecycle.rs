@@ -79,10 +79,8 @@ impl Transition {
         reason: Option<RevokeReason>,
         by: Option<KeyId>,
     ) -> KeyRecord {
-        let mut after = before.clone();
+        let mut after = changed(before, at);
         after.status = self.target();
-        after.updated_at = at;
-        after.version = before.version + 1;
         match self {
             Transition::Suspend => after.suspended_at = Some(at),
             Transition::Reactivate => after.suspended_at = None,
@@ -147,20 +145,26 @@ impl Rotation {
         at: Timestamp,
         by: Option<KeyId>,
     ) -> KeyRecord {
-        let mut after = old.clone();
-        after.rotated_to = Some(successor);
-        after.updated_at = at;
-        after.version = old.version + 1;
-        if self.grace_secs == 0 {
-            after.status = KeyStatus::Revoked;
-            after.revoked_at = Some(at);
-            after.revoked_reason = Some(self.reason.clone().unwrap_or_else(rotated_reason));
-            after.revoked_by = by;
+        let mut after = if self.grace_secs == 0 {
+            let reason = self.reason.clone().unwrap_or_else(rotated_reason);
+            Transition::Revoke.apply(old, at, Some(reason), by)
         } else {
             let grace_ends = at.plus_seconds(i64::from(self.grace_secs));
+            let mut after = changed(old, at);
             after.expires_at = Some(old.expires_at.map_or(grace_ends, |e| e.min(grace_ends)));
-        }
+            after
+        };
+        after.rotated_to = Some(successor);
         after
+    }
+}
+
+/// `before` as a change at `at` starts it: updated then, one version on.
+fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
+    KeyRecord {
+        updated_at: at,
+        version: before.version + 1,
+        ..before.clone()
     }
 }
 

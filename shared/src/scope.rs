@@ -253,6 +253,13 @@ mod tests {
         run-templates | run-templates:read, run-templates:write, run-templates:delete
         api-keys | api-keys:read, api-keys:write, api-keys:delete";
 
+    /// Every scope the contract's table lists, in its order.
+    fn contract_scopes() -> impl Iterator<Item = &'static str> {
+        CONTRACT_CATALOG
+            .lines()
+            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
+    }
+
     #[test]
     fn the_catalog_is_the_contract_s_table() {
         let rows: Vec<String> = CATALOG
@@ -266,10 +273,7 @@ mod tests {
         let contract: Vec<&str> = CONTRACT_CATALOG.lines().map(str::trim).collect();
         assert_eq!(rows, contract);
         let all: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
-        let listed: Vec<&str> = contract
-            .iter()
-            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
-            .collect();
+        let listed: Vec<&str> = contract_scopes().collect();
         assert_eq!(all, listed, "Scope::all() is the catalog, in order");
         assert_eq!(
             Scope::parse("runs:delete").unwrap_err(),
@@ -280,9 +284,7 @@ mod tests {
     #[test]
     fn presets_are_the_contract_s() {
         let names = |p: Preset| Permissions::Scopes(p.scopes()).to_strings();
-        let read_only: Vec<String> = CONTRACT_CATALOG
-            .lines()
-            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
+        let read_only: Vec<String> = contract_scopes()
             .filter(|s| s.ends_with(":read"))
             .map(str::to_owned)
             .collect::<BTreeSet<_>>()
