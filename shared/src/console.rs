@@ -121,7 +121,12 @@ pub fn handle(req: Request) -> Response<Body> {
         .filter(|path| crate::routes::keygate_paths().contains(path));
     let result = match (op, not_allowed) {
         (Some(op), _) => serve(op, &req),
-        (None, Some(path)) => Ok(crate::gateway::method_not_allowed(&allowed_on(path))),
+        (None, Some(path)) => {
+            // A template's `{id}` matches as any segment would, so the route
+            // table answers for the template as for a concrete path.
+            let allowed = crate::routes::RouteTable::builtin().allowed_methods(path);
+            Ok(crate::gateway::method_not_allowed(&allowed.join(", ")))
+        }
         (None, None) => {
             tracing::error!(
                 received = route.unwrap_or("(none)"),
@@ -139,17 +144,4 @@ pub fn handle(req: Request) -> Response<Body> {
         "handled"
     );
     response
-}
-
-/// The methods keygate serves on a path template, for `Allow`.
-fn allowed_on(template: &str) -> String {
-    let mut methods: Vec<&str> = Operation::ALL
-        .iter()
-        .filter_map(|op| op.route_key().split_once(' '))
-        .filter(|(_, path)| *path == template)
-        .map(|(method, _)| method)
-        .collect();
-    methods.sort_unstable();
-    methods.dedup();
-    methods.join(", ")
 }

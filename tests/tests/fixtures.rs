@@ -138,3 +138,24 @@ async fn a_handler_refuses_another_operation_s_event() {
     let request = from_str(&fixture("revoke-key")).unwrap();
     assert_eq!(keygate::console::handle(request).status(), 500);
 }
+
+/// The stack's `ANY` route on a keygate path reaches the console function
+/// for a method keygate does not serve there: 405 naming the ones it does.
+#[test]
+fn the_console_function_answers_an_unserved_method_with_405_and_allow() {
+    for (path, allow) in [
+        ("/v1/api-keys/{id}", "DELETE, GET"),
+        ("/v1/api-keys", "GET, POST"),
+        ("/v1/api-keys/{id}/rotate", "POST"),
+    ] {
+        let mut raw: Value = serde_json::from_str(&fixture("console")).unwrap();
+        let route_key = format!("ANY {path}");
+        raw["routeKey"] = route_key.clone().into();
+        raw["requestContext"]["routeKey"] = route_key.into();
+        raw["requestContext"]["http"]["method"] = "PUT".into();
+        let request = from_str(&raw.to_string()).unwrap();
+        let response = keygate::console::handle(request);
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+    }
+}
