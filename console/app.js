@@ -2,14 +2,12 @@
 // (#keys, #keys/active, #audit, #audit/revoke) that picks the view.
 
 import * as api from './api.js';
-import { clearNotice } from './dom.js';
+import { $, clearNotice } from './dom.js';
 import { reason } from './errors.js';
 import { hideAudit, resetAudit, showAudit } from './audit.js';
 import { STATUSES, hideKeys, resetKeys, showKeys } from './keys.js';
 import { session } from './session.js';
 import { hideSignIn, onSignedIn, showSignIn } from './signin.js';
-
-const $ = (id) => document.getElementById(id);
 
 const DENIED =
   'keygate denied your key: it may have been suspended, revoked or expired. Sign in with a key that holds api-keys:read.';

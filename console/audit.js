@@ -2,74 +2,16 @@
 // filtered by action through the URL fragment, and one key's History panel.
 
 import * as api from './api.js';
-import { h, notify, replaceChildren } from './dom.js';
+import { $, h, timeElement } from './dom.js';
 import { openModal } from './dialogs.js';
-import { reason } from './errors.js';
-import { ACTION_LABELS, formatDateTime, relativeTime } from './format.js';
+import { ACTION_LABELS } from './format.js';
+import { pagedList } from './paged.js';
 import { session } from './session.js';
-
-const $ = (id) => document.getElementById(id);
-
-/** A paged list: `fetchPage(cursor)` answers `{data, next_cursor}`. */
-function pagedList({ list, empty, error, more, render, what }) {
-  const state = { cursor: null, ticket: 0, fetchPage: null };
-
-  async function load(append) {
-    const ticket = ++state.ticket;
-    list.setAttribute('aria-busy', 'true');
-    more.setAttribute('aria-disabled', 'true');
-    error.hidden = true;
-    try {
-      const page = await state.fetchPage(append ? state.cursor : null);
-      if (ticket !== state.ticket) return;
-      const items = page.data.map(render);
-      if (append) list.append(...items);
-      else replaceChildren(list, items);
-      state.cursor = page.next_cursor;
-      more.hidden = !state.cursor;
-      const none = list.children.length === 0;
-      empty.hidden = !none;
-      (list.closest('table') ?? list).hidden = none;
-      if (append) notify(`Loaded ${items.length} more ${what}.`);
-    } catch (failure) {
-      if (ticket !== state.ticket || !api.hasSession()) return;
-      error.textContent = `The ${what} could not be loaded. ${reason(failure)}`;
-      error.hidden = false;
-    } finally {
-      if (ticket === state.ticket) {
-        list.removeAttribute('aria-busy');
-        more.removeAttribute('aria-disabled');
-      }
-    }
-  }
-
-  more.addEventListener('click', () => load(true));
-
-  return {
-    show(fetchPage) {
-      state.fetchPage = fetchPage;
-      state.cursor = null;
-      more.hidden = true;
-      return load(false);
-    },
-    reset() {
-      state.ticket += 1;
-      replaceChildren(list);
-      more.hidden = true;
-      empty.hidden = true;
-      error.hidden = true;
-    },
-  };
-}
 
 // How an event reads
 
 function actionBadge(action) {
   return h('span', { class: `badge action action-${action}` }, ACTION_LABELS[action] ?? action);
-}
-
-function timeElement(iso) {
-  return h('time', { datetime: iso, title: formatDateTime(iso) }, relativeTime(iso));
 }
 
 function actor(event) {
@@ -105,7 +47,7 @@ const auditLog = pagedList({
   empty: $('audit-empty'),
   error: $('audit-error'),
   more: $('audit-more'),
-  what: 'events',
+  noun: 'event',
   render: (event) =>
     h(
       'tr',
@@ -150,16 +92,18 @@ const history = pagedList({
   empty: $('history-empty'),
   error: $('history-error'),
   more: $('history-more'),
-  what: 'events',
-  render: (event) =>
-    h(
+  noun: 'event',
+  render: (event) => {
+    const next = successor(event);
+    return h(
       'li',
       { class: 'event' },
       h('p', { class: 'event-head' }, actionBadge(event.action), ' ', timeElement(event.time)),
       h('p', {}, 'By ', actor(event), ' · ', statusChange(event)),
-      successor(event) ? h('p', {}, successor(event)) : null,
+      next ? h('p', {}, next) : null,
       event.reason ? h('p', { class: 'event-reason' }, `Reason: ${event.reason}`) : null,
-    ),
+    );
+  },
 });
 
 const historyDialog = $('history-dialog');

@@ -3,12 +3,11 @@
 // still decides: its errors appear next to the field they name.
 
 import * as api from './api.js';
-import { h, replaceChildren } from './dom.js';
+import { $, h, replaceChildren } from './dom.js';
 import { formDialog } from './dialogs.js';
 import { PRESET_NAMES, formatDate, presetName, toRfc3339 } from './format.js';
 import { session } from './session.js';
 
-const $ = (id) => document.getElementById(id);
 const dialog = $('create-dialog');
 const form = $('create-form');
 

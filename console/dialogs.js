@@ -3,10 +3,9 @@
 // keys, rotate, revoke and delete.
 
 import * as api from './api.js';
-import { restoreFocus } from './dom.js';
-import { describeFailure } from './errors.js';
+import { $, restoreFocus } from './dom.js';
+import { describeFailure, sentence } from './errors.js';
 
-const $ = (id) => document.getElementById(id);
 
 // Every [data-close] button closes its dialog.
 for (const button of document.querySelectorAll('dialog [data-close]')) {
@@ -107,7 +106,7 @@ function fieldMessage(field, error) {
   const problem = error.problem.replace(/[.\s]+$/, '');
   if (error.code === 'privilege_escalation') return `Your key ${problem}: a key can only grant scopes it holds.`;
   if (/^(is|must|are) /.test(problem)) return `${FIELD_LABELS[field] ?? field} ${problem}.`;
-  return `${problem.charAt(0).toUpperCase()}${problem.slice(1)}.`;
+  return `${sentence(problem)}.`;
 }
 
 export function clearErrors(form) {

@@ -1,5 +1,10 @@
 // DOM helpers. Text from the API only ever enters the page as text nodes.
 
+import { formatDateTime, relativeTime } from './format.js';
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
+
 /**
  * h('button', {class: 'primary', type: 'button', onclick: fn}, 'Save')
  * Strings and numbers among the children become text nodes; null, undefined
@@ -52,4 +57,9 @@ export function clearNotice() {
 export function restoreFocus(element, fallback) {
   const target = element?.isConnected ? element : fallback;
   target?.focus();
+}
+
+/** A <time> for an API timestamp: `text` (default "5 minutes ago"), the full date on hover. */
+export function timeElement(iso, text = relativeTime(iso)) {
+  return h('time', { datetime: iso, title: formatDateTime(iso) }, text);
 }

@@ -58,7 +58,8 @@ export async function describeFailure(error, actionName, keyName) {
   return `Could not ${action.verb} “${keyName}”. ${reason(error, action)}`;
 }
 
-function sentence(text) {
+/** `text` as the start of a sentence: capitalised, without a closing full stop. */
+export function sentence(text) {
   const trimmed = text.replace(/[.\s]+$/, '');
   return trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
 }

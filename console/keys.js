@@ -2,26 +2,18 @@
 // next_cursor, and each row's actions, which update the row in place.
 
 import * as api from './api.js';
-import { h, notify, replaceChildren } from './dom.js';
+import { $, h, notify, timeElement } from './dom.js';
 import { createKeyDialog } from './create.js';
 import { deleteDialog, revokeDialog, rotateDialog, showSecret } from './dialogs.js';
-import { describeFailure, reason } from './errors.js';
-import {
-  STATUS_LABELS,
-  describePermissions,
-  expiryUrgency,
-  formatDate,
-  formatDateTime,
-  relativeTime,
-} from './format.js';
+import { describeFailure } from './errors.js';
+import { STATUS_LABELS, describePermissions, expiryUrgency, formatDate, relativeTime } from './format.js';
 import { openHistory } from './audit.js';
 import { menuButton } from './menu.js';
+import { pagedList } from './paged.js';
 import { session } from './session.js';
 
-const $ = (id) => document.getElementById(id);
 const view = $('keys-view');
 const rowsElement = $('keys-rows');
-const moreButton = $('keys-more');
 
 export const STATUSES = ['all', 'active', 'suspended', 'revoked'];
 
@@ -32,10 +24,22 @@ const EMPTY_STATES = {
   revoked: 'No revoked keys. Revoking a key (⋯ → Revoke) ends it for good.',
 };
 
-const state = { status: null, cursor: null, loading: 0 };
+const state = { status: null };
+
+const keys = pagedList({
+  list: rowsElement,
+  empty: $('keys-empty'),
+  error: $('keys-error'),
+  more: $('keys-more'),
+  noun: 'key',
+  render: keyRow,
+  onLoaded(rows, append) {
+    // After the last page, focus moves from the vanished button to the new rows.
+    if (append && $('keys-more').hidden) rows[0]?.querySelector('.menu-button')?.focus();
+  },
+});
 
 $('create-key').addEventListener('click', createKey);
-moreButton.addEventListener('click', () => loadPage({ append: true }));
 
 /** Shows the keys view for a status tab, freshly loaded. */
 export function showKeys(status) {
@@ -46,7 +50,8 @@ export function showKeys(status) {
   }
   state.status = status;
   $('keys-caption').textContent = status === 'all' ? 'API keys' : `API keys: ${STATUS_LABELS[status]}`;
-  loadPage({ append: false });
+  $('keys-empty').textContent = EMPTY_STATES[status];
+  keys.show((cursor) => api.listKeys({ status, cursor }));
 }
 
 export function hideKeys() {
@@ -56,50 +61,7 @@ export function hideKeys() {
 /** Forgets every row (at sign-out). */
 export function resetKeys() {
   state.status = null;
-  state.cursor = null;
-  state.loading += 1; // a page still loading is dropped when it arrives
-  replaceChildren(rowsElement);
-  moreButton.hidden = true;
-  $('keys-empty').hidden = true;
-  $('keys-error').hidden = true;
-}
-
-async function loadPage({ append }) {
-  const ticket = ++state.loading;
-  const table = $('keys-table');
-  table.setAttribute('aria-busy', 'true');
-  moreButton.setAttribute('aria-disabled', 'true');
-  $('keys-error').hidden = true;
-  try {
-    const page = await api.listKeys({ status: state.status, cursor: append ? state.cursor : null });
-    if (ticket !== state.loading) return;
-    const rows = page.data.map(keyRow);
-    if (append) rowsElement.append(...rows);
-    else replaceChildren(rowsElement, rows);
-    state.cursor = page.next_cursor;
-    moreButton.hidden = !state.cursor;
-    updateEmptyState();
-    if (append) {
-      notify(`Loaded ${rows.length} more ${rows.length === 1 ? 'key' : 'keys'}.`);
-      if (moreButton.hidden) rows[0]?.querySelector('.menu-button')?.focus();
-    }
-  } catch (error) {
-    if (ticket !== state.loading || !api.hasSession()) return;
-    $('keys-error').textContent = `The keys could not be loaded. ${reason(error)}`;
-    $('keys-error').hidden = false;
-  } finally {
-    if (ticket === state.loading) {
-      table.removeAttribute('aria-busy');
-      moreButton.removeAttribute('aria-disabled');
-    }
-  }
-}
-
-function updateEmptyState() {
-  const empty = rowsElement.children.length === 0;
-  $('keys-table').hidden = empty;
-  $('keys-empty').hidden = !empty;
-  $('keys-empty').textContent = EMPTY_STATES[state.status];
+  keys.reset();
 }
 
 function showsStatus(status) {
@@ -156,10 +118,6 @@ function statusBadges(record) {
   );
 }
 
-function timeElement(iso) {
-  return h('time', { datetime: iso, title: formatDateTime(iso) }, relativeTime(iso));
-}
-
 function expiresCell(record) {
   if (!record.expires_at) return 'never';
   const urgency = expiryUrgency(record.expires_at);
@@ -167,7 +125,7 @@ function expiresCell(record) {
   return h(
     'span',
     { class: urgency ? `expiry expiry-${urgency}` : 'expiry' },
-    h('time', { datetime: record.expires_at, title: formatDateTime(record.expires_at) }, formatDate(record.expires_at)),
+    timeElement(record.expires_at, formatDate(record.expires_at)),
     ' ',
     h('span', { class: 'secondary' }, urgency === 'past' ? `expired ${when}` : when),
   );
@@ -204,7 +162,7 @@ function replaceRow(record) {
 function prependRow(record) {
   if (!showsStatus(record.status)) return;
   rowsElement.prepend(keyRow(record));
-  updateEmptyState();
+  keys.refreshEmpty();
 }
 
 function removeRow(id) {
@@ -213,7 +171,7 @@ function removeRow(id) {
   const next = row.nextElementSibling ?? row.previousElementSibling;
   const hadFocus = row.contains(document.activeElement) || document.activeElement === document.body;
   row.remove();
-  updateEmptyState();
+  keys.refreshEmpty();
   if (hadFocus) (next?.querySelector('.menu-button') ?? $('keys-title')).focus();
 }
 

@@ -2,8 +2,8 @@
 // the key's own record and keeps it in sessionStorage for this tab only.
 
 import * as api from './api.js';
-
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
+import { reason } from './errors.js';
 const view = $('signin-view');
 const form = $('signin-form');
 const input = $('signin-key');
@@ -74,9 +74,5 @@ async function whyRefused(key, error) {
     }
     return 'keygate did not accept this key: it is mistyped, unknown, suspended, revoked or expired.';
   }
-  if (error.status === 0) return 'keygate could not be reached. Check that it is running, then try again.';
-  if (error.code === 'service_unavailable') {
-    return `keygate is busy or unavailable. Try again${error.retryAfter ? ` in ${error.retryAfter} s` : ' shortly'}.`;
-  }
-  return `Sign-in failed: ${error.message}.`;
+  return `Sign-in failed. ${reason(error)}`;
 }

@@ -41,6 +41,7 @@ assets! {
     "index.html" => "text/html; charset=utf-8",
     "keys.js" => "text/javascript; charset=utf-8",
     "menu.js" => "text/javascript; charset=utf-8",
+    "paged.js" => "text/javascript; charset=utf-8",
     "session.js" => "text/javascript; charset=utf-8",
     "signin.js" => "text/javascript; charset=utf-8",
     "style.css" => "text/css; charset=utf-8",

@@ -585,10 +585,11 @@ def test_screenshots_and_a_375px_layout(page, console_url, keygate, api, screens
     sign_in(page, console_url, keygate.root_key)
     expect(page.locator("#keys-rows tr")).to_have_count(4)
     expect(key_row(page, paused["id"]).locator(".expiry")).to_have_class(re.compile("expiry-soon"))
+    background = "() => getComputedStyle(document.documentElement).backgroundColor"
+    assert page.evaluate(background) == "rgb(245, 246, 248)"  # the light theme's --bg
     page.screenshot(path=screenshots / "keys-light.png", full_page=True)
     page.emulate_media(color_scheme="dark")
-    background = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
-    assert background != "rgb(245, 246, 248)"  # the dark theme took over
+    assert page.evaluate(background) == "rgb(14, 17, 22)"  # the dark theme's --bg
     page.screenshot(path=screenshots / "keys-dark.png", full_page=True)
     page.emulate_media(color_scheme="light")
 
