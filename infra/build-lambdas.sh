@@ -3,7 +3,8 @@
 # with cargo-lambda: target/lambda/<function>/bootstrap, one per binary in
 # functions/src/bin/, then print each binary's size.
 #
-# Installs cargo-lambda into the Python venv (VENV, default .venv) when
+# Installs cargo-lambda, at the version infra/requirements-sam.txt pins, into
+# the Python venv VENV (default .venv-sam, shared with infra/sam-build.sh) when
 # `cargo lambda` is not already available; it brings its own Zig for the
 # cross-compile. Extra arguments go to `cargo lambda build`.
 set -euo pipefail
@@ -16,7 +17,8 @@ if ! cargo lambda --version >/dev/null 2>&1; then
     if [[ ! -x "$VENV/bin/cargo-lambda" ]]; then
         echo "== installing cargo-lambda into $VENV"
         [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check cargo-lambda
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+            "$(grep -m1 '^cargo-lambda==' infra/requirements-sam.txt)"
     fi
     export PATH="$VENV/bin:$PATH"
 fi

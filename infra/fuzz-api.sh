@@ -19,12 +19,16 @@ export PATH="$HOME/.cargo/bin:$PATH"
 VENV=${VENV:-.venv}
 examples=50
 seed=20261127
+usage() {
+    echo "usage: infra/fuzz-api.sh [--ci | --long] [--seed N]" >&2
+    exit 2
+}
 while [[ $# -gt 0 ]]; do
     case $1 in
         --ci) examples=50 ;;
         --long) examples=300 ;;
-        --seed) seed=$2; shift ;;
-        *) echo "usage: infra/fuzz-api.sh [--ci | --long] [--seed N]" >&2; exit 2 ;;
+        --seed) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; seed=$2; shift ;;
+        *) usage ;;
     esac
     shift
 done
@@ -35,8 +39,10 @@ for tool in st openapi-spec-validator; do
     }
 done
 
+# Always build: by hand after an edit, an old binary would be fuzzed (a
+# no-op when nothing changed, as in the test command).
 keygate=target/debug/keygate
-[[ -x $keygate ]] || cargo build -q -p keygate-cli
+cargo build -q -p keygate-cli
 
 out=target/schemathesis
 rm -rf "$out"
@@ -58,7 +64,8 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [[ -n $url ]] || { echo "fuzz-api: keygate serve did not start" >&2; exit 1; }
-KEYGATE_FUZZ_KEY=$(grep -m1 '^kg_' "$out/serve.out")
+KEYGATE_FUZZ_KEY=$(grep -m1 '^kg_' "$out/serve.out" || true)
+[[ -n $KEYGATE_FUZZ_KEY ]] || { echo "fuzz-api: keygate serve printed no key (is the store new?)" >&2; exit 1; }
 export KEYGATE_FUZZ_KEY
 
 "$VENV/bin/python" -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1] + "/openapi.json").read())' "$url" > "$out/openapi.json"

@@ -78,10 +78,7 @@ while IFS= read -r name; do
             lambda_env+=("$name=${!name}") ;;
     esac
 done < <(compgen -e)
-timeout=30
-for kv in "${lambda_env[@]}"; do
-    [[ $kv == AWS_LAMBDA_FUNCTION_TIMEOUT=* ]] && timeout=${kv#*=}
-done
+timeout=${AWS_LAMBDA_FUNCTION_TIMEOUT:-30}
 if [[ ! $timeout =~ ^[1-9][0-9]*$ ]]; then
     echo "local-lambda: AWS_LAMBDA_FUNCTION_TIMEOUT must be whole seconds, not '$timeout'" >&2
     exit 2

@@ -39,12 +39,12 @@ KEYGATE_TEST_RIE=$(PYTHON="$VENV/bin/python" bash infra/install-rie.sh)
 export KEYGATE_TEST_RIE
 
 mkdir -p target
-pids=()
+moto_pid=""
 cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2> /dev/null || true
-        wait "$pid" 2> /dev/null || true
-    done
+    if [[ -n $moto_pid ]]; then
+        kill "$moto_pid" 2> /dev/null || true
+        wait "$moto_pid" 2> /dev/null || true
+    fi
 }
 trap cleanup EXIT
 
@@ -52,9 +52,10 @@ port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 # moto's DynamoDB API, one request at a time (DynamoDB's isolation; see the script).
 "$VENV/bin/python" infra/moto_server.py 127.0.0.1 "$port" > target/moto.log 2>&1 &
 moto_pid=$!
-pids+=("$moto_pid")
+moto_ready=""
 for _ in $(seq 1 100); do
     if "$VENV/bin/python" -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$port/moto-api/reset', method='POST'), timeout=1)" 2> /dev/null; then
+        moto_ready=yes
         break
     fi
     kill -0 "$moto_pid" 2> /dev/null || {
@@ -64,6 +65,11 @@ for _ in $(seq 1 100); do
     }
     sleep 0.2
 done
+[[ -n $moto_ready ]] || {
+    cat target/moto.log
+    echo "moto is running but did not answer on port $port"
+    exit 1
+}
 export KEYGATE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 echo "== moto (pid $moto_pid) on $KEYGATE_TEST_DYNAMODB_ENDPOINT"
 
