@@ -242,6 +242,11 @@ fn every_subcommand_against_a_running_server() {
     let limited = created["key"].as_str().unwrap();
     let out = keygate(&url, limited, &["keys", "create", "--name", "nope"]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Forbidden") && !stderr(&out).contains("insufficient_scope"),
+        "the gateway's 403, not the handler's: {}",
+        stderr(&out)
+    );
     let out = keygate(&url, "kg_wrong", &["keys", "list"]);
     assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
     server.stop();

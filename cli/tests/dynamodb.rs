@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{KEYGATE, request};
+use common::{KEYGATE, Server, request};
 
 /// `keygate <args> --table T --dynamodb-endpoint E` with dummy AWS credentials.
 fn keygate_on(table: &str, endpoint: &str, args: &[&str]) -> Command {
@@ -51,21 +50,12 @@ fn table_create_bootstrap_and_serve_on_dynamodb() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(key.starts_with("kg_"));
 
-    let mut server = keygate_on(&table, &endpoint, &["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        assert!(
-            !line.starts_with("kg_"),
-            "the table has keys: no first key is minted"
-        );
-        if let Some(url) = line.strip_prefix("keygate: listening on ") {
-            break url.to_owned();
-        }
-    };
+    let server = Server::spawn(keygate_on(&table, &endpoint, &["serve", "--port", "0"]));
+    assert_eq!(
+        server.first_key, None,
+        "the table has keys: no first key is minted"
+    );
+    let url = &server.url;
     let base = format!("{url}/v1/api-keys");
     let created = request(
         "POST",
@@ -94,25 +84,14 @@ fn table_create_bootstrap_and_serve_on_dynamodb() {
     );
     let listed = request("GET", &format!("{base}?status=revoked"), Some(&key), None);
     assert_eq!(listed.body["data"][0]["id"], id);
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
 }
 
-/// Start `keygate serve` on DynamoDB with `env`; returns the child and URL.
-fn serve_on(table: &str, endpoint: &str, env: &[(&str, &str)]) -> (std::process::Child, String) {
+/// `keygate serve` on DynamoDB with `env`, stopped when dropped.
+fn serve_on(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Server {
     let mut command = keygate_on(table, endpoint, &["serve", "--port", "0"]);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut server = command.stdout(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve exited").unwrap();
-        if let Some(url) = line.strip_prefix("keygate: listening on ") {
-            break url.to_owned();
-        }
-    };
-    (server, url)
+    command.envs(env.iter().copied());
+    Server::spawn(command)
 }
 
 /// Issue 8 on DynamoDB: a locked-out organization is recovered with
@@ -157,7 +136,8 @@ fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
     let root = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     // The key verifies with the pepper, and only with it.
-    let (mut with_pepper, url) = serve_on(&table, &endpoint, &peppered);
+    let with_pepper = serve_on(&table, &endpoint, &peppered);
+    let url = &with_pepper.url;
     let me = format!("{url}/v1/api-keys/{}", keygate_tests::id_of(&root));
     assert_eq!(request("GET", &me, Some(&root), None).status, 200);
     // Lock the org out: its only key deletes itself.
@@ -166,9 +146,9 @@ fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
         request("GET", &format!("{url}/v1/api-keys"), Some(&root), None).status,
         403
     );
-    let _ = with_pepper.kill();
-    let _ = with_pepper.wait();
-    let (mut without, url) = serve_on(&table, &endpoint, &[]);
+    with_pepper.stop();
+    let without = serve_on(&table, &endpoint, &[]);
+    let url = &without.url;
     let recovered = bootstrap(&peppered);
     assert!(recovered.status.success());
     let key = String::from_utf8(recovered.stdout)
@@ -180,9 +160,9 @@ fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
         403,
         "a peppered key does not verify without the pepper"
     );
-    let _ = without.kill();
-    let _ = without.wait();
-    let (mut with_pepper, url) = serve_on(&table, &endpoint, &peppered);
+    without.stop();
+    let with_pepper = serve_on(&table, &endpoint, &peppered);
+    let url = &with_pepper.url;
     let listed = request("GET", &format!("{url}/v1/api-keys"), Some(&key), None);
     assert_eq!(listed.status, 200, "recovered");
     assert_eq!(listed.body["data"][0]["scopes"], serde_json::json!(["*"]));
@@ -194,8 +174,7 @@ fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert_eq!(actions, ["bootstrap", "delete", "bootstrap"]);
-    let _ = with_pepper.kill();
-    let _ = with_pepper.wait();
+    with_pepper.stop();
 
     // A secret that cannot be read stops the process; it never runs unpeppered.
     let missing = format!("{secret}-gone");

@@ -10,23 +10,12 @@ use keygate::key::{KeyFormat, KeyId, SecretHasher};
 use keygate::store::{DynamoDbStore, Store};
 use keygate_tests::rie::Rie;
 use keygate_tests::{
-    Harness, assert_no_secret, authorizer_event, dynamodb_endpoint, fixture, fresh_dynamodb_store,
+    Harness, assert_no_secret, authorizer_event, contract::seed_fixture_key, dynamodb_endpoint,
+    fixture, fixture_key, fresh_dynamodb_store,
 };
 use serde_json::{Value, json};
 
 const AUTHORIZER: &str = env!("CARGO_BIN_EXE_authorizer");
-
-/// The key in `infra/events/authorizer.json`.
-fn fixture_key() -> String {
-    event("authorizer")["headers"]["x-api-key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn seed_fixture_key(store: &DynamoDbStore) -> KeyId {
-    keygate_tests::contract::seed_fixture_key(store).await
-}
 
 /// The Lambda environment of a function on `store`'s tables.
 fn tables(store: &DynamoDbStore) -> (String, String) {
@@ -194,9 +183,8 @@ async fn every_function_serves_its_fixture() {
             shown.push(key.to_owned());
         }
         all_logs.push_str(&logs);
-        let operation = if name == "console" { "console" } else { name };
         assert!(
-            logs.contains(&format!("\"operation\":\"{operation}\"")),
+            logs.contains(&format!("\"operation\":\"{name}\"")),
             "{name} logged the request: {logs}"
         );
         (status, body)
@@ -410,12 +398,7 @@ async fn the_pepper_comes_from_secrets_manager() {
 /// A management function whose store is down answers 503 with Retry-After.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_is_a_503() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = format!("http://127.0.0.1:{port}");
+    let down = keygate_tests::unused_endpoint();
     let env = [
         ("TABLE_NAME", "t"),
         ("AUDIT_TABLE_NAME", "t-audit"),
@@ -473,10 +456,7 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
 async fn a_hanging_store_is_a_deny_within_the_lambda_timeout() {
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", silent.local_addr().unwrap());
-    let fixture_key = event("authorizer")["headers"]["x-api-key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fixture_key = fixture_key();
 
     let rie = Rie::start(
         Path::new(AUTHORIZER),

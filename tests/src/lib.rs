@@ -259,6 +259,17 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The key `infra/events/authorizer.json` sends, which every fixture's
+/// caller is (see [`contract::seed_fixture_key`]).
+pub fn fixture_key() -> String {
+    let event: serde_json::Value =
+        serde_json::from_str(&fixture("authorizer")).expect("the authorizer fixture");
+    event["headers"]["x-api-key"]
+        .as_str()
+        .expect("its X-API-Key")
+        .to_owned()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -484,6 +495,16 @@ pub fn set_dummy_aws_env() {
         std::env::set_var("AWS_REGION", "us-east-1");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     }
+}
+
+/// `http://127.0.0.1:PORT` where nothing listens (the port was free a
+/// moment ago): a store that is down.
+pub fn unused_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port");
+    format!("http://127.0.0.1:{port}")
 }
 
 static TABLE_COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -4,9 +4,9 @@
 
 use keygate::audit::{AuditAction, EventFilter};
 use keygate::change::Change;
-use keygate::model::{KeyStatus, OrgId};
+use keygate::model::KeyStatus;
 use keygate::store::{EmbeddedStore, Store, embedded::OpenError};
-use keygate_tests::contract::{key_in, origin, record};
+use keygate_tests::contract::{key_in, org, origin, record};
 use keygate_tests::{Harness, assert_no_secret};
 use serde_json::json;
 
@@ -30,14 +30,10 @@ async fn the_file_store_survives_a_reopen_and_is_locked_while_open() {
     let reopened = EmbeddedStore::open(dir.path()).unwrap();
     assert_eq!(reopened.get(record.id).await.unwrap(), Some(record));
     let events = reopened
-        .list_events(&record_org(), EventFilter::default(), 10, None)
+        .list_events(&org("acme"), EventFilter::default(), 10, None)
         .await
         .unwrap();
     assert_eq!(events.items, vec![change.events()[0].clone()]);
-}
-
-fn record_org() -> OrgId {
-    OrgId::new("acme").unwrap()
 }
 
 /// No 12-character window of any key's secret is anywhere in the data file,
@@ -67,7 +63,7 @@ async fn audit_retention_removes_old_events() {
         .unwrap()
         .with_audit_retention(Some(1));
     let old = key_in(&store, "acme", KeyStatus::Suspended).await;
-    let org = record_org();
+    let org = org("acme");
     let count = |store: &EmbeddedStore| {
         let store = store.clone();
         let org = org.clone();

@@ -205,13 +205,7 @@ async fn a_hung_store_is_a_503_within_the_operation_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_is_down_denies_and_answers_503() {
-    // Nobody listens on this port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let h = Harness::new(store_at(&format!("http://127.0.0.1:{port}")).await);
+    let h = Harness::new(store_at(&keygate_tests::unused_endpoint()).await);
     let key = keygate::key::KeyFormat::default().generate();
     let decision =
         keygate::authorizer::authorize(&h.app, &authorizer_event(key.key.expose(), "GET /v1/runs"))

@@ -11,7 +11,7 @@ use keygate::openapi::{document, documented_statuses};
 use keygate::routes::{Operation, RouteTable};
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
-use keygate_tests::{Harness, fixture, id_of, repo_root};
+use keygate_tests::{Harness, fixture, repo_root};
 use serde_json::{Value, json};
 
 #[test]
@@ -101,11 +101,6 @@ fn every_error_code_is_documented_in_the_document_and_the_readme() {
 /// An unreachable store: the handler's store call fails, so it answers 503.
 async fn down_store() -> DynamoDbStore {
     keygate_tests::set_dummy_aws_env();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let timeouts = Timeouts {
         connect: std::time::Duration::from_millis(100),
         attempt: std::time::Duration::from_millis(200),
@@ -113,7 +108,7 @@ async fn down_store() -> DynamoDbStore {
         max_attempts: 1,
     };
     let client =
-        DynamoDbStore::client(Some(&format!("http://127.0.0.1:{port}")), timeouts, None).await;
+        DynamoDbStore::client(Some(&keygate_tests::unused_endpoint()), timeouts, None).await;
     DynamoDbStore::new(client, &Tables::named("down"))
 }
 
@@ -239,5 +234,4 @@ async fn every_documented_status_is_one_the_operation_answers() {
             op.route_key()
         );
     }
-    assert!(!id_of(&root).is_empty());
 }

@@ -1096,7 +1096,6 @@ fn authorizer_settings_are_checked() {
     assert_flagged(&found, "does not default to 0");
 }
 
-/// Issue 8: the stage is throttled by default.
 /// A keygate path without its 405 route is caught.
 #[test]
 fn every_keygate_path_answers_other_methods_with_405() {
@@ -1111,6 +1110,7 @@ fn every_keygate_path_answers_other_methods_with_405() {
     assert_flagged(&found, "event ANY /v1/audit-events/extra is not a route");
 }
 
+/// Issue 8: the stage is throttled by default.
 #[test]
 fn throttling_is_checked() {
     let found = problems_after(

@@ -19,10 +19,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path) -> Server {
-        let mut child = Command::new(KEYGATE)
+        let mut command = Command::new(KEYGATE);
+        command
             .args(["serve", "--port", "0", "--data"])
             .arg(data)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn");
+        Server::spawn(command)
+    }
+
+    /// Run `command` (a `keygate serve`) until it prints its address.
+    pub fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
