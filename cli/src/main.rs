@@ -318,6 +318,15 @@ fn settings() -> Result<Settings, String> {
     Settings::from_env().map_err(|e| e.to_string())
 }
 
+/// The keys table `table` and its audit table: `--audit-table`, else `<table>-audit`.
+fn tables(table: &str, audit_table: Option<String>) -> Tables {
+    let mut tables = Tables::named(table);
+    if let Some(audit) = audit_table {
+        tables.audit = audit;
+    }
+    tables
+}
+
 async fn open_store(args: StoreArgs, settings: &Settings) -> Result<AnyStore, String> {
     let retention = settings.audit_retention_days;
     match args.table {
@@ -325,10 +334,7 @@ async fn open_store(args: StoreArgs, settings: &Settings) -> Result<AnyStore, St
             let client =
                 DynamoDbStore::client(args.dynamodb_endpoint.as_deref(), settings.timeouts, None)
                     .await;
-            let mut tables = Tables::named(&table);
-            if let Some(audit) = args.audit_table {
-                tables.audit = audit;
-            }
+            let tables = tables(&table, args.audit_table);
             Ok(AnyStore::DynamoDb(
                 DynamoDbStore::new(client, &tables).with_audit_retention(retention),
             ))
@@ -411,10 +417,7 @@ async fn create_tables(
 ) -> Result<(), String> {
     let settings = settings()?;
     let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
-    let mut tables = Tables::named(table);
-    if let Some(audit) = audit_table {
-        tables.audit = audit;
-    }
+    let tables = tables(table, audit_table);
     DynamoDbStore::new(client, &tables)
         .create_tables()
         .await
@@ -645,13 +648,9 @@ fn audit_command(
 
 fn whoami_command(api: &ApiArgs) -> Result<(), String> {
     let key = api_key(api)?;
-    // The key carries its own id: 22 characters after `<prefix>_`.
-    let id = key
-        .split_once('_')
-        .and_then(|(_, body)| body.get(..keygate::key::ID_LEN))
-        .filter(|id| keygate::key::KeyId::parse(id).is_ok())
+    let id = keygate::key::KeyId::in_key(&key)
         .ok_or("the API key is not a keygate key (expected <prefix>_ and 65 letters or digits)")?
-        .to_owned();
+        .to_string();
     let client = api_client_with(api, &key)?;
     let record = client.call("GET", &key_path(&id, ""), None).map_err(|e| {
         if e.0.starts_with("403") {

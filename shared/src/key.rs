@@ -142,6 +142,17 @@ time_ordered_id!(
 );
 
 impl KeyId {
+    /// The id a full key carries, whatever its prefix: `<prefix>_`, then 65
+    /// characters that start with the 22 of the id. Only the shape is checked,
+    /// not the checksum (a client that does not know the prefix uses this).
+    pub fn in_key(full: &str) -> Option<KeyId> {
+        let (prefix, body) = full.split_once('_')?;
+        if prefix.is_empty() || body.len() != BODY_LEN {
+            return None;
+        }
+        KeyId::parse(body.get(..ID_LEN)?).ok()
+    }
+
     /// Writes the zero-padded base62 form into `out`.
     fn write_padded(self, out: &mut [u8; ID_LEN]) {
         encode_padded(self.0, out);
@@ -435,6 +446,20 @@ mod tests {
             other.parse(new.key.expose()).unwrap_err(),
             KeyFormatError::WrongPrefix
         );
+    }
+
+    #[test]
+    fn a_key_names_its_id_whatever_its_prefix() {
+        for prefix in ["kg", "acme2"] {
+            let format = KeyFormat::new(KeyPrefix::new(prefix).unwrap(), SecretHasher::new(None));
+            let key = format.generate();
+            let id = format.parse(key.key.expose()).unwrap().id;
+            assert_eq!(KeyId::in_key(key.key.expose()), Some(id));
+            assert_eq!(KeyId::in_key(&key.key.expose()[1..]), Some(id));
+            assert_eq!(KeyId::in_key(&format!("{}x", key.key.expose())), None);
+        }
+        assert_eq!(KeyId::in_key("kg_short"), None);
+        assert_eq!(KeyId::in_key(&format!("_{}", "a".repeat(BODY_LEN))), None);
     }
 
     #[test]
