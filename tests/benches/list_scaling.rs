@@ -12,7 +12,6 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keygate::change::Change;
 use keygate::key::KeyId;
 use keygate::model::{OrgId, StatusFilter};
 use keygate::store::{EmbeddedStore, Store};
@@ -36,24 +35,16 @@ async fn fill<S: Store + Clone>(store: &S, n: usize) {
     while made < n || !tasks.is_empty() {
         while made < n && tasks.len() < 8 {
             let store = store.clone();
-            tasks.spawn(async move {
-                let record = contract::record("acme", "bench");
-                store
-                    .commit(&Change::create(record, &contract::origin()))
-                    .await
-                    .expect("insert")
-            });
+            tasks.spawn(
+                async move { contract::seed(&store, &contract::record("acme", "bench")).await },
+            );
             made += 1;
         }
         if let Some(done) = tasks.join_next().await {
             done.expect("insert task");
         }
     }
-    let theirs = contract::record("other", "bench");
-    store
-        .commit(&Change::create(theirs, &contract::origin()))
-        .await
-        .expect("insert");
+    contract::seed(store, &contract::record("other", "bench")).await;
     println!("  inserted {n} keys in {:?}", started.elapsed());
 }
 

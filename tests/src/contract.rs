@@ -73,11 +73,7 @@ pub fn updated(change: &Change) -> KeyRecord {
 }
 
 async fn events_of<S: Store>(store: &S, org_id: &str) -> Vec<keygate::audit::AuditEvent> {
-    store
-        .list_events(&org(org_id), EventFilter::default(), 100, None)
-        .await
-        .expect("events")
-        .items
+    crate::all_events(store, &org(org_id), EventFilter::default()).await
 }
 
 pub async fn create_then_get<S: Store>(store: S) {

@@ -226,23 +226,7 @@ impl<S: Store> Harness<S> {
 
     /// The audit events of `org` matching `filter`, newest first.
     pub async fn events_of(&self, org: &str, filter: EventFilter) -> Vec<AuditEvent> {
-        let org = OrgId::new(org).expect("org");
-        let mut all = vec![];
-        let mut after: Option<EventId> = None;
-        loop {
-            let page = self
-                .app
-                .store
-                .list_events(&org, filter, 100, after)
-                .await
-                .expect("list events");
-            let next = page.next_after().map(|e| e.id);
-            all.extend(page.items);
-            match next {
-                Some(id) => after = Some(id),
-                None => return all,
-            }
-        }
+        all_events(&self.app.store, &OrgId::new(org).expect("org"), filter).await
     }
 
     /// The clock's time now.
@@ -494,6 +478,25 @@ pub fn set_dummy_aws_env() {
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_REGION", "us-east-1");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    }
+}
+
+/// Every audit event of `org` in `store` matching `filter`, newest first,
+/// page after page.
+pub async fn all_events<S: Store>(store: &S, org: &OrgId, filter: EventFilter) -> Vec<AuditEvent> {
+    let mut all = vec![];
+    let mut after: Option<EventId> = None;
+    loop {
+        let page = store
+            .list_events(org, filter, 100, after)
+            .await
+            .expect("list events");
+        let next = page.next_after().map(|e| e.id);
+        all.extend(page.items);
+        match next {
+            Some(id) => after = Some(id),
+            None => return all,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use keygate::change::Change;
 use keygate::model::KeyStatus;
 use keygate::store::{EmbeddedStore, Store, embedded::OpenError};
 use keygate_tests::contract::{key_in, org, origin, record};
-use keygate_tests::{Harness, assert_no_secret};
+use keygate_tests::{Harness, all_events, assert_no_secret};
 use serde_json::json;
 
 keygate_tests::contract_suite!(EmbeddedStore::in_memory().expect("in-memory store"));
@@ -64,19 +64,10 @@ async fn audit_retention_removes_old_events() {
         .with_audit_retention(Some(1));
     let old = key_in(&store, "acme", KeyStatus::Suspended).await;
     let org = org("acme");
-    let count = |store: &EmbeddedStore| {
-        let store = store.clone();
-        let org = org.clone();
-        async move {
-            store
-                .list_events(&org, EventFilter::default(), 100, None)
-                .await
-                .unwrap()
-                .items
-                .len()
-        }
-    };
-    assert_eq!(count(&store).await, 2);
+    assert_eq!(
+        all_events(&store, &org, EventFilter::default()).await.len(),
+        2
+    );
     // A change two days later: the day-old retention drops the two events.
     let mut later = origin();
     later.at = later.at.plus_seconds(2 * 86_400);
@@ -85,11 +76,7 @@ async fn audit_retention_removes_old_events() {
         .commit(&Change::create(fresh.clone(), &later))
         .await
         .unwrap();
-    let left = store
-        .list_events(&org, EventFilter::default(), 100, None)
-        .await
-        .unwrap()
-        .items;
+    let left = all_events(&store, &org, EventFilter::default()).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].key_id, fresh.id);
     let by_key = store
@@ -114,5 +101,11 @@ async fn audit_retention_removes_old_events() {
         .commit(&Change::create(record("acme", "x"), &much_later))
         .await
         .unwrap();
-    assert_eq!(count(&forever).await, 2, "kept forever without a retention");
+    assert_eq!(
+        all_events(&forever, &org, EventFilter::default())
+            .await
+            .len(),
+        2,
+        "kept forever without a retention"
+    );
 }
