@@ -13,10 +13,7 @@ fn keygate_on(table: &str, endpoint: &str, args: &[&str]) -> Command {
     command
         .args(args)
         .args(["--table", table, "--dynamodb-endpoint", endpoint])
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .envs(keygate_tests::DUMMY_AWS_ENV);
     command
 }
 

@@ -470,14 +470,20 @@ pub fn dynamodb_endpoint() -> String {
     })
 }
 
-/// Dummy credentials and region for moto, and no metadata-service probing.
+/// Dummy credentials and region for moto, and no metadata-service probing:
+/// for this process ([`set_dummy_aws_env`]) and every process a test starts.
+pub const DUMMY_AWS_ENV: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// [`DUMMY_AWS_ENV`] in this process.
 pub fn set_dummy_aws_env() {
-    // SAFETY (edition 2024): set before any client is built; every test sets the same values.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    for (name, value) in DUMMY_AWS_ENV {
+        // SAFETY (edition 2024): set before any client is built; every test sets the same values.
+        unsafe { std::env::set_var(name, value) };
     }
 }
 

@@ -170,17 +170,16 @@ impl Rie {
             .and_then(|(_, v)| v.parse::<u64>().ok())
             .unwrap_or(DEFAULT_FUNCTION_TIMEOUT_SECS);
         let default_timeout = DEFAULT_FUNCTION_TIMEOUT_SECS.to_string();
-        let lambda_env = [
+        let lambda_env: Vec<(&str, &str)> = [
             ("AWS_LAMBDA_FUNCTION_NAME", name.as_str()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_LAMBDA_FUNCTION_TIMEOUT", default_timeout.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
             ("RUST_LOG", "warn"),
-        ];
+        ]
+        .into_iter()
+        .chain(crate::DUMMY_AWS_ENV)
+        .collect();
 
         let mut failures = Vec::new();
         // Free ports are picked, then released for the emulator to bind: a
@@ -198,7 +197,7 @@ impl Rie {
                 .arg(runtime_api_addr.to_string())
                 .arg(binary)
                 .env_clear()
-                .envs(lambda_env)
+                .envs(lambda_env.iter().copied())
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
