@@ -17,10 +17,11 @@ fn keygate_on(table: &str, endpoint: &str, args: &[&str]) -> Command {
     command
 }
 
-#[test]
-fn table_create_bootstrap_and_serve_on_dynamodb() {
+/// `keygate table create` of a new table `<name>-<pid>` on the test
+/// endpoint; returns the table and the endpoint.
+fn table_created(name: &str) -> (String, String) {
     let endpoint = keygate_tests::dynamodb_endpoint();
-    let table = format!("keygate-cli-{}", std::process::id());
+    let table = format!("{name}-{}", std::process::id());
     let out = keygate_on(&table, &endpoint, &["table", "create"])
         .output()
         .unwrap();
@@ -29,6 +30,12 @@ fn table_create_bootstrap_and_serve_on_dynamodb() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (table, endpoint)
+}
+
+#[test]
+fn table_create_bootstrap_and_serve_on_dynamodb() {
+    let (table, endpoint) = table_created("keygate-cli");
     // Creating it again fails with DynamoDB's message, not a panic.
     let again = keygate_on(&table, &endpoint, &["table", "create"])
         .output()
@@ -97,16 +104,7 @@ fn serve_on(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Server {
 /// process at start.
 #[test]
 fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
-    let endpoint = keygate_tests::dynamodb_endpoint();
-    let table = format!("keygate-cli-pepper-{}", std::process::id());
-    let out = keygate_on(&table, &endpoint, &["table", "create"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (table, endpoint) = table_created("keygate-cli-pepper");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let secret = runtime.block_on(keygate_tests::create_secret(
         "keygate-pepper",
