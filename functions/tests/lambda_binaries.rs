@@ -10,8 +10,9 @@ use keygate::key::{KeyFormat, KeyId, SecretHasher};
 use keygate::store::{DynamoDbStore, Store};
 use keygate_tests::rie::Rie;
 use keygate_tests::{
-    Harness, assert_no_secret, authorizer_event, contract::seed_fixture_key, dynamodb_endpoint,
-    fixture, fixture_key, fresh_dynamodb_store,
+    Harness, assert_no_secret, authorizer_event,
+    contract::{FIXTURE_CALLER_ID, seed_fixture_key},
+    dynamodb_endpoint, fixture, fixture_key, fresh_dynamodb_store,
 };
 use serde_json::{Value, json};
 
@@ -161,7 +162,7 @@ fn binary(name: &str) -> &'static str {
 }
 
 /// Every function but the authorizer on its own fixture, in an order the
-/// fixtures allow (all act on the fixture key as org `acme`), each at
+/// fixtures allow (all act on the fixture key, as another key of org `acme`), each at
 /// `RUST_LOG=trace` with no window of any key's secret in its logs, and
 /// each refusing another function's event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +212,7 @@ async fn every_function_serves_its_fixture() {
     assert_eq!(body["name"], "ci-deployer");
     assert_eq!(body["key_type"], "service");
     assert_eq!(body["scopes"], json!(["runs:read", "runs:write"]));
-    assert_eq!(body["created_by"], id);
+    assert_eq!(body["created_by"], FIXTURE_CALLER_ID);
     let created = body["id"].as_str().unwrap().to_owned();
 
     let (status, body) = run("list-keys").await;
@@ -223,7 +224,7 @@ async fn every_function_serves_its_fixture() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     listed.sort_unstable();
-    let mut expected = vec![id.as_str(), created.as_str()];
+    let mut expected = vec![id.as_str(), created.as_str(), FIXTURE_CALLER_ID];
     expected.sort_unstable();
     assert_eq!(listed, expected, "{body}");
 

@@ -7,8 +7,8 @@
 //!   and can only change (suspend, reactivate, revoke, rotate, delete) a key
 //!   whose permissions its own cover. Full access covers everything; a scoped
 //!   key covers a key whose scopes are a subset of its own, never a
-//!   full-access key. A key may always act on itself: suspending or revoking
-//!   your own key is how you stop a leak.
+//!   full-access key. A key may always suspend, revoke, rotate or delete
+//!   itself (that is how you stop a leak), but never reactivate itself.
 //! - **Time.** A key that expires cannot mint a key that outlives it.
 //!
 //! The check reads a key's permissions, expiry and status; stores write a
@@ -41,8 +41,12 @@ pub enum Act<'a> {
         permissions: &'a Permissions,
         expires_at: Option<Timestamp>,
     },
-    /// Change an existing key: suspend, reactivate, revoke, rotate, delete.
+    /// Change an existing key: suspend, revoke, rotate, delete.
     Change { target: &'a KeyRecord },
+    /// Give a suspended key its power back. Never the caller's own key: a
+    /// suspended key cannot call, so only a key suspended while its request
+    /// ran could ask, and a leaked key must not outlast its suspension.
+    Reactivate { target: &'a KeyRecord },
 }
 
 /// Why the caller may not.
@@ -54,6 +58,9 @@ pub enum Denied {
     /// Changing a key whose permissions the caller's do not cover.
     #[error("{}", uncovered_message(.0))]
     Uncovered(Escalation),
+    /// Reactivating the calling key itself.
+    #[error("a key cannot reactivate itself: another key with authority over it must")]
+    OwnReactivation,
     /// Minting a key that would outlive the caller.
     #[error(
         "your key expires at {caller}, so it cannot create a key that {}",
@@ -105,8 +112,9 @@ pub fn authorize(caller: &Caller, act: Act<'_>) -> Result<(), Denied> {
                 (None, _) => Ok(()),
             }
         }
+        Act::Reactivate { target } if target.id == caller.key_id => Err(Denied::OwnReactivation),
         Act::Change { target } if target.id == caller.key_id => Ok(()),
-        Act::Change { target } => caller
+        Act::Change { target } | Act::Reactivate { target } => caller
             .permissions
             .missing_for(&target.permissions)
             .map_err(Denied::Uncovered),
@@ -176,6 +184,11 @@ mod tests {
         let mut own = key(Permissions::Full);
         me.key_id = own.id;
         assert_eq!(authorize(&me, Act::Change { target: &own }), Ok(()));
+        assert_eq!(
+            authorize(&me, Act::Reactivate { target: &own }),
+            Err(Denied::OwnReactivation),
+            "but never reactivate itself"
+        );
         own.id = KeyId::generate();
         assert!(authorize(&me, Act::Change { target: &own }).is_err());
     }

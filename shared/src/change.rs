@@ -120,16 +120,22 @@ pub enum MalformedChange {
     NoEvent,
 }
 
+/// Why a store writes nothing of a change before trying: it is malformed (a
+/// bug), or it changes the calling key itself, which was decided on a record
+/// of that key its guard does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Malformed(#[from] MalformedChange),
+    #[error("the calling key is no longer as its request saw it")]
+    ActorChanged,
+}
+
 impl Change {
     fn new(writes: Vec<KeyWrite>, events: Vec<AuditEvent>, origin: &Origin) -> Self {
-        // A key acting on itself is guarded by its own write's condition (a
-        // transaction cannot check and write one item twice).
-        let guard = origin
-            .guard
-            .filter(|g| writes.iter().all(|w| w.id() != g.key_id));
         Self {
             writes,
-            guard,
+            guard: origin.guard,
             events,
         }
     }
@@ -247,10 +253,13 @@ impl Change {
         &self.writes
     }
 
-    /// What the change requires of the calling key, when that key is not
-    /// one of the keys it writes.
+    /// What the change requires of the calling key, as a check of its own
+    /// beside the writes: when that key is not one of the keys it writes. (A
+    /// transaction cannot check and write one item twice; a change to the
+    /// calling key is held to the guard by [`Change::validate`] instead.)
     pub fn guard(&self) -> Option<ActorGuard> {
         self.guard
+            .filter(|g| self.writes.iter().all(|w| w.id() != g.key_id))
     }
 
     pub fn events(&self) -> &[AuditEvent] {
@@ -264,24 +273,41 @@ impl Change {
 
     /// What every store checks before writing: updates keep each key's
     /// identity, everything is in one organization, and there is an event.
-    pub fn validate(&self) -> Result<(), MalformedChange> {
+    /// And a change to the calling key itself must have been decided on a
+    /// record of it that the caller's guard allows (active, with the expiry
+    /// the authorizer saw, unexpired): the write is conditional on that
+    /// record, so the guard holds at commit exactly as a separate check
+    /// would. Without this, a key suspended between its authorizer's check
+    /// and its handler's read could write itself (reactivate itself).
+    pub fn validate(&self) -> Result<(), Refused> {
         let org = &self.events.first().ok_or(MalformedChange::NoEvent)?.org_id;
         for write in &self.writes {
             let record = match write {
                 KeyWrite::Insert(r) | KeyWrite::Delete(r) => r,
                 KeyWrite::Update { before, after } => {
                     if !before.same_identity(after) {
-                        return Err(MalformedChange::IdentityChanged);
+                        return Err(MalformedChange::IdentityChanged.into());
                     }
                     after
                 }
             };
             if &record.org_id != org {
-                return Err(MalformedChange::MixedOrganizations);
+                return Err(MalformedChange::MixedOrganizations.into());
             }
         }
         if self.events.iter().any(|e| &e.org_id != org) {
-            return Err(MalformedChange::MixedOrganizations);
+            return Err(MalformedChange::MixedOrganizations.into());
+        }
+        if let (Some(guard), Some(at)) = (self.guard, self.at()) {
+            for write in &self.writes {
+                let decided_on = match write {
+                    KeyWrite::Update { before, .. } | KeyWrite::Delete(before) => before,
+                    KeyWrite::Insert(_) => continue,
+                };
+                if decided_on.id == guard.key_id && !guard.holds(decided_on, at) {
+                    return Err(Refused::ActorChanged);
+                }
+            }
         }
         Ok(())
     }
@@ -435,6 +461,7 @@ mod tests {
             expires_at: None,
         });
         assert_eq!(Change::delete(key.clone(), &own).guard(), None);
+        assert_eq!(Change::delete(key.clone(), &own).validate(), Ok(()));
         let mut stored = key.clone();
         stored.id = guard.key_id;
         assert!(guard.holds(&stored, Timestamp::from_unix(2_000)));
@@ -446,12 +473,55 @@ mod tests {
     }
 
     #[test]
+    fn a_change_to_the_calling_key_is_held_to_its_guard() {
+        let mut me = record("me");
+        let own = |expires_at: Option<i64>| {
+            origin().guarded(ActorGuard {
+                key_id: me.id,
+                expires_at: expires_at.map(Timestamp::from_unix),
+            })
+        };
+        // Suspended after the authorizer let the request in: whatever the
+        // change, nothing of it may be written.
+        me.status = KeyStatus::Suspended;
+        for transition in [Transition::Reactivate, Transition::Revoke] {
+            let (change, _) = Change::status(me.clone(), transition, None, &own(None));
+            assert_eq!(
+                change.validate(),
+                Err(Refused::ActorChanged),
+                "{transition:?}"
+            );
+        }
+        assert_eq!(
+            Change::delete(me.clone(), &own(None)).validate(),
+            Err(Refused::ActorChanged)
+        );
+        // Active, but with another expiry than the authorizer saw, or expired.
+        me.status = KeyStatus::Active;
+        me.expires_at = Some(Timestamp::from_unix(9_000));
+        let (change, _) = Change::status(me.clone(), Transition::Suspend, None, &own(None));
+        assert_eq!(change.validate(), Err(Refused::ActorChanged));
+        let (change, _) = Change::status(me.clone(), Transition::Suspend, None, &own(Some(9_000)));
+        assert_eq!(change.validate(), Ok(()));
+        me.expires_at = Some(Timestamp::from_unix(1_500));
+        let (change, _) = Change::status(me.clone(), Transition::Suspend, None, &own(Some(1_500)));
+        assert_eq!(
+            change.validate(),
+            Err(Refused::ActorChanged),
+            "expired at 2000"
+        );
+    }
+
+    #[test]
     fn an_update_that_changes_what_a_key_may_do_is_malformed() {
         let before = record("k");
         let mut after = before.clone();
         after.permissions = Permissions::from_strings(&["runs:read"]).unwrap();
         let mut change = Change::delete(before.clone(), &origin());
         change.writes = vec![KeyWrite::Update { before, after }];
-        assert_eq!(change.validate(), Err(MalformedChange::IdentityChanged));
+        assert_eq!(
+            change.validate(),
+            Err(MalformedChange::IdentityChanged.into())
+        );
     }
 }

@@ -207,7 +207,7 @@ fn operation(op: Operation) -> Value {
                 "summary": summary,
                 "description": format!(
                     "Needs api-keys:write and authority over the key (your permissions cover \
-                     its own; a key may always act on itself). {from} → {to}; a {to} key is \
+                     its own; a key may always suspend itself but never reactivate itself). {from} → {to}; a {to} key is \
                      returned unchanged; a revoked key is a 409. Applies on the very next \
                      request through the authorizer."
                 ),

@@ -454,6 +454,7 @@ macro_rules! contract_suite {
             scenarios::a_key_may_always_act_on_itself,
             scenarios::authority_is_decided_on_the_key_as_written,
             scenarios::a_key_changed_during_its_request_changes_nothing,
+            scenarios::a_key_suspended_during_its_request_cannot_revive_or_change_itself,
             scenarios::a_short_lived_key_cannot_mint_a_longer_lived_one,
             scenarios::bootstrap_recovers_a_locked_out_organization,
             scenarios::rotation_without_grace_revokes_the_old_key_at_once,
@@ -484,10 +485,20 @@ pub async fn seed<S: Store>(store: &S, record: &KeyRecord) {
         .expect("seed a key");
 }
 
-/// The key of `infra/events/authorizer.json`, which every fixture's caller
-/// and target is (org `acme`, full access, as the fixtures' authorizer
-/// context says), put into `store`. Returns its id.
+/// The calling key every management fixture's authorizer context names
+/// (org `acme`, full access, no expiry): another key than the one they act
+/// on, since a key cannot reactivate itself.
+pub const FIXTURE_CALLER_ID: &str = "0354eiuPHXWwV73zzxesAd";
+
+/// The key of `infra/events/authorizer.json`, which every management
+/// fixture acts on, and the key they act as ([`FIXTURE_CALLER_ID`]), both
+/// in org `acme` with full access, put into `store`. Returns the first's id.
 pub async fn seed_fixture_key<S: Store>(store: &S) -> KeyId {
+    let mut caller = record("acme", "fixture caller");
+    caller.id = KeyId::parse(FIXTURE_CALLER_ID).expect("a key id");
+    caller.hint = "kg_...Adm1".into();
+    caller.permissions = Permissions::Full;
+    seed(store, &caller).await;
     let full = crate::fixture_key();
     let format = KeyFormat::default();
     let parsed = format.parse(&full).expect("the fixture key is well-formed");

@@ -243,8 +243,8 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The key `infra/events/authorizer.json` sends, which every fixture's
-/// caller is (see [`contract::seed_fixture_key`]).
+/// The key `infra/events/authorizer.json` sends, which every management
+/// fixture acts on (see [`contract::seed_fixture_key`]).
 pub fn fixture_key() -> String {
     let event: serde_json::Value =
         serde_json::from_str(&fixture("authorizer")).expect("the authorizer fixture");
@@ -371,7 +371,9 @@ impl<S: Store> Store for CountingStore<S> {
 pub struct StaleReadStore<S> {
     pub inner: S,
     stale: std::sync::Mutex<Option<KeyRecord>>,
-    meanwhile: std::sync::Mutex<Option<(KeyId, Change)>>,
+    /// The key whose read triggers the change, how many of its reads pass
+    /// first, and the change.
+    meanwhile: std::sync::Mutex<Option<(KeyId, usize, Change)>>,
     pub served: std::sync::atomic::AtomicBool,
 }
 
@@ -393,7 +395,14 @@ impl<S> StaleReadStore<S> {
     /// Just before the next read of `id`, `change` is committed, once: as
     /// if another request made it while this one ran.
     pub fn meanwhile(&self, id: KeyId, change: Change) {
-        *self.meanwhile.lock().expect("lock") = Some((id, change));
+        self.meanwhile_after_reads(id, 0, change);
+    }
+
+    /// As [`Self::meanwhile`], but `reads` reads of `id` pass first: with 1,
+    /// a key's change lands after the authorizer read it and before its
+    /// request's handler does.
+    pub fn meanwhile_after_reads(&self, id: KeyId, reads: usize, change: Change) {
+        *self.meanwhile.lock().expect("lock") = Some((id, reads, change));
     }
 }
 
@@ -401,12 +410,16 @@ impl<S: Store> Store for StaleReadStore<S> {
     async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let meanwhile = {
             let mut slot = self.meanwhile.lock().expect("lock");
-            match slot.as_ref() {
-                Some((at, _)) if *at == id => slot.take(),
+            match slot.as_mut() {
+                Some((at, 0, _)) if *at == id => slot.take(),
+                Some((at, reads, _)) if *at == id => {
+                    *reads -= 1;
+                    None
+                }
                 _ => None,
             }
         };
-        if let Some((_, change)) = meanwhile {
+        if let Some((_, _, change)) = meanwhile {
             self.inner.commit(&change).await?;
             self.served.store(true, Ordering::SeqCst);
         }

@@ -486,6 +486,92 @@ pub async fn a_key_changed_during_its_request_changes_nothing<S: Store>(store: S
     }
 }
 
+/// A key suspended while its own request runs (after the authorizer let it
+/// in, before the handler reads it) cannot write itself: it cannot
+/// reactivate itself, which would let a leaked key outlive its suspension
+/// by racing it, and its other changes to itself are held to the guard any
+/// other change is held to.
+pub async fn a_key_suspended_during_its_request_cannot_revive_or_change_itself<S: Store>(store: S) {
+    use keygate::change::{Change, Origin};
+    use keygate::lifecycle::Transition;
+    let h = Harness::new(StaleReadStore::new(store));
+    let root = h.root_key("acme").await;
+    for (method, verb, body, says) in [
+        ("POST", "reactivate", None, "cannot reactivate itself"),
+        (
+            "POST",
+            "revoke",
+            Some(r#"{"reason":"x"}"#),
+            "while this request ran",
+        ),
+        ("DELETE", "", None, "while this request ran"),
+    ] {
+        let (key, record) = h
+            .create_scoped(&root, &["api-keys:write", "api-keys:delete"])
+            .await;
+        let key_id = KeyId::parse(&id(&record)).expect("id");
+        let stored = h.store().get(key_id).await.expect("get").expect("key");
+        let (suspend, _) = Change::status(
+            stored,
+            Transition::Suspend,
+            None,
+            &Origin::bootstrap(h.now()),
+        );
+        // The authorizer reads the key first and finds it active; the
+        // suspension lands before the handler's read.
+        h.store().meanwhile_after_reads(key_id, 1, suspend);
+        h.store().served.store(false, Ordering::SeqCst);
+        let others_before: Vec<_> = h
+            .snapshot("acme")
+            .await
+            .into_iter()
+            .filter(|r| r.id != key_id)
+            .collect();
+        let events_before = h.events("acme").await.len();
+        let path = format!("/v1/api-keys/{key_id}/{verb}");
+        let reply = h
+            .call(method, path.trim_end_matches('/'), Some(&key), body)
+            .await;
+        assert!(
+            h.store().served.load(Ordering::SeqCst),
+            "{method} {verb}: the race happened"
+        );
+        assert_eq!(
+            reply.assert_error(403),
+            "insufficient_authority",
+            "{method} {verb}"
+        );
+        assert!(
+            reply.error_message().contains(says),
+            "{}",
+            reply.error_message()
+        );
+        let now = h
+            .store()
+            .get(key_id)
+            .await
+            .expect("get")
+            .expect("still there");
+        assert_eq!(
+            now.status,
+            KeyStatus::Suspended,
+            "{method} {verb}: still suspended"
+        );
+        let others_after: Vec<_> = h
+            .snapshot("acme")
+            .await
+            .into_iter()
+            .filter(|r| r.id != key_id)
+            .collect();
+        assert_eq!(others_after, others_before);
+        assert_eq!(
+            h.events("acme").await.len(),
+            events_before + 1,
+            "{method} {verb}: only the suspension was recorded"
+        );
+    }
+}
+
 /// Issue 8: a short-lived key cannot make itself permanent.
 pub async fn a_short_lived_key_cannot_mint_a_longer_lived_one<S: Store>(store: S) {
     let h = Harness::new(store);

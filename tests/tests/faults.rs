@@ -54,7 +54,7 @@ fn error(kind: &str, extra: Value) -> (u16, Value) {
     (400, body)
 }
 
-/// The fixture's key (`infra/events/*.json` act as it on itself), as
+/// The fixture's key (`infra/events/*.json` act on it), as
 /// DynamoDB would return the item.
 fn fixture_item() -> Value {
     let id = "0354eiuPHXWwV73zzxesBl";

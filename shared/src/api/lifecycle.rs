@@ -5,11 +5,11 @@ use lambda_http::{Body, Request, Response};
 
 use super::request::{Fields, path_id};
 use super::{App, Decision, change_key, json_response};
-use crate::authority::Caller;
+use crate::authority::{Act, Caller};
 use crate::change::{Change, Origin};
 use crate::error::ApiError;
 use crate::lifecycle::{Check, Transition, check};
-use crate::model::RevokeReason;
+use crate::model::{KeyRecord, RevokeReason};
 use crate::store::Store;
 
 pub(super) async fn suspend<S: Store>(
@@ -53,7 +53,11 @@ async fn transition<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(req)?;
     let now = origin.at;
-    let record = change_key(app, caller, id, |before| {
+    let act: fn(&KeyRecord) -> Act<'_> = match transition {
+        Transition::Reactivate => |target| Act::Reactivate { target },
+        Transition::Suspend | Transition::Revoke => |target| Act::Change { target },
+    };
+    let record = change_key(app, caller, id, act, |before| {
         match check(before.status, transition) {
             // Already there: a harmless no-op that changes (and records) nothing.
             Check::NoOp => Ok(Decision::Done(before)),
@@ -79,12 +83,18 @@ pub(super) async fn delete<S: Store>(
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(req)?;
-    change_key(app, caller, id, |before| {
-        Ok(Decision::Commit(
-            Box::new(Change::delete(before, origin)),
-            (),
-        ))
-    })
+    change_key(
+        app,
+        caller,
+        id,
+        |target| Act::Change { target },
+        |before| {
+            Ok(Decision::Commit(
+                Box::new(Change::delete(before, origin)),
+                (),
+            ))
+        },
+    )
     .await?;
     Response::builder()
         .status(204)

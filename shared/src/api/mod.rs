@@ -316,6 +316,7 @@ async fn change_key<S, T, F>(
     app: &App<S>,
     caller: &Caller,
     id: KeyId,
+    act: fn(&KeyRecord) -> crate::authority::Act<'_>,
     mut decide: F,
 ) -> Result<T, ApiError>
 where
@@ -324,8 +325,7 @@ where
 {
     for _ in 0..CHANGE_ATTEMPTS {
         let record = owned_record(app, caller, id).await?;
-        crate::authority::authorize(caller, crate::authority::Act::Change { target: &record })
-            .map_err(denied)?;
+        crate::authority::authorize(caller, act(&record)).map_err(denied)?;
         match decide(record)? {
             Decision::Done(answer) => return Ok(answer),
             Decision::Commit(change, answer) => match app.store.commit(&change).await {

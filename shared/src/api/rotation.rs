@@ -41,35 +41,41 @@ pub(super) async fn rotate<S: Store>(
     let id = path_id(req)?;
     let rotation = parse(body)?;
     let now = origin.at;
-    let (successor, key): (KeyRecord, FullKey) = change_key(app, caller, id, |old| {
-        Rotation::check(&old, now).map_err(|e| ApiError::conflict(e.to_string()))?;
-        // The successor is minted by the caller: it may not outlive it.
-        authorize(
-            caller,
-            Act::Mint {
-                permissions: &old.permissions,
-                expires_at: old.expires_at,
-            },
-        )
-        .map_err(denied)?;
-        let new = app.keys.generate();
-        let successor = KeyRecord {
-            description: old.description.clone(),
-            owner: old.owner.clone(),
-            expires_at: old.expires_at,
-            created_by: Some(caller.key_id),
-            ..KeyRecord::new_active(
-                &new,
-                old.org_id.clone(),
-                old.name.clone(),
-                old.key_type,
-                old.permissions.clone(),
-                now,
+    let (successor, key): (KeyRecord, FullKey) = change_key(
+        app,
+        caller,
+        id,
+        |target| Act::Change { target },
+        |old| {
+            Rotation::check(&old, now).map_err(|e| ApiError::conflict(e.to_string()))?;
+            // The successor is minted by the caller: it may not outlive it.
+            authorize(
+                caller,
+                Act::Mint {
+                    permissions: &old.permissions,
+                    expires_at: old.expires_at,
+                },
             )
-        };
-        let (change, successor) = Change::rotate(old, successor, &rotation, origin);
-        Ok(Decision::Commit(Box::new(change), (successor, new.key)))
-    })
+            .map_err(denied)?;
+            let new = app.keys.generate();
+            let successor = KeyRecord {
+                description: old.description.clone(),
+                owner: old.owner.clone(),
+                expires_at: old.expires_at,
+                created_by: Some(caller.key_id),
+                ..KeyRecord::new_active(
+                    &new,
+                    old.org_id.clone(),
+                    old.name.clone(),
+                    old.key_type,
+                    old.permissions.clone(),
+                    now,
+                )
+            };
+            let (change, successor) = Change::rotate(old, successor, &rotation, origin);
+            Ok(Decision::Commit(Box::new(change), (successor, new.key)))
+        },
+    )
     .await?;
     json_response(
         201,

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::audit::{AuditEvent, EventFilter, EventId};
-use crate::change::{Change, MalformedChange};
+use crate::change::{Change, MalformedChange, Refused};
 use crate::key::KeyId;
 use crate::model::{KeyRecord, OrgId, StatusFilter, Timestamp};
 
@@ -46,6 +46,15 @@ pub enum StoreError {
     /// Anything else the store reported (misconfiguration, permissions).
     #[error("the key store failed: {0}")]
     Failed(String),
+}
+
+impl From<Refused> for StoreError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::Malformed(m) => StoreError::Malformed(m),
+            Refused::ActorChanged => StoreError::ActorChanged,
+        }
+    }
 }
 
 /// One page of a list, newest first.
