@@ -13,7 +13,7 @@ use crate::audit::AuditAction;
 use crate::error::ErrorCode;
 use crate::lifecycle::MAX_GRACE_SECS;
 use crate::model::{Description, KeyName, Owner, RevokeReason};
-use crate::routes::Operation;
+use crate::routes::{Operation, Requirement};
 use crate::scope::{FULL_ACCESS, Preset, Scope};
 
 /// The document as JSON text, built once.
@@ -40,7 +40,9 @@ pub fn document() -> Value {
         let (method, path) = op.route_key().split_once(' ').unwrap_or(("GET", "/"));
         let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         if let Value::Object(map) = entry {
-            map.insert(method.to_ascii_lowercase(), operation(op));
+            let mut doc = operation(op);
+            doc[REQUIRED_SCOPE] = required_scope(op.required());
+            map.insert(method.to_ascii_lowercase(), doc);
         }
     }
     json!({
@@ -70,6 +72,19 @@ pub fn document() -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// The extension naming what an operation asks of the calling key: a
+/// scope, `"any"` (any valid key) or `null` (public, no key). Clients such
+/// as the console read it instead of keeping their own copy.
+pub const REQUIRED_SCOPE: &str = "x-required-scope";
+
+fn required_scope(requirement: Requirement) -> Value {
+    match requirement {
+        Requirement::Scope(scope) => scope.as_str().into(),
+        Requirement::AnyValidKey => "any".into(),
+        Requirement::Public => Value::Null,
+    }
 }
 
 fn schema_ref(name: &str) -> Value {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use keygate::error::ErrorCode;
 use keygate::lambda_http::request::from_str;
 use keygate::openapi::{document, documented_statuses};
-use keygate::routes::{Operation, RouteTable};
+use keygate::routes::{Operation, Requirement, RouteTable};
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
 use keygate_tests::{Harness, fixture, repo_root};
@@ -52,11 +52,24 @@ fn every_route_is_documented_and_nothing_else() {
         .map(|r| r.route_key())
         .collect();
     assert_eq!(documented, routes);
-    // Public routes need no key; everything else needs the X-API-Key scheme.
+    // Public routes need no key; everything else needs the X-API-Key scheme,
+    // and each operation names what it asks of the key as the route table does.
     for op in Operation::ALL {
         let (method, path) = op.route_key().split_once(' ').unwrap();
-        let security = &doc["paths"][path][method.to_ascii_lowercase()]["security"];
-        assert_eq!(security == &json!([]), op.is_public(), "{}", op.route_key());
+        let doc_op = &doc["paths"][path][method.to_ascii_lowercase()];
+        assert_eq!(
+            doc_op["security"] == json!([]),
+            op.is_public(),
+            "{}",
+            op.route_key()
+        );
+        let required = RouteTable::builtin().required_scope(op.route_key());
+        let named = &doc_op["x-required-scope"];
+        match required {
+            Some(Requirement::Scope(scope)) => assert_eq!(named, scope.as_str()),
+            Some(Requirement::AnyValidKey) => assert_eq!(named, "any"),
+            _ => assert!(named.is_null() && op.is_public(), "{}", op.route_key()),
+        }
     }
     assert_eq!(doc["security"], json!([{"ApiKey": []}]));
     assert_eq!(
