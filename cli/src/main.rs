@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use keygate::api::App;
-use keygate::config::Settings;
-use keygate::model::OrgId;
+use keygate::app::App;
+use keygate::domain::org::OrgId;
+use keygate::runtime::config::Settings;
 use keygate::store::dynamodb::Tables;
 use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
 use serde_json::{Value, json};
@@ -226,7 +226,7 @@ fn parse_grace(text: &str) -> Result<u32, String> {
             .map_err(|e| format!("{e} (e.g. 0, 3600, 30m, 24h, 7d)"))?
             .as_secs(),
     };
-    let max = keygate::lifecycle::MAX_GRACE_SECS;
+    let max = keygate::domain::lifecycle::MAX_GRACE_SECS;
     u32::try_from(secs)
         .ok()
         .filter(|s| *s <= max)
@@ -331,9 +331,11 @@ async fn open_store(args: StoreArgs, settings: &Settings) -> Result<AnyStore, St
     let retention = settings.audit_retention_days;
     match args.table {
         Some(table) => {
-            let client =
-                DynamoDbStore::client(args.dynamodb_endpoint.as_deref(), settings.timeouts, None)
-                    .await;
+            let client = keygate::store::dynamodb::client(
+                args.dynamodb_endpoint.as_deref(),
+                settings.timeouts,
+            )
+            .await;
             let tables = tables(&table, args.audit_table);
             Ok(AnyStore::DynamoDb(
                 DynamoDbStore::new(client, &tables).with_audit_retention(retention),
@@ -359,7 +361,7 @@ fn init_local_tracing() {
 
 async fn serve_command(port: u16, store: StoreArgs, org: &str) -> Result<(), String> {
     init_local_tracing();
-    let org = OrgId::new(org)?;
+    let org = OrgId::new(org).map_err(|e| e.to_string())?;
     let settings = settings()?;
     let keys = settings.key_format().await.map_err(|e| e.to_string())?;
     let store = open_store(store, &settings).await?;
@@ -397,7 +399,7 @@ async fn serve_command(port: u16, store: StoreArgs, org: &str) -> Result<(), Str
 }
 
 async fn bootstrap_command(org: &str, name: &str, store: StoreArgs) -> Result<(), String> {
-    let org = OrgId::new(org)?;
+    let org = OrgId::new(org).map_err(|e| e.to_string())?;
     let settings = settings()?;
     let keys = settings.key_format().await.map_err(|e| e.to_string())?;
     let store = open_store(store, &settings).await?;
@@ -416,7 +418,7 @@ async fn create_tables(
     endpoint: Option<&str>,
 ) -> Result<(), String> {
     let settings = settings()?;
-    let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
+    let client = keygate::store::dynamodb::client(endpoint, settings.timeouts).await;
     let tables = tables(table, audit_table);
     DynamoDbStore::new(client, &tables)
         .create_tables()
@@ -648,7 +650,7 @@ fn audit_command(
 
 fn whoami_command(api: &ApiArgs) -> Result<(), String> {
     let key = api_key(api)?;
-    let id = keygate::key::KeyId::in_key(&key)
+    let id = keygate::domain::id::KeyId::in_key(&key)
         .ok_or("the API key is not a keygate key (expected <prefix>_ and 65 letters or digits)")?
         .to_string();
     let client = api_client_with(api, &key)?;

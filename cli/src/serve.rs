@@ -10,10 +10,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use keygate::api::{self, App};
-use keygate::error::ApiError;
-use keygate::gateway;
+use keygate::app::App;
+use keygate::http::MAX_BODY_BYTES;
+use keygate::http::error::ApiError;
 use keygate::lambda_http;
+use keygate::runtime::gateway;
 use keygate::store::Store;
 use tokio::net::TcpListener;
 
@@ -76,7 +77,7 @@ async fn handle<S: Store>(
     let body = match read_body(body).await {
         Some(bytes) => bytes,
         None => {
-            let too_large = ApiError::payload_too_large(api::MAX_BODY_BYTES);
+            let too_large = ApiError::payload_too_large(MAX_BODY_BYTES);
             return to_hyper(too_large.into_response(&uuid::Uuid::now_v7().to_string()));
         }
     };

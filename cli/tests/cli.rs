@@ -41,7 +41,7 @@ fn every_subcommand_against_a_running_server() {
     let text = stdout(&out);
     let key = text.lines().last().unwrap().to_owned();
     assert!(
-        key.starts_with("kg_") && key.len() == 3 + keygate::key::BODY_LEN,
+        key.starts_with("kg_") && key.len() == 3 + keygate::domain::key::BODY_LEN,
         "{text}"
     );
     assert_eq!(
@@ -181,7 +181,7 @@ fn every_subcommand_against_a_running_server() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let new_key = stdout(&out).lines().last().unwrap().to_owned();
-    assert!(new_key.starts_with("kg_") && new_key.len() == 3 + keygate::key::BODY_LEN);
+    assert!(new_key.starts_with("kg_") && new_key.len() == 3 + keygate::domain::key::BODY_LEN);
     assert!(
         stderr(&out).contains("keeps working for 1h"),
         "{}",

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keygate::key::{KeyFormat, KeyId, SecretHasher};
+use keygate::domain::id::KeyId;
+use keygate::domain::key::{KeyFormat, SecretHasher};
 use keygate::store::{DynamoDbStore, Store};
 use keygate_tests::rie::Rie;
 use keygate_tests::{
@@ -20,7 +21,8 @@ const AUTHORIZER: &str = env!("CARGO_BIN_EXE_authorizer");
 
 /// The Lambda environment of a function on `store`'s tables.
 fn tables(store: &DynamoDbStore) -> (String, String) {
-    (store.table().to_owned(), store.audit_table().to_owned())
+    let tables = store.tables();
+    (tables.keys, tables.audit)
 }
 
 fn event(name: &str) -> Value {

@@ -5,22 +5,30 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use operation_log::{Call, OperationLog};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, Uri};
-use keygate::api::App;
-use keygate::audit::{AuditEvent, EventFilter, EventId};
+use keygate::app::App;
 use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
-use keygate::change::Change;
-use keygate::gateway::{self, Incoming};
-use keygate::key::{KeyFormat, KeyId};
+use keygate::domain::audit::{AuditEvent, EventFilter};
+use keygate::domain::change::Change;
+use keygate::domain::id::EventId;
+use keygate::domain::id::KeyId;
+use keygate::domain::key::KeyFormat;
+use keygate::domain::org::OrgId;
+use keygate::domain::record::{KeyRecord, StatusFilter};
+use keygate::domain::time::{Clock, Timestamp};
 use keygate::lambda_http::Body;
-use keygate::model::{Clock, KeyRecord, OrgId, StatusFilter, Timestamp};
-use keygate::store::dynamodb::{OperationLog, Tables};
+use keygate::runtime::gateway;
+use keygate::runtime::gateway::Incoming;
+use keygate::store::dynamodb::{Tables, client_config};
 use keygate::store::{DynamoDbStore, EmbeddedStore, Page, Store, StoreError};
 use serde_json::Value;
 
 pub mod contract;
+pub mod operation_log;
 pub mod rie;
 pub mod runtime_api;
 pub mod scenarios;
@@ -189,7 +197,7 @@ impl<S: Store> Harness<S> {
     /// API Gateway fixture event.
     pub async fn authorize(&self, key: &str, route_key: &str) -> bool {
         let event = authorizer_event(key, route_key);
-        keygate::authorizer::authorize(&self.app, &event)
+        keygate::http::authorizer::authorize(&self.app, &event)
             .await
             .is_authorized
     }
@@ -545,16 +553,20 @@ pub fn moto_timeouts() -> keygate::store::dynamodb::Timeouts {
     }
 }
 
+/// A plain client of the test DynamoDB endpoint, for reading raw items.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    set_dummy_aws_env();
+    keygate::store::dynamodb::client(Some(&dynamodb_endpoint()), moto_timeouts()).await
+}
+
 /// A fresh table on the test DynamoDB endpoint, with an operation log.
 pub async fn fresh_dynamodb_store() -> (DynamoDbStore, OperationLog) {
     set_dummy_aws_env();
     let log = OperationLog::default();
-    let client = DynamoDbStore::client(
-        Some(&dynamodb_endpoint()),
-        moto_timeouts(),
-        Some(log.clone()),
-    )
-    .await;
+    let config = client_config(Some(&dynamodb_endpoint()), moto_timeouts())
+        .await
+        .interceptor(log.clone());
+    let client = aws_sdk_dynamodb::Client::from_conf(config.build());
     let table = format!(
         "keygate-test-{}-{}-{}",
         std::process::id(),

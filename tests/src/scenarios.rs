@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use keygate::audit::{AuditAction, EventFilter};
-use keygate::key::KeyId;
-use keygate::model::KeyStatus;
+use keygate::domain::audit::{AuditAction, EventFilter};
+use keygate::domain::id::KeyId;
+use keygate::domain::record::KeyStatus;
 use keygate::store::Store;
 use serde_json::{Value, json};
 
@@ -410,7 +410,7 @@ pub async fn authority_is_decided_on_the_key_as_written<S: Store>(store: S) {
     let real = h.store().get(target_id).await.expect("get").expect("key");
     let mut narrow_view = real.clone();
     narrow_view.permissions =
-        keygate::scope::Permissions::from_strings(&["runs:read"]).expect("scopes");
+        keygate::domain::scope::Permissions::from_strings(&["runs:read"]).expect("scopes");
     let keys_before = h.snapshot("acme").await;
     let events_before = h.events("acme").await;
     for (verb, body) in [
@@ -435,8 +435,8 @@ pub async fn authority_is_decided_on_the_key_as_written<S: Store>(store: S) {
 /// deleted while its request runs changes nothing (the request was
 /// authorized before, but its write is not made).
 pub async fn a_key_changed_during_its_request_changes_nothing<S: Store>(store: S) {
-    use keygate::change::{Change, Origin};
-    use keygate::lifecycle::Transition;
+    use keygate::domain::change::{Change, Origin};
+    use keygate::domain::lifecycle::Transition;
     let h = Harness::new(StaleReadStore::new(store));
     let root = h.root_key("acme").await;
     let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
@@ -492,8 +492,8 @@ pub async fn a_key_changed_during_its_request_changes_nothing<S: Store>(store: S
 /// by racing it, and its other changes to itself are held to the guard any
 /// other change is held to.
 pub async fn a_key_suspended_during_its_request_cannot_revive_or_change_itself<S: Store>(store: S) {
-    use keygate::change::{Change, Origin};
-    use keygate::lifecycle::Transition;
+    use keygate::domain::change::{Change, Origin};
+    use keygate::domain::lifecycle::Transition;
     let h = Harness::new(StaleReadStore::new(store));
     let root = h.root_key("acme").await;
     for (method, verb, body, says) in [
@@ -679,7 +679,7 @@ pub async fn bootstrap_recovers_a_locked_out_organization<S: Store>(store: S) {
     assert_eq!(listed.body["data"][0]["scopes"], json!(["*"]));
     let events = h.events("acme").await;
     assert_eq!(events[0].action, AuditAction::Bootstrap);
-    assert_eq!(events[0].actor, keygate::audit::Actor::Bootstrap);
+    assert_eq!(events[0].actor, keygate::domain::audit::Actor::Bootstrap);
     assert_eq!(events[0].key_id.to_string(), id_of(&recovered));
 }
 

@@ -661,9 +661,9 @@ async fn invisible_formatting_characters_are_refused_in_every_text_field() {
 /// handler's own check refuses it too, with no store call.
 #[tokio::test]
 async fn every_operation_needs_exactly_its_scope() {
+    use keygate::domain::routes::{Operation, Requirement};
+    use keygate::domain::scope::Scope;
     use keygate::lambda_http::request::from_str;
-    use keygate::routes::{Operation, Requirement};
-    use keygate::scope::Scope;
 
     let h = Harness::new(CountingStore::new(
         keygate::store::EmbeddedStore::in_memory().unwrap(),
@@ -681,10 +681,7 @@ async fn every_operation_needs_exactly_its_scope() {
         (Operation::ListScopes, None),
         (Operation::ListAuditEvents, Some("api-keys:read")),
     ];
-    let keyed: Vec<Operation> = Operation::ALL
-        .into_iter()
-        .filter(|op| !op.is_public())
-        .collect();
+    let keyed: Vec<Operation> = <Operation as strum::VariantArray>::VARIANTS.to_vec();
     assert_eq!(
         keyed,
         expected.iter().map(|(op, _)| *op).collect::<Vec<_>>(),
@@ -727,7 +724,7 @@ async fn every_operation_needs_exactly_its_scope() {
         event["requestContext"]["authorizer"]["lambda"]["scopes"] = others.join(" ").into();
         let calls = h.store().total();
         let response =
-            keygate::api::handle(&h.app, op, from_str(&event.to_string()).unwrap()).await;
+            keygate::http::handle(&h.app, op, from_str(&event.to_string()).unwrap()).await;
         assert_eq!(response.status().as_u16(), 403, "{}", op.route_key());
         let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         assert_eq!(body["error"]["code"], "insufficient_scope");

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::Ordering;
 
-use keygate::authorizer::{Decision, DenyReason, decide};
-use keygate::key::{BODY_LEN, KeyFormat};
+use keygate::domain::key::{BODY_LEN, KeyFormat};
+use keygate::http::authorizer::{Decision, DenyReason, decide};
 use keygate::store::EmbeddedStore;
 use keygate_tests::{CountingStore, Harness, authorizer_event, fixture};
 use serde_json::json;
@@ -46,7 +46,8 @@ async fn an_allowed_key_gets_the_documented_context() {
     let (key, record) = h
         .create(&root, json!({"name": "u", "key_type": "user", "owner": "ada", "permissions": ["runs:read", "agents:read"]}))
         .await;
-    let response = keygate::authorizer::authorize(&h.app, &authorizer_event(&key, ROUTE)).await;
+    let response =
+        keygate::http::authorizer::authorize(&h.app, &authorizer_event(&key, ROUTE)).await;
     assert!(response.is_authorized);
     assert_eq!(
         response.context,
@@ -60,10 +61,11 @@ async fn an_allowed_key_gets_the_documented_context() {
             "expires_at": "",
         })
     );
-    let root_ctx = keygate::authorizer::authorize(&h.app, &authorizer_event(&root, ROUTE)).await;
+    let root_ctx =
+        keygate::http::authorizer::authorize(&h.app, &authorizer_event(&root, ROUTE)).await;
     assert_eq!(root_ctx.context["scopes"], "*");
     // An expiring key tells the handlers when, so its keys cannot outlive it.
-    let expires = keygate::model::Timestamp::now()
+    let expires = keygate::domain::time::Timestamp::now()
         .plus_seconds(600)
         .to_string();
     let (short, _) = h
@@ -72,7 +74,8 @@ async fn an_allowed_key_gets_the_documented_context() {
             json!({"name": "s", "key_type": "service", "expires_at": expires}),
         )
         .await;
-    let short_ctx = keygate::authorizer::authorize(&h.app, &authorizer_event(&short, ROUTE)).await;
+    let short_ctx =
+        keygate::http::authorizer::authorize(&h.app, &authorizer_event(&short, ROUTE)).await;
     assert_eq!(short_ctx.context["expires_at"], expires);
     assert_eq!(root_ctx.context["owner"], "");
     // The simple-response wire format API Gateway expects.
@@ -124,7 +127,7 @@ async fn every_deny_case() {
         Some(DenyReason::UnknownKey)
     );
 
-    let expires = keygate::model::Timestamp::now()
+    let expires = keygate::domain::time::Timestamp::now()
         .plus_seconds(120)
         .to_string();
     let (expiring, _) = h
@@ -140,8 +143,9 @@ async fn every_deny_case() {
     );
 
     // Right id, wrong secret: a well-formed key with a valid checksum.
-    let forged = KeyFormat::default()
-        .generate_with_id(keygate::key::KeyId::parse(&keygate_tests::id_of(&scoped)).unwrap());
+    let forged = KeyFormat::default().generate_with_id(
+        keygate::domain::id::KeyId::parse(&keygate_tests::id_of(&scoped)).unwrap(),
+    );
     assert_eq!(
         deny_reason(&h, forged.key.expose(), ROUTE).await,
         Some(DenyReason::WrongSecret)
@@ -175,7 +179,7 @@ async fn every_deny_case() {
     }
     // A key from another deployment's prefix is malformed here.
     let acme = KeyFormat::new(
-        keygate::key::KeyPrefix::new("acme").unwrap(),
+        keygate::domain::key::KeyPrefix::new("acme").unwrap(),
         Default::default(),
     )
     .generate();
@@ -196,11 +200,13 @@ async fn malformed_keys_and_unknown_routes_make_no_store_call() {
     let bad = String::from_utf8(bad).unwrap();
     let junk = format!("kg_{}", "A".repeat(BODY_LEN));
     for key in [bad.as_str(), "kg_", "nonsense", junk.as_str()] {
-        let response = keygate::authorizer::authorize(&h.app, &authorizer_event(key, ROUTE)).await;
+        let response =
+            keygate::http::authorizer::authorize(&h.app, &authorizer_event(key, ROUTE)).await;
         assert!(!response.is_authorized);
     }
     let response =
-        keygate::authorizer::authorize(&h.app, &authorizer_event(&root, "GET /v1/nowhere")).await;
+        keygate::http::authorizer::authorize(&h.app, &authorizer_event(&root, "GET /v1/nowhere"))
+            .await;
     assert!(!response.is_authorized);
     assert_eq!(
         h.store().total(),
@@ -249,7 +255,7 @@ async fn suspension_revocation_and_deletion_apply_on_the_very_next_call() {
 
 #[tokio::test]
 async fn deployer_routes_are_enforced_without_recompiling() {
-    let routes = keygate::routes::RouteTable::with_overrides(
+    let routes = keygate::domain::routes::RouteTable::with_overrides(
         r#"{"GET /orders/{id}": "runs:read", "GET /health": "any"}"#,
     )
     .unwrap();

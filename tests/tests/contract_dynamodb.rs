@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION, Tables,
 };
 use keygate_tests::{Harness, assert_no_secret, authorizer_event, fresh_dynamodb_store, id_of};
 use serde_json::json;
@@ -32,7 +32,7 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
     assert_ne!(malformed, key);
     let event = authorizer_event(&malformed, "GET /v1/runs");
     assert!(
-        !keygate::authorizer::authorize(&h.app, &event)
+        !keygate::http::authorizer::authorize(&h.app, &event)
             .await
             .is_authorized
     );
@@ -95,7 +95,7 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
 #[tokio::test]
 async fn every_change_is_exactly_one_conditional_transaction() {
     let (store, log) = fresh_dynamodb_store().await;
-    let keys_table = store.table().to_owned();
+    let keys_table = store.tables().keys;
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     // The authorizer records the root key's use once a minute; do it now so
@@ -165,7 +165,7 @@ async fn every_change_is_exactly_one_conditional_transaction() {
 #[tokio::test]
 async fn each_audit_filter_is_one_query() {
     let (store, log) = fresh_dynamodb_store().await;
-    let audit_table = store.audit_table().to_owned();
+    let audit_table = store.tables().audit;
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     let root_id = id_of(&root);
@@ -208,8 +208,11 @@ async fn each_audit_filter_is_one_query() {
 #[tokio::test]
 async fn nothing_secret_at_rest_and_events_expire_by_ttl() {
     let (store, _) = fresh_dynamodb_store().await;
-    let raw = store.raw_client().clone();
-    let (keys_table, audit_table) = (store.table().to_owned(), store.audit_table().to_owned());
+    let raw = keygate_tests::dynamodb_client().await;
+    let Tables {
+        keys: keys_table,
+        audit: audit_table,
+    } = store.tables();
     let h = Harness::new(store.with_audit_retention(Some(400)));
     let root = h.root_key("acme").await;
     let (key, record) = h

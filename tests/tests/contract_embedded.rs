@@ -2,9 +2,9 @@
 //! plus what only a file shows: persistence, the lock, retention, and the
 //! bytes at rest.
 
-use keygate::audit::{AuditAction, EventFilter};
-use keygate::change::Change;
-use keygate::model::KeyStatus;
+use keygate::domain::audit::{AuditAction, EventFilter};
+use keygate::domain::change::Change;
+use keygate::domain::record::KeyStatus;
 use keygate::store::{EmbeddedStore, Store, embedded::OpenError};
 use keygate_tests::contract::{key_in, org, origin, record};
 use keygate_tests::{Harness, all_events, assert_no_secret};

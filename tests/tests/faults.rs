@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use keygate::domain::routes::Operation;
 use keygate::lambda_http::request::from_str;
-use keygate::routes::Operation;
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
 use keygate_tests::runtime_api::spawn_http_server;
@@ -125,7 +125,7 @@ async fn store_at(url: &str) -> DynamoDbStore {
 
 async fn store_with(url: &str, timeouts: Timeouts) -> DynamoDbStore {
     keygate_tests::set_dummy_aws_env();
-    let client = DynamoDbStore::client(Some(url), timeouts, None).await;
+    let client = keygate::store::dynamodb::client(Some(url), timeouts).await;
     DynamoDbStore::new(client, &Tables::named("keygate-stub"))
 }
 
@@ -143,12 +143,14 @@ async fn unavailable_everywhere(fault: Fault) {
         },
     };
     let h = Harness::new(store_with(&url, timeouts).await);
-    let key = keygate::key::KeyFormat::default().generate();
+    let key = keygate::domain::key::KeyFormat::default().generate();
 
     let started = Instant::now();
-    let decision =
-        keygate::authorizer::authorize(&h.app, &authorizer_event(key.key.expose(), "GET /v1/runs"))
-            .await;
+    let decision = keygate::http::authorizer::authorize(
+        &h.app,
+        &authorizer_event(key.key.expose(), "GET /v1/runs"),
+    )
+    .await;
     assert!(!decision.is_authorized, "{fault:?}: fail closed");
     assert!(
         started.elapsed() < bound(),
@@ -167,7 +169,7 @@ async fn unavailable_everywhere(fault: Fault) {
     ] {
         let request = from_str(&fixture(op.function_name())).unwrap();
         let started = Instant::now();
-        let response = keygate::api::handle(&h.app, op, request).await;
+        let response = keygate::http::handle(&h.app, op, request).await;
         let took = started.elapsed();
         assert_eq!(response.status(), 503, "{fault:?} {}", op.function_name());
         let retry_after: u64 = response.headers()["retry-after"]
@@ -206,13 +208,15 @@ async fn a_hung_store_is_a_503_within_the_operation_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_is_down_denies_and_answers_503() {
     let h = Harness::new(store_at(&keygate_tests::unused_endpoint()).await);
-    let key = keygate::key::KeyFormat::default().generate();
-    let decision =
-        keygate::authorizer::authorize(&h.app, &authorizer_event(key.key.expose(), "GET /v1/runs"))
-            .await;
+    let key = keygate::domain::key::KeyFormat::default().generate();
+    let decision = keygate::http::authorizer::authorize(
+        &h.app,
+        &authorizer_event(key.key.expose(), "GET /v1/runs"),
+    )
+    .await;
     assert!(!decision.is_authorized);
     let request = from_str(&fixture("create-key")).unwrap();
-    let response = keygate::api::handle(&h.app, Operation::CreateKey, request).await;
+    let response = keygate::http::handle(&h.app, Operation::CreateKey, request).await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().get("retry-after").is_some());
 }
@@ -231,7 +235,7 @@ async fn a_change_whose_event_cannot_be_written_is_a_503() {
         Operation::CreateKey,
     ] {
         let request = from_str(&fixture(op.function_name())).unwrap();
-        let response = keygate::api::handle(&h.app, op, request).await;
+        let response = keygate::http::handle(&h.app, op, request).await;
         assert_eq!(response.status(), 503, "{}", op.function_name());
         assert!(response.headers().get("retry-after").is_some());
     }

@@ -2,47 +2,50 @@
 //! served by that function's handler exactly as Lambda would deliver it, and
 //! refused by every other handler.
 
+use keygate::domain::routes::{Operation, Page, RouteTable, Serves};
 use keygate::lambda_http::request::from_str;
-use keygate::routes::{Operation, RouteTable};
 use keygate::store::EmbeddedStore;
 use keygate_tests::{CountingStore, Harness, fixture, id_of};
 use serde_json::Value;
+use strum::VariantArray;
 
-/// The operations with a fixture of their own, named after the function:
-/// the console function's three routes share `console.json` (the page's).
-fn with_fixture() -> impl Iterator<Item = Operation> {
-    Operation::ALL
-        .into_iter()
-        .filter(|op| op.function_name() != "console" || *op == Operation::ConsolePage)
+/// Every function's fixture: (its name, the route it names, what serves
+/// that route). The console function's three routes share `console.json`
+/// (the page's).
+fn with_fixture() -> impl Iterator<Item = (&'static str, &'static str, Serves)> {
+    Operation::VARIANTS
+        .iter()
+        .map(|&op| (op.function_name(), op.route_key(), Serves::Operation(op)))
+        .chain([(
+            Page::FUNCTION_NAME,
+            Page::Console.route_key(),
+            Serves::Page(Page::Console),
+        )])
 }
 
 #[test]
 fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
-    for op in with_fixture() {
-        let raw: Value = serde_json::from_str(&fixture(op.function_name())).unwrap();
-        assert_eq!(raw["version"], "2.0", "{}", op.function_name());
-        assert_eq!(raw["routeKey"], op.route_key());
-        assert_eq!(raw["requestContext"]["routeKey"], op.route_key());
+    for (name, route_key, serves) in with_fixture() {
+        let raw: Value = serde_json::from_str(&fixture(name)).unwrap();
+        assert_eq!(raw["version"], "2.0", "{name}");
+        assert_eq!(raw["routeKey"], route_key);
+        assert_eq!(raw["requestContext"]["routeKey"], route_key);
         let path = raw["rawPath"].as_str().unwrap();
         let method = raw["requestContext"]["http"]["method"].as_str().unwrap();
         let matched = RouteTable::builtin().match_request(method, path).unwrap();
-        assert_eq!(matched.route.operation, Some(op), "{path}");
+        assert_eq!(matched.route.serves, serves, "{path}");
         let context = &raw["requestContext"]["authorizer"]["lambda"];
-        if op.is_public() {
+        if let Serves::Page(_) = serves {
             assert!(
                 context.is_null(),
                 "a public route has no authorizer context"
             );
         } else {
             for field in ["org_id", "key_id", "scopes", "hint", "expires_at"] {
-                assert!(
-                    context[field].is_string(),
-                    "{}: {field}",
-                    op.function_name()
-                );
+                assert!(context[field].is_string(), "{name}: {field}");
             }
         }
-        from_str(&fixture(op.function_name())).expect("lambda_http reads it");
+        from_str(&fixture(name)).expect("lambda_http reads it");
     }
 }
 
@@ -67,11 +70,10 @@ async fn each_fixture_is_served_by_its_handler() {
         (Operation::ListAuditEvents, 200),
         (Operation::DeleteKey, 204),
         (Operation::GetKey, 404),
-        (Operation::ConsolePage, 200),
     ];
     for (op, status) in expected {
         let request = from_str(&fixture(op.function_name())).unwrap();
-        let response = keygate::api::handle(&h.app, op, request).await;
+        let response = keygate::http::handle(&h.app, op, request).await;
         let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
         assert_eq!(
             response.status().as_u16(),
@@ -94,6 +96,12 @@ async fn each_fixture_is_served_by_its_handler() {
             );
         }
     }
+    let page = keygate::http::public::handle(from_str(&fixture(Page::FUNCTION_NAME)).unwrap());
+    assert_eq!(
+        page.status(),
+        200,
+        "the console function serves its fixture"
+    );
 }
 
 /// Issue 12: a function deployed behind another operation's route refuses
@@ -105,19 +113,18 @@ async fn a_handler_refuses_another_operation_s_event() {
     let id = keygate_tests::contract::seed_fixture_key(h.store()).await;
     let record = keygate::store::Store::get(h.store(), id).await.unwrap();
     let before = h.store().total();
-    for served in Operation::ALL {
-        for sent in with_fixture() {
-            if served.function_name() == sent.function_name() {
+    for &served in Operation::VARIANTS {
+        for (sent, _, _) in with_fixture() {
+            if served.function_name() == sent {
                 continue;
             }
-            let request = from_str(&fixture(sent.function_name())).unwrap();
-            let response = keygate::api::handle(&h.app, served, request).await;
+            let request = from_str(&fixture(sent)).unwrap();
+            let response = keygate::http::handle(&h.app, served, request).await;
             assert_eq!(
                 response.status().as_u16(),
                 500,
-                "{} served {}'s event",
+                "{} served {sent}'s event",
                 served.function_name(),
-                sent.function_name()
             );
             let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
             assert_eq!(body["error"]["code"], "internal_error");
@@ -132,7 +139,7 @@ async fn a_handler_refuses_another_operation_s_event() {
     assert_eq!(stored, record, "the key the events name is untouched");
     // The console function's own handler refuses a management route too.
     let request = from_str(&fixture("revoke-key")).unwrap();
-    assert_eq!(keygate::console::handle(request).status(), 500);
+    assert_eq!(keygate::http::public::handle(request).status(), 500);
 }
 
 /// The stack's `ANY` route on a keygate path reaches the console function
@@ -150,7 +157,7 @@ fn the_console_function_answers_an_unserved_method_with_405_and_allow() {
         raw["requestContext"]["routeKey"] = route_key.into();
         raw["requestContext"]["http"]["method"] = "PUT".into();
         let request = from_str(&raw.to_string()).unwrap();
-        let response = keygate::console::handle(request);
+        let response = keygate::http::public::handle(request);
         assert_eq!(response.status(), 405, "{path}");
         assert_eq!(response.headers()["allow"], allow, "{path}");
     }

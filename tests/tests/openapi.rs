@@ -5,14 +5,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keygate::error::ErrorCode;
+use keygate::domain::routes::{Operation, Page, Requirement, RouteTable, Serves};
+use keygate::http::error::ErrorCode;
+use keygate::http::openapi::{document, documented_statuses};
 use keygate::lambda_http::request::from_str;
-use keygate::openapi::{document, documented_statuses};
-use keygate::routes::{Operation, Requirement, RouteTable};
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
 use keygate_tests::{Harness, fixture, repo_root};
 use serde_json::{Value, json};
+use strum::VariantArray;
 
 #[test]
 fn every_route_is_documented_and_nothing_else() {
@@ -48,27 +49,26 @@ fn every_route_is_documented_and_nothing_else() {
     let routes: BTreeSet<String> = RouteTable::builtin()
         .routes()
         .iter()
-        .filter(|r| r.operation.is_some())
+        .filter(|r| r.is_keygate())
         .map(|r| r.route_key())
         .collect();
     assert_eq!(documented, routes);
     // Public routes need no key; everything else needs the X-API-Key scheme,
     // and each operation names what it asks of the key as the route table does.
-    for op in Operation::ALL {
-        let (method, path) = op.route_key().split_once(' ').unwrap();
-        let doc_op = &doc["paths"][path][method.to_ascii_lowercase()];
-        assert_eq!(
-            doc_op["security"] == json!([]),
-            op.is_public(),
-            "{}",
-            op.route_key()
-        );
-        let required = RouteTable::builtin().required_scope(op.route_key());
+    for route in RouteTable::builtin()
+        .routes()
+        .iter()
+        .filter(|r| r.is_keygate())
+    {
+        let doc_op = &doc["paths"][&route.path][route.method.to_ascii_lowercase()];
+        let public = matches!(route.serves, Serves::Page(_));
+        let key = route.route_key();
+        assert_eq!(doc_op["security"] == json!([]), public, "{key}");
         let named = &doc_op["x-required-scope"];
-        match required {
+        match route.requirement() {
             Some(Requirement::Scope(scope)) => assert_eq!(named, scope.as_str()),
             Some(Requirement::AnyValidKey) => assert_eq!(named, "any"),
-            _ => assert!(named.is_null() && op.is_public(), "{}", op.route_key()),
+            None => assert!(named.is_null() && public, "{key}"),
         }
     }
     assert_eq!(doc["security"], json!([{"ApiKey": []}]));
@@ -98,10 +98,10 @@ fn every_error_code_is_documented_in_the_document_and_the_readme() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-    let codes: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let codes: BTreeSet<&str> = ErrorCode::VARIANTS.iter().map(|c| c.as_str()).collect();
     assert_eq!(documented, codes);
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    for code in ErrorCode::ALL {
+    for code in ErrorCode::VARIANTS {
         assert!(
             readme.contains(&format!("`{}` | {}", code.as_str(), code.status())),
             "README's error table lacks `{}` | {}",
@@ -121,7 +121,7 @@ async fn down_store() -> DynamoDbStore {
         max_attempts: 1,
     };
     let client =
-        DynamoDbStore::client(Some(&keygate_tests::unused_endpoint()), timeouts, None).await;
+        keygate::store::dynamodb::client(Some(&keygate_tests::unused_endpoint()), timeouts).await;
     DynamoDbStore::new(client, &Tables::named("down"))
 }
 
@@ -135,12 +135,12 @@ async fn every_documented_status_is_one_the_operation_answers() {
     let revoked = revoked["id"].as_str().unwrap().to_owned();
     h.act(&root, &revoked, "revoke", Some(r#"{"reason":"x"}"#))
         .await;
-    let unknown = keygate::key::KeyId::generate().to_string();
+    let unknown = keygate::domain::id::KeyId::generate().to_string();
     let big = format!(r#"{{"reason":"{}"}}"#, "x".repeat(20_000));
     let down = Harness::new(down_store().await);
 
     let mut seen: BTreeMap<Operation, BTreeSet<u16>> = BTreeMap::new();
-    for op in Operation::ALL {
+    for &op in Operation::VARIANTS {
         let statuses = seen.entry(op).or_default();
         let (method, template) = op.route_key().split_once(' ').unwrap();
         let fresh = || async {
@@ -160,16 +160,6 @@ async fn every_documented_status_is_one_the_operation_answers() {
             .call(method, &path_for(&target), Some(&root), ok_body.as_deref())
             .await;
         statuses.insert(reply.status);
-        if op.is_public() {
-            if op == Operation::ConsoleAsset {
-                statuses.insert(
-                    h.call("GET", "/console/missing.js", None, None)
-                        .await
-                        .status,
-                );
-            }
-            continue;
-        }
         // API Gateway's: no key, a denied key.
         statuses.insert(
             h.call(method, &path_for(&target), None, ok_body.as_deref())
@@ -231,20 +221,37 @@ async fn every_documented_status_is_one_the_operation_answers() {
         if op != Operation::ListScopes {
             let request = from_str(&fixture(op.function_name())).unwrap();
             statuses.insert(
-                keygate::api::handle(&down.app, op, request)
+                keygate::http::handle(&down.app, op, request)
                     .await
                     .status()
                     .as_u16(),
             );
         }
     }
-    for op in Operation::ALL {
-        let documented: BTreeSet<u16> = documented_statuses(op).into_iter().collect();
+    for &op in Operation::VARIANTS {
+        let documented: BTreeSet<u16> = documented_statuses(op.route_key()).into_iter().collect();
         assert_eq!(
             seen[&op],
             documented,
             "{}: statuses answered vs documented",
             op.route_key()
         );
+    }
+    // The public pages: found, and (an asset) not found.
+    for &page in Page::VARIANTS {
+        let (method, template) = page.route_key().split_once(' ').unwrap();
+        let mut statuses = BTreeSet::from([h
+            .call(method, &template.replace("{file}", "app.js"), None, None)
+            .await
+            .status]);
+        if page == Page::ConsoleAsset {
+            statuses.insert(
+                h.call("GET", "/console/missing.js", None, None)
+                    .await
+                    .status,
+            );
+        }
+        let documented: BTreeSet<u16> = documented_statuses(page.route_key()).into_iter().collect();
+        assert_eq!(statuses, documented, "{}", page.route_key());
     }
 }

@@ -10,12 +10,51 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keygate::config::{
+use keygate::domain::key::KeyPrefix;
+use keygate::domain::routes::{Operation, Page, keygate_paths};
+use keygate::runtime::config::{
     ENV_AUDIT_RETENTION_DAYS, ENV_AUDIT_TABLE, ENV_PEPPER, ENV_PEPPER_SECRET, ENV_PREFIX,
     ENV_ROUTES, ENV_TABLE,
 };
-use keygate::key::KeyPrefix;
-use keygate::routes::{Operation, keygate_paths};
+use strum::VariantArray;
+
+/// One of keygate's own routes: its route key, the binary serving it, and
+/// whether it is public (no authorizer).
+#[derive(Clone, Copy)]
+struct KeygateRoute {
+    key: &'static str,
+    binary: &'static str,
+    public: bool,
+}
+
+impl KeygateRoute {
+    fn route_key(&self) -> &'static str {
+        self.key
+    }
+    fn function_name(&self) -> &'static str {
+        self.binary
+    }
+    fn is_public(&self) -> bool {
+        self.public
+    }
+}
+
+/// Every operation's route and every public page's, from the route table.
+fn keygate_routes() -> Vec<KeygateRoute> {
+    Operation::VARIANTS
+        .iter()
+        .map(|op| KeygateRoute {
+            key: op.route_key(),
+            binary: op.function_name(),
+            public: false,
+        })
+        .chain(Page::VARIANTS.iter().map(|page| KeygateRoute {
+            key: page.route_key(),
+            binary: Page::FUNCTION_NAME,
+            public: true,
+        }))
+        .collect()
+}
 use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
@@ -86,7 +125,7 @@ const CONSOLE_BINARY: &str = "console";
 fn binaries_and_routes() -> BTreeMap<&'static str, BTreeSet<String>> {
     let mut out: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     out.insert(AUTHORIZER_BINARY, BTreeSet::new());
-    for op in Operation::ALL {
+    for op in keygate_routes() {
         out.entry(op.function_name())
             .or_default()
             .insert(op.route_key().to_owned());
@@ -407,7 +446,7 @@ fn check_binaries(functions: &[Function], binaries: &BTreeSet<String>, out: &mut
 /// builds its operation's binary; public routes, and only they, skip the
 /// authorizer; no function serves a route outside the table.
 fn check_routes(functions: &[Function], out: &mut Vec<String>) {
-    for op in Operation::ALL {
+    for op in keygate_routes() {
         let serving: Vec<(&Function, &Route)> = functions
             .iter()
             .flat_map(|f| f.routes.iter().map(move |r| (f, r)))
@@ -471,7 +510,7 @@ fn check_routes(functions: &[Function], out: &mut Vec<String>) {
             let any_route = key
                 .strip_prefix("ANY ")
                 .is_some_and(|path| keygate_paths().contains(&path));
-            if !any_route && !Operation::ALL.iter().any(|op| op.route_key() == *key) {
+            if !any_route && !keygate_routes().iter().any(|op| op.route_key() == *key) {
                 out.push(format!(
                     "{}: event {key} is not a route of the route table",
                     f.id
@@ -924,7 +963,7 @@ fn template_is_in_step_with_the_route_table_and_the_binaries() {
 #[test]
 fn every_operation_and_the_authorizer_has_a_binary() {
     let binaries = binaries();
-    for op in Operation::ALL {
+    for op in keygate_routes() {
         assert!(
             binaries.contains(op.function_name()),
             "{}",
