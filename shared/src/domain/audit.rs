@@ -63,11 +63,38 @@ impl Actor {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ActorKind {
         match self {
-            Actor::Key { .. } => "key",
-            Actor::Bootstrap => "bootstrap",
+            Actor::Key { .. } => ActorKind::Key,
+            Actor::Bootstrap => ActorKind::Bootstrap,
         }
+    }
+}
+
+/// Which kind of actor made a change, as events show it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum ActorKind {
+    Key,
+    Bootstrap,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 

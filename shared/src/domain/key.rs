@@ -375,6 +375,22 @@ mod tests {
         assert!(!peppered.verify(&parsed, &new.hash));
     }
 
+    /// The README publishes the regex for secret scanners; it must be the
+    /// one the code builds for the default prefix.
+    #[test]
+    fn the_readme_publishes_the_scanner_regex_of_the_key_format() {
+        let readme = include_str!("../../../README.md");
+        let regex = KeyPrefix::default().scanner_regex();
+        assert!(
+            readme.contains(&format!("```regex\n{regex}\n```")),
+            "README.md should show {regex} in a regex block"
+        );
+        // And the regex matches a key, not a key with one character more.
+        let key = KeyFormat::default().generate();
+        let shown = key.key.expose();
+        assert_eq!(regex, format!(r"\bkg_[0-9A-Za-z]{{{}}}\b", shown.len() - 3));
+    }
+
     #[test]
     fn prefixes_are_validated() {
         assert!(KeyPrefix::new("kg").is_ok());

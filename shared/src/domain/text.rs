@@ -26,20 +26,31 @@ pub enum TextError {
     ContainsKey,
 }
 
+/// Why a character may not appear in a text field, if it may not: control
+/// characters, and invisible formatting characters (Unicode Cf). The OpenAPI
+/// document's text patterns are built from this rule.
+pub fn refused_char(c: char) -> Option<TextError> {
+    if c.is_control() {
+        Some(TextError::Control)
+    } else if unicode_general_category::get_general_category(c)
+        == unicode_general_category::GeneralCategory::Format
+    {
+        Some(TextError::Format(u32::from(c)))
+    } else {
+        None
+    }
+}
+
 /// The checks every free-text field shares.
 fn check_text(s: &str, min: usize, max: usize) -> Result<(), TextError> {
     let got = s.chars().count();
     if !(min..=max).contains(&got) {
         return Err(TextError::Length { min, max, got });
     }
-    if s.chars().any(char::is_control) {
-        return Err(TextError::Control);
-    }
-    if let Some(c) = s.chars().find(|&c| {
-        unicode_general_category::get_general_category(c)
-            == unicode_general_category::GeneralCategory::Format
-    }) {
-        return Err(TextError::Format(u32::from(c)));
+    // Control characters are reported before formatting ones, wherever they are.
+    let refusals = s.chars().filter_map(refused_char);
+    if let Some(first) = refusals.min_by_key(|e| !matches!(e, TextError::Control)) {
+        return Err(first);
     }
     if min > 0 && s.trim().is_empty() {
         return Err(TextError::Blank);
@@ -59,6 +70,7 @@ macro_rules! bounded_text {
         pub struct $name(String);
 
         impl $name {
+            pub const MIN_CHARS: usize = $min;
             pub const MAX_CHARS: usize = $max;
 
             pub fn new(s: &str) -> Result<Self, TextError> {

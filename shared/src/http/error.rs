@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use lambda_http::{Body, Response};
-use serde_json::json;
 
 use crate::domain::authority::Denied;
 use crate::domain::lifecycle::{NotAllowed, NotRotatable};
@@ -20,10 +19,12 @@ use crate::store::{BoxError, StoreError};
     PartialEq,
     Eq,
     Hash,
+    serde::Serialize,
     strum::Display,
     strum::IntoStaticStr,
     strum::VariantArray,
 )]
+#[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     /// A field or query parameter is invalid; the message names it.
@@ -76,6 +77,23 @@ impl ErrorCode {
             ErrorCode::InternalError => 500,
         }
     }
+}
+
+/// keygate's error answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error", deny_unknown_fields)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong; 400 messages start with the field's name.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ErrorDetail<'a> {
+    pub code: ErrorCode,
+    pub message: &'a str,
+    /// The request's id, to quote when asking about it.
+    pub request_id: &'a str,
 }
 
 /// An error answer: a code, a message for the caller, and (for 5xx) what
@@ -170,13 +188,14 @@ impl ApiError {
 
     /// `{"error": {"code", "message", "request_id"}}` with the matching status.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
-        let body = json!({
-            "error": {
-                "code": self.code.as_str(),
-                "message": self.message,
-                "request_id": request_id,
-            }
-        });
+        let body = serde_json::to_value(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+                request_id,
+            },
+        })
+        .unwrap_or_default();
         let mut builder = Response::builder()
             .status(self.status())
             .header("content-type", "application/json");
@@ -187,6 +206,61 @@ impl ApiError {
             .body(Body::Text(body.to_string()))
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
+}
+
+/// API Gateway's own answers, `{"message": "..."}`: what the stack answers
+/// before any keygate code runs, and what `keygate serve` answers the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+pub enum GatewayAnswer {
+    /// No `X-API-Key` on a key-protected route.
+    Unauthorized,
+    /// The authorizer denied the key.
+    Forbidden,
+    /// No route matches.
+    #[strum(serialize = "Not Found")]
+    NotFound,
+    /// A keygate path, but not a method it serves.
+    #[strum(serialize = "Method Not Allowed")]
+    MethodNotAllowed,
+}
+
+impl GatewayAnswer {
+    pub fn message(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            GatewayAnswer::Unauthorized => 401,
+            GatewayAnswer::Forbidden => 403,
+            GatewayAnswer::NotFound => 404,
+            GatewayAnswer::MethodNotAllowed => 405,
+        }
+    }
+
+    /// The body, `{"message": "..."}`.
+    pub fn body(self) -> String {
+        serde_json::json!({ "message": self.message() }).to_string()
+    }
+
+    pub fn response(self) -> Response<Body> {
+        Response::builder()
+            .status(self.status())
+            .header("content-type", "application/json")
+            .body(Body::Text(self.body()))
+            .unwrap_or_default()
+    }
+}
+
+/// 405 `{"message":"Method Not Allowed"}` with the `Allow` header: what the
+/// stack's `ANY` routes and `keygate serve` answer for a keygate path with
+/// a method it does not serve.
+pub fn method_not_allowed(allow: &str) -> Response<Body> {
+    let mut response = GatewayAnswer::MethodNotAllowed.response();
+    if let Ok(value) = http::HeaderValue::from_str(allow) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
 }
 
 // Every domain and store outcome becomes an HTTP answer here, and only

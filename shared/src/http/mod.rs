@@ -23,6 +23,7 @@ use crate::store::Store;
 use self::context::AuthorizerContext;
 use self::error::{ApiError, ErrorCode};
 
+pub mod assets;
 pub mod authorizer;
 pub mod context;
 pub mod cursor;
@@ -31,6 +32,7 @@ mod handlers;
 pub mod openapi;
 pub mod public;
 mod request;
+pub mod schema;
 pub mod views;
 
 /// Request bodies larger than this are refused with 413.

@@ -9,13 +9,17 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value, json};
 use strum::VariantArray;
 
-use crate::domain::audit::AuditAction;
+use schemars::generate::SchemaSettings;
+
+use super::error::ErrorBody;
+use super::error::GatewayAnswer;
+use super::schema;
+use super::views::{AuditEventView, Created, KeyView, ListBody};
+use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 use crate::domain::lifecycle::MAX_GRACE_SECS;
 use crate::domain::routes::{Operation, Page};
 use crate::domain::scope::{FULL_ACCESS, Preset, Scope};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
-use crate::http::error::ErrorCode;
-use crate::http::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 
 /// The document as JSON text, built once.
 pub fn document_json() -> &'static str {
@@ -196,7 +200,7 @@ fn operation(op: Operation) -> Value {
                 {"$ref": "#/components/parameters/Cursor"},
             ],
             "responses": guarded(
-                responses(vec![("200", ok("A page of keys", "KeyList",
+                responses(vec![("200", ok("A page of keys", "KeyRecordList",
                     json!({"data": [example_record()], "next_cursor": null})))]),
                 &["400", "503"],
             ),
@@ -334,7 +338,7 @@ fn page_operation(page: Page) -> Value {
             "summary": "A script, style sheet or image of the console",
             "security": [],
             "parameters": [{"name": "file", "in": "path", "required": true,
-                "schema": {"type": "string", "enum": crate::http::public::ASSETS.iter()
+                "schema": {"type": "string", "enum": super::assets::ASSETS.iter()
                     .map(|a| a.name).filter(|n| *n != "index.html").collect::<Vec<_>>()}}],
             "responses": {
                 "200": {"description": "The file", "content": {
@@ -360,147 +364,42 @@ fn page_operation(page: Page) -> Value {
     }
 }
 
-/// Characters a text field refuses: control characters (Unicode Cc) and
-/// invisible formatting characters (Cf), as a regex character class body.
-fn refused_characters() -> &'static str {
-    static CLASS: LazyLock<String> = LazyLock::new(|| {
-        use unicode_general_category::{GeneralCategory, get_general_category};
-        let mut ranges: Vec<(u32, u32)> = vec![];
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            let category = get_general_category(c);
-            if category == GeneralCategory::Control || category == GeneralCategory::Format {
-                match ranges.last_mut() {
-                    Some((_, end)) if *end + 1 == u32::from(c) => *end = u32::from(c),
-                    _ => ranges.push((u32::from(c), u32::from(c))),
-                }
-            }
-        }
-        // `\uXXXX` escapes in the Basic Multilingual Plane (ECMA and Python
-        // regexes agree on them, and the document stays printable for YAML
-        // readers); the few astral ones as literal characters, which both
-        // engines accept in a class and which YAML counts as printable.
-        let literal = |n: u32| match char::from_u32(n) {
-            Some(c) if n > 0xFFFF => c.to_string(),
-            Some(_) => format!("\\u{n:04x}"),
-            None => String::new(),
-        };
-        ranges
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    literal(a)
-                } else {
-                    format!("{}-{}", literal(a), literal(b))
-                }
-            })
-            .collect()
-    });
-    &CLASS
-}
-
-/// A text field's schema: the characters it may hold, its length, and (when
-/// it may not be blank) at least one character that is not white space.
-fn text(min: usize, max: usize, description: &str) -> Value {
-    let refused = refused_characters();
-    let pattern = if min > 0 {
-        format!("^[{WHITE_SPACE}]*[^{WHITE_SPACE}{refused}][^{refused}]*$")
-    } else {
-        format!("^[^{refused}]*$")
-    };
-    json!({
-        "type": "string",
-        "minLength": min,
-        "maxLength": max,
-        "pattern": pattern,
-        "description": format!(
-            "{description} {min}–{max} characters; no control or invisible formatting \
-             characters (Unicode Cc, Cf), {}and never an API key.",
-            if min > 0 { "not only white space, " } else { "" }
-        ),
-    })
-}
-
-/// Unicode's White_Space characters that are not control characters, as a
-/// class body (what `str::trim` removes, besides the refused controls).
-const WHITE_SPACE: &str = " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-
 fn nullable(schema: Value) -> Value {
     json!({"oneOf": [schema, {"type": "null"}]})
 }
 
-fn record_properties() -> Map<String, Value> {
-    let ts = || schema_ref("Timestamp");
-    let key_id = || schema_ref("KeyId");
-    let mut p = Map::new();
-    for (name, schema) in [
-        ("id", key_id()),
-        (
-            "org_id",
-            json!({"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}),
-        ),
-        ("name", json!({"type": "string"})),
-        ("description", nullable(json!({"type": "string"}))),
-        ("key_type", schema_ref("KeyType")),
-        ("owner", nullable(json!({"type": "string"}))),
-        (
-            "scopes",
-            json!({
-                "type": "array", "minItems": 1,
-                "items": {"type": "string"},
-                "description": "[\"*\"] for full access, else the sorted scopes."
-            }),
-        ),
-        (
-            "status",
-            json!({"type": "string", "enum": ["active", "suspended", "revoked"]}),
-        ),
-        (
-            "expired",
-            json!({"type": "boolean", "description": "Whether expires_at has passed: the key is denied although its status may say active."}),
-        ),
-        (
-            "hint",
-            json!({"type": "string", "description": "The prefix and the key's last 4 characters."}),
-        ),
-        ("created_at", ts()),
-        ("created_by", nullable(key_id())),
-        ("updated_at", ts()),
-        ("suspended_at", nullable(ts())),
-        ("revoked_at", nullable(ts())),
-        ("revoked_reason", nullable(json!({"type": "string"}))),
-        ("revoked_by", nullable(key_id())),
-        ("expires_at", nullable(ts())),
-        ("last_used_at", nullable(ts())),
-        ("rotated_from", nullable(key_id())),
-        ("rotated_to", nullable(key_id())),
-    ] {
-        p.insert(name.to_owned(), schema);
-    }
-    p
+/// A text field's schema, as the domain's text rule makes it.
+fn text(min: usize, max: usize, description: &str) -> Value {
+    schema::text(min, max, description).into()
 }
 
-fn object(properties: Map<String, Value>, description: &str) -> Value {
-    let required: Vec<&String> = properties.keys().collect();
-    json!({
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
+/// The schemas of everything the API answers with, derived from the view
+/// types (and, through them, the domain's values), under
+/// `#/components/schemas`.
+fn derived_schemas() -> Map<String, Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .for_serialize()
+        .into_generator();
+    generator.subschema_for::<KeyView<'static>>();
+    generator.subschema_for::<Created<'static>>();
+    generator.subschema_for::<ListBody<KeyView<'static>>>();
+    generator.subschema_for::<AuditEventView<'static>>();
+    generator.subschema_for::<ListBody<AuditEventView<'static>>>();
+    generator.subschema_for::<ErrorBody<'static>>();
+    generator.take_definitions(true)
 }
 
 fn components() -> Value {
     let scopes: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
     let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
-    let mut created = record_properties();
-    created.insert(
-        "key".into(),
-        json!({"type": "string", "description": "The full key. Shown in this answer only; store it now."}),
-    );
-    let codes: Vec<&str> = ErrorCode::VARIANTS.iter().map(|c| c.as_str()).collect();
-    let actions: Vec<&str> = AuditAction::VARIANTS.iter().map(|a| a.as_str()).collect();
-    json!({
+    let gateway_messages: Vec<&str> = GatewayAnswer::VARIANTS
+        .iter()
+        .filter(|a| **a != GatewayAnswer::MethodNotAllowed)
+        .map(|a| a.message())
+        .collect();
+    let mut schemas = derived_schemas();
+    let written = json!({
         "securitySchemes": {
             "ApiKey": {
                 "type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -547,22 +446,7 @@ fn components() -> Value {
                     "the key store is busy or unavailable; retry after 1 s"))},
         },
         "schemas": {
-            "KeyId": {"type": "string", "pattern": "^[0-9A-Za-z]{22}$",
-                "description": "A key's public id (22 base62 characters).",
-                "examples": ["0354hGhYKuHPbL24wFhd2p"]},
-            "Timestamp": {"type": "string", "format": "date-time",
-                "description": "RFC 3339, UTC, whole seconds.", "examples": ["2026-11-27T04:13:34Z"]},
-            "KeyType": {"type": "string", "enum": ["service", "user"],
-                "description": "service: for automated systems; user: for one person, named by owner."},
-            "Scope": {"type": "string", "enum": scopes},
-            "AuditAction": {"type": "string", "enum": actions},
-            "KeyRecord": object(record_properties(), "A key, without its secret or hash."),
-            "CreatedKey": object(created, "A new key's record and the full key, shown once."),
-            "KeyList": object(
-                [("data".to_owned(), json!({"type": "array", "items": schema_ref("KeyRecord")})),
-                 ("next_cursor".to_owned(), nullable(json!({"type": "string"})))]
-                .into_iter().collect(),
-                "A page of keys, newest first; next_cursor is null on the last page."),
+            "Scope": {"type": "string", "enum": scopes, "description": "A scope of the catalog."},
             "CreateKeyRequest": {
                 "description": "A service key (no owner) or a user key (owner required).",
                 "oneOf": [create_request("service"), create_request("user")],
@@ -581,58 +465,45 @@ fn components() -> Value {
                         "Why (default \"rotated\" on the old key when it is revoked now):")),
                 },
             },
-            "Catalog": object(
-                [("resources".to_owned(), json!({"type": "array", "items": object(
-                    [("resource".to_owned(), json!({"type": "string"})),
-                     ("scopes".to_owned(), json!({"type": "array", "items": schema_ref("Scope")}))]
-                    .into_iter().collect(), "One resource and its scopes.")})),
-                 ("presets".to_owned(), object(
-                    presets.iter().map(|p| ((*p).to_owned(),
-                        json!({"type": "array", "items": schema_ref("Scope")}))).collect(),
-                    "Each preset's scopes.")),
-                 ("full_access".to_owned(), json!({"type": "string", "const": FULL_ACCESS}))]
-                .into_iter().collect(),
-                "The scope catalog and the presets."),
-            "AuditEvent": object(
-                [("id", json!({"type": "string", "pattern": "^[0-9A-Za-z]{22}$"})),
-                 ("org_id", json!({"type": "string"})),
-                 ("time", schema_ref("Timestamp")),
-                 ("action", schema_ref("AuditAction")),
-                 ("key_id", schema_ref("KeyId")),
-                 ("key_name", json!({"type": "string"})),
-                 ("actor_type", json!({"type": "string", "enum": ["key", "bootstrap"]})),
-                 ("actor_key_id", nullable(schema_ref("KeyId"))),
-                 ("actor_hint", nullable(json!({"type": "string"}))),
-                 ("reason", nullable(json!({"type": "string"}))),
-                 ("status_before", nullable(json!({"type": "string", "enum": ["active", "suspended", "revoked"]}))),
-                 ("status_after", nullable(json!({"type": "string", "enum": ["active", "suspended", "revoked"]}))),
-                 ("rotated_to", nullable(schema_ref("KeyId"))),
-                 ("rotated_from", nullable(schema_ref("KeyId"))),
-                 ("request_id", json!({"type": "string"})),
-                 ("source_ip", nullable(json!({"type": "string"}))),
-                 ("user_agent", nullable(json!({"type": "string"})))]
-                .into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-                "One change to one key: who, what, when, from where. Never a key, a secret or a hash."),
-            "AuditEventList": object(
-                [("data".to_owned(), json!({"type": "array", "items": schema_ref("AuditEvent")})),
-                 ("next_cursor".to_owned(), nullable(json!({"type": "string"})))]
-                .into_iter().collect(),
-                "A page of events, newest first."),
-            "Error": object(
-                [("error".to_owned(), object(
-                    [("code".to_owned(), json!({"type": "string", "enum": codes})),
-                     ("message".to_owned(), json!({"type": "string"})),
-                     ("request_id".to_owned(), json!({"type": "string"}))]
-                    .into_iter().collect(),
-                    "What went wrong; 400 messages start with the field's name."))]
-                .into_iter().collect(),
-                "keygate's error answer."),
-            "GatewayMessage": object(
-                [("message".to_owned(), json!({"type": "string", "enum": ["Unauthorized", "Forbidden", "Not Found"]}))]
-                .into_iter().collect(),
-                "API Gateway's own answer."),
+            "Catalog": {
+                "type": "object", "additionalProperties": false,
+                "description": "The scope catalog and the presets.",
+                "required": ["resources", "presets", "full_access"],
+                "properties": {
+                    "resources": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": false,
+                        "description": "One resource and its scopes.",
+                        "required": ["resource", "scopes"],
+                        "properties": {
+                            "resource": {"type": "string"},
+                            "scopes": {"type": "array", "items": schema_ref("Scope")},
+                        },
+                    }},
+                    "presets": {
+                        "type": "object", "additionalProperties": false,
+                        "description": "Each preset's scopes.",
+                        "required": presets,
+                        "properties": presets.iter().map(|p| ((*p).to_owned(),
+                            json!({"type": "array", "items": schema_ref("Scope")}))).collect::<Map<_, _>>(),
+                    },
+                    "full_access": {"type": "string", "const": FULL_ACCESS},
+                },
+            },
+            "GatewayMessage": {
+                "type": "object", "required": ["message"], "additionalProperties": false,
+                "description": "API Gateway's own answer.",
+                "properties": {"message": {"type": "string", "enum": gateway_messages}},
+            },
         },
-    })
+    });
+    let Value::Object(mut components) = written else {
+        return written;
+    };
+    if let Some(Value::Object(more)) = components.get_mut("schemas") {
+        schemas.append(more);
+    }
+    components.insert("schemas".into(), Value::Object(schemas));
+    Value::Object(components)
 }
 
 /// The create body of one key type: a service key has no owner, a user key

@@ -1,75 +1,14 @@
-//! The public routes: the console (a page and its assets, embedded in the
-//! binary from one table) and the OpenAPI document. No key, no authorizer,
+//! The public routes: the console (a page and its assets, see
+//! [`super::assets`]) and the OpenAPI document. No key, no authorizer,
 //! no store; strict headers on every answer.
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use strum::VariantArray;
 
-use super::error::ApiError;
+use super::assets::asset;
+use super::error::{ApiError, GatewayAnswer, method_not_allowed};
 use crate::domain::routes::{Page, RouteTable, keygate_paths};
-
-/// One embedded file of the console.
-pub struct Asset {
-    /// The name under `/console/` (the page itself is served at `/`).
-    pub name: &'static str,
-    pub content_type: &'static str,
-    pub bytes: &'static [u8],
-}
-
-macro_rules! assets {
-    ($($name:literal => $type:literal),* $(,)?) => {
-        /// Every file of `console/`, compiled in: no third party at run time.
-        pub const ASSETS: &[Asset] = &[
-            $(Asset {
-                name: $name,
-                content_type: $type,
-                bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../console/", $name)),
-            },)*
-        ];
-    };
-}
-
-assets! {
-    "api.js" => "text/javascript; charset=utf-8",
-    "app.js" => "text/javascript; charset=utf-8",
-    "audit.js" => "text/javascript; charset=utf-8",
-    "create.js" => "text/javascript; charset=utf-8",
-    "dialogs.js" => "text/javascript; charset=utf-8",
-    "dom.js" => "text/javascript; charset=utf-8",
-    "errors.js" => "text/javascript; charset=utf-8",
-    "favicon.svg" => "image/svg+xml",
-    "format.js" => "text/javascript; charset=utf-8",
-    "index.html" => "text/html; charset=utf-8",
-    "keys.js" => "text/javascript; charset=utf-8",
-    "menu.js" => "text/javascript; charset=utf-8",
-    "paged.js" => "text/javascript; charset=utf-8",
-    "session.js" => "text/javascript; charset=utf-8",
-    "signin.js" => "text/javascript; charset=utf-8",
-    "style.css" => "text/css; charset=utf-8",
-}
-
-/// API Gateway's own answers: `{"message": "..."}`.
-pub fn gateway_answer(status: u16, message: &str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(
-            serde_json::json!({ "message": message }).to_string(),
-        ))
-        .unwrap_or_default()
-}
-
-/// 405 `{"message":"Method Not Allowed"}` with the `Allow` header: what the
-/// stack's `ANY` routes and `keygate serve` answer for a keygate path with
-/// a method it does not serve.
-pub fn method_not_allowed(allow: &str) -> Response<Body> {
-    let mut response = gateway_answer(405, "Method Not Allowed");
-    if let Ok(value) = http::HeaderValue::from_str(allow) {
-        response.headers_mut().insert(http::header::ALLOW, value);
-    }
-    response
-}
 
 /// The page's Content-Security-Policy: only its own scripts, styles and
 /// API; no inline code; never framed.
@@ -80,10 +19,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// The page is small and changes with each release: revalidate, never keep
 /// a stale console next to a newer API.
 const CACHE_CONTROL: &str = "no-cache";
-
-pub fn asset(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
-}
 
 /// Serve a public page.
 pub fn serve(page: Page, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -100,7 +35,14 @@ pub fn serve(page: Page, req: &Request) -> Result<Response<Body>, ApiError> {
                 .unwrap_or_default();
             match asset(name).filter(|a| a.name != "index.html") {
                 Some(a) => answer(200, a.content_type, a.bytes),
-                None => answer(404, "application/json", br#"{"message":"Not Found"}"#),
+                None => {
+                    let not_found = GatewayAnswer::NotFound;
+                    answer(
+                        not_found.status(),
+                        "application/json",
+                        not_found.body().into_bytes(),
+                    )
+                }
             }
         }
         Page::OpenApiDocument => {
@@ -113,7 +55,7 @@ pub fn serve(page: Page, req: &Request) -> Result<Response<Body>, ApiError> {
 fn answer(
     status: u16,
     content_type: &str,
-    bytes: &'static [u8],
+    bytes: impl Into<Vec<u8>>,
 ) -> Result<Response<Body>, ApiError> {
     Response::builder()
         .status(status)
@@ -124,7 +66,7 @@ fn answer(
         .header("x-frame-options", "DENY")
         .header("cross-origin-opener-policy", "same-origin")
         .header("cache-control", CACHE_CONTROL)
-        .body(Body::Binary(bytes.to_vec()))
+        .body(Body::Binary(bytes.into()))
         .map_err(ApiError::internal)
 }
 

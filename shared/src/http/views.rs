@@ -2,17 +2,19 @@
 //! hash), a new key shown once, an audit event, and a page of a list. The
 //! OpenAPI document's schemas are derived from these types.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 
-/// The JSON body of a key record.
-#[derive(Debug, Serialize)]
+/// A key, without its secret or hash.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "KeyRecord", deny_unknown_fields)]
 pub struct KeyView<'a> {
     pub id: KeyId,
     pub org_id: &'a OrgId,
@@ -20,11 +22,14 @@ pub struct KeyView<'a> {
     pub description: Option<&'a Description>,
     pub key_type: KeyType,
     pub owner: Option<&'a Owner>,
-    /// `["*"]` for full access, else the sorted scopes.
+    /// `["*"]` for full access (every scope, also ones added to the catalog
+    /// later), else the sorted scopes.
     pub scopes: Vec<String>,
     pub status: KeyStatus,
-    /// Whether `expires_at` has passed (the status stays as it was).
+    /// Whether expires_at has passed: the key is denied although its status
+    /// may say active.
     pub expired: bool,
+    /// The prefix and the key's last 4 characters.
     pub hint: &'a str,
     pub created_at: Timestamp,
     pub created_by: Option<KeyId>,
@@ -68,17 +73,20 @@ impl<'a> KeyView<'a> {
     }
 }
 
-/// A new key's record and its full key, shown once (create, rotate).
-#[derive(Serialize)]
+/// A new key's record and the full key, shown once (create, rotate).
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "CreatedKey")]
 pub struct Created<'a> {
     #[serde(flatten)]
     pub record: KeyView<'a>,
-    /// The full key. Shown here and never again.
+    /// The full key. Shown in this answer only; store it now.
     pub key: &'a str,
 }
 
-/// The public JSON form of an audit event.
-#[derive(Debug, Serialize)]
+/// One change to one key: who, what, when, from where. Never a key, a
+/// secret or a hash.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "AuditEvent", deny_unknown_fields)]
 pub struct AuditEventView<'a> {
     pub id: EventId,
     pub org_id: &'a OrgId,
@@ -86,8 +94,7 @@ pub struct AuditEventView<'a> {
     pub action: AuditAction,
     pub key_id: KeyId,
     pub key_name: &'a KeyName,
-    /// `key` or `bootstrap`.
-    pub actor_type: &'static str,
+    pub actor_type: ActorKind,
     pub actor_key_id: Option<KeyId>,
     pub actor_hint: Option<&'a str>,
     pub reason: Option<&'a RevokeReason>,
@@ -127,9 +134,12 @@ impl<'a> AuditEventView<'a> {
     }
 }
 
-/// A page of a list: `{"data": [...], "next_cursor": "..." | null}`.
-#[derive(Serialize)]
+/// A page of a list, newest first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}List", deny_unknown_fields)]
 pub struct ListBody<T> {
     pub data: Vec<T>,
+    /// The cursor of the next page (pass it as `cursor` with the same
+    /// filters); null on the last page.
     pub next_cursor: Option<String>,
 }

@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use crate::app::App;
 use crate::domain::routes::{Matched, Serves};
 use crate::http::authorizer;
-use crate::http::public::{gateway_answer, method_not_allowed};
+use crate::http::error::{GatewayAnswer, method_not_allowed};
 use crate::store::Store;
 
 /// One HTTP request as it reaches API Gateway.
@@ -141,9 +141,9 @@ pub enum Refusal {
 impl Refusal {
     pub fn answer(self) -> Response<Body> {
         match self {
-            Refusal::NotFound => gateway_answer(404, "Not Found"),
+            Refusal::NotFound => GatewayAnswer::NotFound.response(),
             Refusal::MethodNotAllowed(allow) => method_not_allowed(&allow),
-            Refusal::Unauthorized => gateway_answer(401, "Unauthorized"),
+            Refusal::Unauthorized => GatewayAnswer::Unauthorized.response(),
         }
     }
 }
@@ -178,7 +178,7 @@ pub async fn forward<S: Store>(
         );
         let decision = authorizer::authorize(app, &event).await;
         if !decision.is_authorized {
-            return gateway_answer(403, "Forbidden");
+            return GatewayAnswer::Forbidden.response();
         }
         let mut authorizer_context = ApiGatewayRequestAuthorizer::default();
         if let serde_json::Value::Object(map) = decision.context {
@@ -189,7 +189,7 @@ pub async fn forward<S: Store>(
     let serves = matched.route.serves;
     if let Serves::Deployer(_) = serves {
         // Allowed, but a deployer's route has no backend inside keygate.
-        return gateway_answer(404, "Not Found");
+        return GatewayAnswer::NotFound.response();
     }
     let body = if incoming.body.is_empty() {
         Body::Empty

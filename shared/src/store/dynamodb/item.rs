@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
-use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
 use crate::domain::org::OrgId;
@@ -176,8 +176,7 @@ struct EventItem {
     action: AuditAction,
     key_id: KeyId,
     key_name: String,
-    /// `key` or `bootstrap`.
-    actor_type: String,
+    actor_type: ActorKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     actor_key_id: Option<KeyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,7 +220,7 @@ pub(super) fn event_to_item(
         action: e.action,
         key_id: e.key_id,
         key_name: e.key_name.as_str().to_owned(),
-        actor_type: e.actor.kind().to_owned(),
+        actor_type: e.actor.kind(),
         actor_key_id,
         actor_hint,
         reason: e.reason.as_ref().map(|r| r.as_str().to_owned()),
@@ -239,9 +238,9 @@ pub(super) fn event_to_item(
 
 pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
     let d: EventItem = from_item(item).map_err(|e| corrupt("event item", e))?;
-    let actor = match (d.actor_type.as_str(), d.actor_key_id, d.actor_hint) {
-        ("key", Some(id), Some(hint)) => Actor::Key { id, hint },
-        ("bootstrap", None, None) => Actor::Bootstrap,
+    let actor = match (d.actor_type, d.actor_key_id, d.actor_hint) {
+        (ActorKind::Key, Some(id), Some(hint)) => Actor::Key { id, hint },
+        (ActorKind::Bootstrap, None, None) => Actor::Bootstrap,
         _ => return Err(corrupt("event actor", "type, id and hint disagree")),
     };
     Ok(AuditEvent {
