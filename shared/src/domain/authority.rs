@@ -9,7 +9,9 @@
 //!   key covers a key whose scopes are a subset of its own, never a
 //!   full-access key. A key may always suspend, revoke, rotate or delete
 //!   itself (that is how you stop a leak), but never reactivate itself.
-//! - **Time.** A key that expires cannot mint a key that outlives it.
+//! - **Time.** A key that expires cannot mint a key that outlives it, nor
+//!   reactivate one: restoring a key's power is like minting it. Taking
+//!   power away (suspend, revoke, delete) needs no such check.
 //!
 //! The check reads a key's permissions, expiry and status; stores write a
 //! change only while those are still what was read (see
@@ -63,12 +65,16 @@ pub enum Denied {
     /// Reactivating the calling key itself.
     #[error("a key cannot reactivate itself: another key with authority over it must")]
     OwnReactivation,
-    /// Minting a key that would outlive the caller.
+    /// Minting, or giving its power back to, a key that would outlive the
+    /// caller.
     #[error(
-        "your key expires at {caller}, so it cannot create a key that {}",
+        "your key expires at {caller}, so it cannot {} a key that {}",
+        .act,
         match .requested { Some(at) => format!("expires later, at {at}"), None => "never expires".to_owned() }
     )]
     Outlives {
+        /// `create` or `reactivate`.
+        act: &'static str,
         caller: Timestamp,
         requested: Option<Timestamp>,
     },
@@ -105,21 +111,41 @@ pub fn authorize(caller: &Caller, act: Act<'_>) -> Result<(), Denied> {
                 .permissions
                 .missing_for(permissions)
                 .map_err(Denied::Escalation)?;
-            match (caller.expires_at, expires_at) {
-                (Some(limit), Some(at)) if at <= limit => Ok(()),
-                (Some(limit), requested) => Err(Denied::Outlives {
-                    caller: limit,
-                    requested,
-                }),
-                (None, _) => Ok(()),
-            }
+            within_lifetime(caller, "create", expires_at)
         }
         Act::Reactivate { target } if target.id == caller.key_id => Err(Denied::OwnReactivation),
+        Act::Reactivate { target } => {
+            covers(caller, target)?;
+            // Restoring a key's power is like minting it.
+            within_lifetime(caller, "reactivate", target.expires_at)
+        }
         Act::Change { target } if target.id == caller.key_id => Ok(()),
-        Act::Change { target } | Act::Reactivate { target } => caller
-            .permissions
-            .missing_for(&target.permissions)
-            .map_err(Denied::Uncovered),
+        Act::Change { target } => covers(caller, target),
+    }
+}
+
+/// The caller's permissions cover the target's.
+fn covers(caller: &Caller, target: &KeyRecord) -> Result<(), Denied> {
+    caller
+        .permissions
+        .missing_for(&target.permissions)
+        .map_err(Denied::Uncovered)
+}
+
+/// A key the caller brings to power expires no later than the caller.
+fn within_lifetime(
+    caller: &Caller,
+    act: &'static str,
+    expires_at: Option<Timestamp>,
+) -> Result<(), Denied> {
+    match (caller.expires_at, expires_at) {
+        (Some(limit), Some(at)) if at <= limit => Ok(()),
+        (Some(limit), requested) => Err(Denied::Outlives {
+            act,
+            caller: limit,
+            requested,
+        }),
+        (None, _) => Ok(()),
     }
 }
 
@@ -227,6 +253,39 @@ mod tests {
             Some(Timestamp::from_unix(5_000))
         );
         assert_eq!(inherited_expiry(&forever, None), None);
+    }
+
+    #[test]
+    fn a_key_cannot_reactivate_a_key_that_outlives_it() {
+        let short = caller(Permissions::Full, Some(5_000));
+        let mut target = key(Permissions::Full);
+        let err = authorize(&short, Act::Reactivate { target: &target }).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("cannot reactivate a key that never expires"),
+            "{err}"
+        );
+        target.expires_at = Some(Timestamp::from_unix(6_000));
+        assert!(matches!(
+            authorize(&short, Act::Reactivate { target: &target }),
+            Err(Denied::Outlives {
+                act: "reactivate",
+                ..
+            })
+        ));
+        target.expires_at = Some(Timestamp::from_unix(5_000));
+        assert_eq!(
+            authorize(&short, Act::Reactivate { target: &target }),
+            Ok(())
+        );
+        // Taking power away needs no such check.
+        target.expires_at = None;
+        assert_eq!(authorize(&short, Act::Change { target: &target }), Ok(()));
+        let forever = caller(Permissions::Full, None);
+        assert_eq!(
+            authorize(&forever, Act::Reactivate { target: &target }),
+            Ok(())
+        );
     }
 
     #[test]

@@ -293,6 +293,11 @@ impl Change {
             return Err(MalformedChange::MixedOrganizations.into());
         }
         if let (Some(guard), Some(at)) = (self.guard, self.at()) {
+            // A caller that had expired by the change's time changes nothing,
+            // whatever the store would say of it (its check is the same).
+            if guard.expires_at.is_some_and(|expires| expires <= at) {
+                return Err(Refused::ActorChanged);
+            }
             for write in &self.writes {
                 let decided_on = match write {
                     KeyWrite::Update { before, .. } | KeyWrite::Delete(before) => before,

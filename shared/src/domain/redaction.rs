@@ -3,7 +3,7 @@
 //! shows, stores as text or logs may carry a run of letters and digits long
 //! enough to be (part of) one.
 
-use super::key::BODY_LEN;
+use super::key::SECRET_LEN;
 
 /// Longest caller input an error message repeats. Every key is longer (a
 /// prefix, `_` and 65 characters), so a key pasted into the wrong field or
@@ -25,13 +25,16 @@ pub fn longest_base62_run(text: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Whether `text` holds something shaped like a keygate key: `_` followed by
-/// a run of at least a key body's length of base62 characters. Text fields
-/// refuse it.
+/// Whether `text` holds a run of letters and digits long enough to carry a
+/// key's secret ([`SECRET_LEN`] characters), whatever precedes it: a key,
+/// a key without its prefix, or its secret alone. Runs of lowercase hex
+/// digits are not refused: commit ids and content hashes are, and a
+/// secret's 37 characters all falling in `0-9a-f` has odds of about 1 in
+/// 10^21. Text fields refuse what this finds.
 pub fn contains_key_like(text: &str) -> bool {
-    text.split('_')
-        .skip(1)
-        .any(|after| after.bytes().take_while(u8::is_ascii_alphanumeric).count() >= BODY_LEN)
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|run| run.len() >= SECRET_LEN && !run.bytes().all(hex))
 }
 
 /// Caller input as an error message shows it: quoted when short and free of

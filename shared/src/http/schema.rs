@@ -12,7 +12,7 @@ use crate::domain::audit::{ActorKind, AuditAction};
 use crate::domain::id::{EventId, ID_LEN, KeyId};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyStatus, KeyType};
-use crate::domain::text::{Description, KeyName, Owner, RevokeReason, refused_char};
+use crate::domain::text::{Description, KeyName, Owner, RevokeReason, refused_char, shows_nothing};
 use crate::domain::time::Timestamp;
 use crate::http::error::ErrorCode;
 
@@ -107,54 +107,74 @@ text_schema!(Description, "Description", "What the key is for:");
 text_schema!(Owner, "Owner", "The person a user key belongs to:");
 text_schema!(RevokeReason, "Reason", "Why:");
 
-/// Characters a text field refuses ([`refused_char`]), as the body of a
-/// regex character class.
-fn refused_characters() -> &'static str {
-    static CLASS: LazyLock<String> = LazyLock::new(|| {
-        let mut ranges: Vec<(u32, u32)> = vec![];
-        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-            if refused_char(c).is_some() {
-                match ranges.last_mut() {
-                    Some((_, end)) if *end + 1 == u32::from(c) => *end = u32::from(c),
-                    _ => ranges.push((u32::from(c), u32::from(c))),
-                }
+/// The characters for which `pick` holds, as the body of a regex character
+/// class.
+fn class_of(pick: impl Fn(char) -> bool) -> String {
+    let mut ranges: Vec<(u32, u32)> = vec![];
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        if pick(c) {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == u32::from(c) => *end = u32::from(c),
+                _ => ranges.push((u32::from(c), u32::from(c))),
             }
         }
-        // `\uXXXX` escapes in the Basic Multilingual Plane (ECMA and Python
-        // regexes agree on them, and the document stays printable for YAML
-        // readers); the few astral ones as literal characters, which both
-        // engines accept in a class and which YAML counts as printable.
-        let literal = |n: u32| match char::from_u32(n) {
-            Some(c) if n > 0xFFFF => c.to_string(),
-            Some(_) => format!("\\u{n:04x}"),
-            None => String::new(),
-        };
-        ranges
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    literal(a)
-                } else {
-                    format!("{}-{}", literal(a), literal(b))
-                }
-            })
-            .collect()
-    });
-    &CLASS
+    }
+    // `\uXXXX` escapes in the Basic Multilingual Plane (ECMA and Python
+    // regexes agree on them, and the document stays printable for YAML
+    // readers); astral ones as literal characters, which both engines accept
+    // in a class and which YAML counts as printable.
+    let literal = |n: u32| match char::from_u32(n) {
+        Some(c) if n > 0xFFFF => c.to_string(),
+        Some(_) => format!("\\u{n:04x}"),
+        None => String::new(),
+    };
+    ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                literal(a)
+            } else {
+                format!("{}-{}", literal(a), literal(b))
+            }
+        })
+        .collect()
 }
 
-/// Unicode's White_Space characters that are not control characters, as a
-/// class body (what `str::trim` removes, besides the refused controls).
-const WHITE_SPACE: &str = " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+/// The three classes a text pattern is made of, built once: the characters
+/// a text field accepts ([`refused_char`] says none), those of them that
+/// show nothing ([`shows_nothing`]), and those that show something. Written
+/// as positive classes: a tool generating strings from the pattern (as
+/// Schemathesis does) draws from them far faster than from their negations.
+struct TextClasses {
+    accepted: String,
+    blank: String,
+    visible: String,
+}
+
+fn text_classes() -> &'static TextClasses {
+    static CLASSES: LazyLock<TextClasses> = LazyLock::new(|| {
+        let accepted = |c: char| refused_char(c).is_none();
+        TextClasses {
+            accepted: class_of(accepted),
+            blank: class_of(|c| accepted(c) && shows_nothing(c)),
+            visible: class_of(|c| accepted(c) && !shows_nothing(c)),
+        }
+    });
+    &CLASSES
+}
 
 /// A text field's schema: the characters it may hold, its length, and (when
 /// it may not be blank) at least one character that is not white space.
 pub fn text(min: usize, max: usize, description: &str) -> Schema {
-    let refused = refused_characters();
+    let TextClasses {
+        accepted,
+        blank,
+        visible,
+    } = text_classes();
     let pattern = if min > 0 {
-        format!("^[{WHITE_SPACE}]*[^{WHITE_SPACE}{refused}][^{refused}]*$")
+        format!("^[{blank}]*[{visible}][{accepted}]*$")
     } else {
-        format!("^[^{refused}]*$")
+        format!("^[{accepted}]*$")
     };
     json_schema!({
         "type": "string",
@@ -162,9 +182,11 @@ pub fn text(min: usize, max: usize, description: &str) -> Schema {
         "maxLength": max,
         "pattern": pattern,
         "description": format!(
-            "{description} {min}–{max} characters; no control or invisible formatting \
-             characters (Unicode Cc, Cf), {}and never an API key.",
-            if min > 0 { "not only white space, " } else { "" }
+            "{description} {min}–{max} characters; no control, invisible formatting, \
+             separator, private-use or unassigned characters (Unicode Cc, Cf, Zl, Zp, Co, \
+             Cn), {}and never an API key (no run of 37 or more letters and digits, unless \
+             lowercase hex).",
+            if min > 0 { "not only white space or characters that show nothing, " } else { "" }
         ),
     })
 }

@@ -157,8 +157,8 @@ impl Store for DynamoDbStore {
             .iter()
             .map(|w| self.transact_item(w))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(guard) = change.guard() {
-            items.push(self.guard_item(&guard)?);
+        if let (Some(guard), Some(at)) = (change.guard(), change.at()) {
+            items.push(self.guard_item(&guard, at)?);
         }
         for event in change.events() {
             items.push(self.event_item(event)?);

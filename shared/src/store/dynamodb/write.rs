@@ -15,6 +15,7 @@ use super::item::{event_to_item, key_to_item, n, org_status, s, scopes_value, st
 use crate::domain::audit::AuditEvent;
 use crate::domain::change::{ActorGuard, Change, KeyWrite};
 use crate::domain::record::{KeyRecord, KeyStatus};
+use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
 /// A condition, its update or item, and the placeholders they use.
@@ -159,12 +160,22 @@ impl DynamoDbStore {
 
     /// A `ConditionCheck` that the calling key is still active with the
     /// expiry its request saw ([`crate::domain::change::ActorGuard`]).
-    pub(super) fn guard_item(&self, guard: &ActorGuard) -> Result<TransactWriteItem, StoreError> {
+    /// `at` is the change's time: a key that expired by then changes nothing,
+    /// also when its request was allowed (by a cached decision, say) before.
+    pub(super) fn guard_item(
+        &self,
+        guard: &ActorGuard,
+        at: Timestamp,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut expr = Expression::default();
         expr.names.insert("#status".into(), "status".into());
         let active = expr.value(":g_status", s(KeyStatus::Active.as_str()));
         let expiry = match guard.expires_at {
-            Some(at) => format!("expires_at = {}", expr.value(":g_expires", n(at))),
+            Some(expires) => format!(
+                "expires_at = {} AND expires_at > {}",
+                expr.value(":g_expires", n(expires)),
+                expr.value(":g_now", n(at))
+            ),
             None => "attribute_not_exists(expires_at)".into(),
         };
         Ok(TransactWriteItem::builder()
@@ -281,6 +292,33 @@ mod tests {
             .iter()
             .map(|c| CancellationReason::builder().code(*c).build())
             .collect()
+    }
+
+    #[test]
+    fn the_caller_check_requires_the_key_unexpired_at_the_change_s_time() {
+        let store = DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::Config::builder()
+                    .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            &super::super::Tables::named("t"),
+        );
+        let guard = ActorGuard {
+            key_id: KeyId::from_u128(9),
+            expires_at: Some(Timestamp::from_unix(5_000)),
+        };
+        let item = store
+            .guard_item(&guard, Timestamp::from_unix(2_000))
+            .unwrap();
+        let check = item.condition_check().unwrap();
+        assert_eq!(
+            check.condition_expression(),
+            "#status = :g_status AND expires_at = :g_expires AND expires_at > :g_now"
+        );
+        let values = check.expression_attribute_values().unwrap();
+        assert_eq!(values[":g_now"], AttributeValue::N("2000".into()));
+        assert_eq!(values[":g_expires"], AttributeValue::N("5000".into()));
     }
 
     #[test]
