@@ -294,7 +294,7 @@ async fn every_function_serves_its_fixture() {
     assert_no_secret(all_logs.as_bytes(), &shown, "the functions' logs at trace");
 }
 
-/// Issue 12: a function deployed behind another route refuses the event
+/// A function deployed behind another route refuses the event
 /// (fail closed), answers 500 and logs both route keys, and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_behind_the_wrong_route_refuses_it() {
@@ -327,7 +327,7 @@ async fn a_function_behind_the_wrong_route_refuses_it() {
     assert_eq!(store.get(id).await.unwrap(), before, "the key is untouched");
 }
 
-/// Issue 12: the pepper reaches the hasher in the deployed functions: a key
+/// The pepper reaches the hasher in the deployed functions: a key
 /// created by create-key with the pepper (read from moto's Secrets Manager)
 /// verifies in the authorizer with the pepper and not without it; a function
 /// whose secret cannot be read does not start.

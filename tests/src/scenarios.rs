@@ -249,7 +249,9 @@ pub async fn racing_transitions_never_undo_a_revoke<S: Store>(store: S) {
     assert_eq!(state.map(|s| s.as_str()), final_status.as_str());
 }
 
-/// Issue 8: management cannot be turned against a stronger key.
+/// Management cannot be turned against a stronger key: a key may suspend,
+/// reactivate, revoke, rotate or delete only a key whose permissions its own
+/// cover, and a refusal names what it lacks and changes nothing.
 pub async fn a_key_cannot_change_a_key_it_does_not_cover<S: Store>(store: S) {
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
@@ -393,7 +395,7 @@ pub async fn a_key_may_always_act_on_itself<S: Store>(store: S) {
     assert!(!h.authorize(&own, "GET /v1/scopes").await);
 }
 
-/// The racing case of issue 8: the handler reads the target while it holds
+/// The cover rule under a race: the handler reads the target while it holds
 /// narrow scopes, and by the write it holds full access. The write's
 /// condition pins the permissions read, so the change is decided again on
 /// the key as it is, and refused.
@@ -572,7 +574,9 @@ pub async fn a_key_suspended_during_its_request_cannot_revive_or_change_itself<S
     }
 }
 
-/// Issue 8: a short-lived key cannot make itself permanent.
+/// A short-lived key cannot make itself permanent: what it creates inherits
+/// its expiry or expires sooner, and it can neither create nor rotate into a
+/// key that outlives it.
 pub async fn a_short_lived_key_cannot_mint_a_longer_lived_one<S: Store>(store: S) {
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
@@ -656,7 +660,7 @@ pub async fn a_short_lived_key_cannot_mint_a_longer_lived_one<S: Store>(store: S
     assert!(forever["expires_at"].is_null());
 }
 
-/// Issue 8: an organization whose last full-access key is gone is recovered
+/// An organization whose last full-access key is gone is recovered
 /// by whoever can write the store.
 pub async fn bootstrap_recovers_a_locked_out_organization<S: Store>(store: S) {
     let h = Harness::new(store);
@@ -928,7 +932,7 @@ pub async fn racing_rotations_make_exactly_one_successor<S: Store>(store: S) {
     );
 }
 
-/// Issue 10: each change leaves one event with who, what, when and whence;
+/// Each change leaves one event with who, what, when and whence;
 /// a repeat that changes nothing leaves none; no event holds a secret.
 pub async fn every_change_leaves_exactly_one_event<S: Store>(store: S) {
     let h = Harness::new(store);

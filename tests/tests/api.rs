@@ -496,7 +496,7 @@ async fn bad_input_is_a_4xx_that_names_the_field_and_writes_nothing() {
     );
 }
 
-/// Issue 8: a key, or just its 37-character secret, pasted into any field,
+/// A key, or just its 37-character secret, pasted into any field,
 /// parameter or path is refused without being repeated.
 #[tokio::test]
 async fn error_messages_never_repeat_a_key_or_a_secret() {
@@ -585,7 +585,7 @@ async fn error_messages_never_repeat_a_key_or_a_secret() {
     );
 }
 
-/// Issue 8: text that displays as something else is refused in every text
+/// Text that displays as something else is refused in every text
 /// field, with a 400 that names the field.
 #[tokio::test]
 async fn invisible_formatting_characters_are_refused_in_every_text_field() {
@@ -656,7 +656,7 @@ async fn invisible_formatting_characters_are_refused_in_every_text_field() {
     assert_eq!(h.events("acme").await.len(), events);
 }
 
-/// Issue 12: one table over every operation. A key holding every scope but
+/// One table over every operation. A key holding every scope but
 /// the one the operation needs is denied by the authorizer, and the
 /// handler's own check refuses it too, with no store call.
 #[tokio::test]
@@ -733,8 +733,9 @@ async fn every_operation_needs_exactly_its_scope() {
     }
 }
 
-/// Issue 12 on the embedded store: each applied transition is exactly one
-/// commit (its write and its event), a repeat none.
+/// On the embedded store, each applied transition is exactly one commit (its
+/// write and its event), a repeat none: the embedded twin of the DynamoDB
+/// store's one-conditional-transaction check.
 #[tokio::test]
 async fn each_transition_is_one_commit_and_a_repeat_none() {
     use std::sync::atomic::Ordering;
@@ -764,8 +765,9 @@ async fn each_transition_is_one_commit_and_a_repeat_none() {
     }
 }
 
-/// Issue 8: the local gateway answers as API Gateway does where it used to
-/// differ.
+/// The local gateway matches paths and query strings as API Gateway does: a
+/// doubled slash is not found, a repeated parameter's values are joined with
+/// commas, and the public routes need no key.
 #[tokio::test]
 async fn the_gateway_matches_paths_and_repeated_parameters_as_api_gateway_does() {
     let h = Harness::embedded();

@@ -87,7 +87,7 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
     }
 }
 
-/// Issue 12: every change is exactly one conditional write (one
+/// Every change is exactly one conditional write (one
 /// `TransactWriteItems` whose every item carries a condition), a repeat is
 /// none, and nothing is ever written outside a transaction. A lost revoke
 /// would need a second, unconditional write; this catches it without
@@ -160,7 +160,7 @@ async fn every_change_is_exactly_one_conditional_transaction() {
     }
 }
 
-/// Issue 10: each audit filter is one `Query` on its own index, newest first,
+/// Each audit filter is one `Query` on its own index, newest first,
 /// never a `Scan`.
 #[tokio::test]
 async fn each_audit_filter_is_one_query() {

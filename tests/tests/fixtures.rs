@@ -104,7 +104,7 @@ async fn each_fixture_is_served_by_its_handler() {
     );
 }
 
-/// Issue 12: a function deployed behind another operation's route refuses
+/// A function deployed behind another operation's route refuses
 /// the request (fail closed: 500, a log line naming both, no store call)
 /// rather than do its own operation to the key the request names.
 #[tokio::test]

@@ -1039,7 +1039,7 @@ fn a_binary_without_a_source_file_or_a_function_is_caught() {
     assert_flagged(&found, "functions/src/bin/export-keys.rs has no function");
 }
 
-/// Issue 9: the public routes skip the authorizer, and nothing else does.
+/// The public routes skip the authorizer, and nothing else does.
 #[test]
 fn only_the_public_routes_skip_the_authorizer() {
     let found = problems_after(
@@ -1087,7 +1087,7 @@ fn query_outside_the_indexes_is_caught() {
     assert_flagged(&found, "ListKeysFunction (list-keys): grants");
 }
 
-/// Issue 10: no function may rewrite the audit trail, and only the list
+/// No function may rewrite the audit trail, and only the list
 /// function may read it.
 #[test]
 fn the_audit_trail_is_append_only_and_read_by_one_function() {
@@ -1149,7 +1149,8 @@ fn every_keygate_path_answers_other_methods_with_405() {
     assert_flagged(&found, "event ANY /v1/audit-events/extra is not a route");
 }
 
-/// Issue 8: the stage is throttled by default.
+/// The stage is throttled by default: a stage without its rate limit is
+/// caught.
 #[test]
 fn throttling_is_checked() {
     let found = problems_after(
@@ -1177,7 +1178,7 @@ fn table_design_is_checked() {
     assert_flagged(&found, "KeysTable: DeletionPolicy");
 }
 
-/// Issue 8: the pepper never in plain text; only the hashing functions may
+/// The pepper is never in plain text; only the hashing functions may
 /// read its secret.
 #[test]
 fn a_plain_text_pepper_or_a_misplaced_secret_is_caught() {
