@@ -11,9 +11,8 @@ use keygate::domain::key::{KeyFormat, SecretHasher};
 use keygate::store::{DynamoDbStore, Store};
 use keygate_tests::rie::Rie;
 use keygate_tests::{
-    Harness, assert_no_secret, authorizer_event,
-    contract::{FIXTURE_CALLER_ID, seed_fixture_key},
-    dynamodb_endpoint, fixture, fixture_key, fresh_dynamodb_store,
+    FIXTURE_CALLER_ID, Harness, assert_no_secret, authorizer_event, dynamodb_endpoint, fixture,
+    fixture_key, fresh_dynamodb_store, seed_fixture_key,
 };
 use serde_json::{Value, json};
 

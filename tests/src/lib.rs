@@ -14,13 +14,14 @@ pub mod contract;
 pub mod operation_log;
 pub mod rie;
 pub mod runtime_api;
-pub mod scenarios;
 
 pub use aws::{
     DUMMY_AWS_ENV, ENV_DYNAMODB_ENDPOINT, create_secret, dynamodb_client, dynamodb_endpoint,
     fresh_dynamodb_store, moto_timeouts, set_dummy_aws_env, unused_endpoint,
 };
-pub use fixtures::{authorizer_event, fixture, fixture_key, repo_root};
+pub use fixtures::{
+    FIXTURE_CALLER_ID, authorizer_event, fixture, fixture_key, repo_root, seed_fixture_key,
+};
 pub use harness::{Harness, Reply, TestClock};
 pub use keys::{SECRET_WINDOW, assert_no_secret, id_of, secret_of};
 pub use operation_log::{Call, OperationLog};

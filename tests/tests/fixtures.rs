@@ -55,7 +55,7 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
 async fn each_fixture_is_served_by_its_handler() {
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
-    let sample_id = keygate_tests::contract::seed_fixture_key(h.store()).await;
+    let sample_id = keygate_tests::seed_fixture_key(h.store()).await;
     assert_ne!(id_of(&root), sample_id.to_string());
 
     let expected = [
@@ -110,7 +110,7 @@ async fn each_fixture_is_served_by_its_handler() {
 #[tokio::test]
 async fn a_handler_refuses_another_operation_s_event() {
     let h = Harness::new(CountingStore::new(EmbeddedStore::in_memory().unwrap()));
-    let id = keygate_tests::contract::seed_fixture_key(h.store()).await;
+    let id = keygate_tests::seed_fixture_key(h.store()).await;
     let record = keygate::store::Store::get(h.store(), id).await.unwrap();
     let before = h.store().total();
     for &served in Operation::VARIANTS {
