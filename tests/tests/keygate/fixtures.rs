@@ -1,13 +1,16 @@
-//! The payload-2.0 fixtures under `infra/events/`: one per function, each
-//! served by that function's handler exactly as Lambda would deliver it, and
-//! refused by every other handler.
+//! The payload-2.0 fixtures under `infra/events/`: the authorizer's is the
+//! REQUEST event API Gateway sends; every other function's names its route,
+//! is served by that function's handler exactly as Lambda would deliver it,
+//! and is refused by every other handler.
 
 use keygate::domain::routes::{Operation, Page, RouteTable, Serves};
 use keygate::lambda_http::request::from_str;
 use keygate::store::EmbeddedStore;
-use keygate_tests::{CountingStore, Harness, fixture, id_of};
+use keygate_tests::{CountingStore, Harness, authorizer_event, fixture, id_of};
 use serde_json::Value;
 use strum::VariantArray;
+
+const ROUTE: &str = "GET /v1/runs/{id}";
 
 /// Every function's fixture: (its name, the route it names, what serves
 /// that route). The console function's three routes share `console.json`
@@ -21,6 +24,23 @@ fn with_fixture() -> impl Iterator<Item = (&'static str, &'static str, Serves)> 
             Page::Console.route_key(),
             Serves::Page(Page::Console),
         )])
+}
+
+#[tokio::test]
+async fn the_fixture_is_an_api_gateway_payload_2_event() {
+    let raw: serde_json::Value = serde_json::from_str(&fixture("authorizer")).unwrap();
+    assert_eq!(raw["version"], "2.0");
+    assert_eq!(raw["type"], "REQUEST");
+    assert!(raw["identitySource"].is_array());
+    assert!(
+        raw["routeArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:execute-api:")
+    );
+    assert_eq!(raw["routeKey"], raw["requestContext"]["routeKey"]);
+    let event = authorizer_event("kg_x", ROUTE);
+    assert_eq!(event.route_key.as_deref(), Some(ROUTE));
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The store contract and the HTTP scenarios on the DynamoDB store, against
-//! moto's DynamoDB API (started by `infra/test.sh`), plus what only DynamoDB
-//! can show: the operations sent on the wire, the raw items at rest, TTL.
+//! The store contract on the DynamoDB store, against moto's DynamoDB API
+//! (started by `infra/test.sh`), plus what only DynamoDB can show: the
+//! operations sent on the wire, the raw items at rest, TTL.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
