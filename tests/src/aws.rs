@@ -56,7 +56,7 @@ static TABLE_COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// `infra/moto_server.py`) to every test running in parallel, and copies a
 /// table for each transaction, so a call can wait far longer than on
 /// DynamoDB. The production defaults are tested against a stub in
-/// `tests/tests/faults.rs`.
+/// `tests/tests/keygate/faults.rs`.
 pub fn moto_timeouts() -> keygate::store::dynamodb::Timeouts {
     keygate::store::dynamodb::Timeouts {
         connect: std::time::Duration::from_secs(5),
