@@ -1,5 +1,6 @@
-//! The payload-2.0 events under `infra/events/`, and the repository they
-//! are read from.
+//! The payload-2.0 events under `infra/events/`, the keys they name (put
+//! into a store by [`seed_fixture_key`]), and the repository they are read
+//! from.
 
 use std::path::PathBuf;
 
