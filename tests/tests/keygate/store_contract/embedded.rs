@@ -1,5 +1,5 @@
-//! The store contract and the HTTP scenarios on the embedded (redb) store,
-//! plus what only a file shows: persistence, the lock, retention, and the
+//! The store contract on the embedded (redb) store, plus what only it
+//! shows: one commit per change, persistence, the lock, retention, and the
 //! bytes at rest.
 
 use keygate::domain::audit::{AuditAction, EventFilter};
@@ -7,7 +7,7 @@ use keygate::domain::change::Change;
 use keygate::domain::record::KeyStatus;
 use keygate::store::{EmbeddedStore, Store, embedded::OpenError};
 use keygate_tests::contract::{key_in, org, origin, record};
-use keygate_tests::{Harness, all_events, assert_no_secret};
+use keygate_tests::{CountingStore, Harness, all_events, assert_no_secret};
 use serde_json::json;
 
 keygate_tests::contract_suite!(EmbeddedStore::in_memory().expect("in-memory store"));
@@ -108,4 +108,36 @@ async fn audit_retention_removes_old_events() {
         2,
         "kept forever without a retention"
     );
+}
+
+/// On the embedded store, each applied transition is exactly one commit (its
+/// write and its event), a repeat none: the embedded twin of the DynamoDB
+/// store's one-conditional-transaction check.
+#[tokio::test]
+async fn each_transition_is_one_commit_and_a_repeat_none() {
+    use std::sync::atomic::Ordering;
+    let h = Harness::new(CountingStore::new(
+        keygate::store::EmbeddedStore::in_memory().unwrap(),
+    ));
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap();
+    for (verb, body, commits) in [
+        ("suspend", None, 1),
+        ("suspend", None, 0),
+        ("reactivate", None, 1),
+        ("reactivate", None, 0),
+        ("revoke", Some(r#"{"reason":"r"}"#), 1),
+        ("revoke", Some(r#"{"reason":"r"}"#), 0),
+        ("suspend", None, 0),
+    ] {
+        let before = h.store().commits.load(Ordering::SeqCst);
+        let reply = h.act(&root, id, verb, body).await;
+        assert!(reply.status == 200 || reply.status == 409, "{verb}");
+        assert_eq!(
+            h.store().commits.load(Ordering::SeqCst) - before,
+            commits,
+            "{verb}"
+        );
+    }
 }

@@ -1,13 +1,16 @@
-//! The payload-2.0 fixtures under `infra/events/`: one per function, each
-//! served by that function's handler exactly as Lambda would deliver it, and
-//! refused by every other handler.
+//! The payload-2.0 fixtures under `infra/events/`: the authorizer's is the
+//! REQUEST event API Gateway sends; every other function's names its route,
+//! is served by that function's handler exactly as Lambda would deliver it,
+//! and is refused by every other handler.
 
 use keygate::domain::routes::{Operation, Page, RouteTable, Serves};
 use keygate::lambda_http::request::from_str;
 use keygate::store::EmbeddedStore;
-use keygate_tests::{CountingStore, Harness, fixture, id_of};
+use keygate_tests::{CountingStore, Harness, authorizer_event, fixture, id_of};
 use serde_json::Value;
 use strum::VariantArray;
+
+const ROUTE: &str = "GET /v1/runs/{id}";
 
 /// Every function's fixture: (its name, the route it names, what serves
 /// that route). The console function's three routes share `console.json`
@@ -21,6 +24,23 @@ fn with_fixture() -> impl Iterator<Item = (&'static str, &'static str, Serves)> 
             Page::Console.route_key(),
             Serves::Page(Page::Console),
         )])
+}
+
+#[tokio::test]
+async fn the_fixture_is_an_api_gateway_payload_2_event() {
+    let raw: serde_json::Value = serde_json::from_str(&fixture("authorizer")).unwrap();
+    assert_eq!(raw["version"], "2.0");
+    assert_eq!(raw["type"], "REQUEST");
+    assert!(raw["identitySource"].is_array());
+    assert!(
+        raw["routeArn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:execute-api:")
+    );
+    assert_eq!(raw["routeKey"], raw["requestContext"]["routeKey"]);
+    let event = authorizer_event("kg_x", ROUTE);
+    assert_eq!(event.route_key.as_deref(), Some(ROUTE));
 }
 
 #[test]
@@ -55,7 +75,7 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
 async fn each_fixture_is_served_by_its_handler() {
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
-    let sample_id = keygate_tests::contract::seed_fixture_key(h.store()).await;
+    let sample_id = keygate_tests::seed_fixture_key(h.store()).await;
     assert_ne!(id_of(&root), sample_id.to_string());
 
     let expected = [
@@ -104,13 +124,13 @@ async fn each_fixture_is_served_by_its_handler() {
     );
 }
 
-/// Issue 12: a function deployed behind another operation's route refuses
+/// A function deployed behind another operation's route refuses
 /// the request (fail closed: 500, a log line naming both, no store call)
 /// rather than do its own operation to the key the request names.
 #[tokio::test]
 async fn a_handler_refuses_another_operation_s_event() {
     let h = Harness::new(CountingStore::new(EmbeddedStore::in_memory().unwrap()));
-    let id = keygate_tests::contract::seed_fixture_key(h.store()).await;
+    let id = keygate_tests::seed_fixture_key(h.store()).await;
     let record = keygate::store::Store::get(h.store(), id).await.unwrap();
     let before = h.store().total();
     for &served in Operation::VARIANTS {

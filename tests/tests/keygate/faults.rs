@@ -1,4 +1,4 @@
-//! Issue 12: what a user sees when DynamoDB is throttling, slow or down. A
+//! What a user sees when DynamoDB is throttling, slow or down. A
 //! stub DynamoDB endpoint answers `ThrottlingException`,
 //! `ProvisionedThroughputExceededException`, a cancelled transaction, or
 //! nothing at all; the API must answer 503 with `Retry-After` within the
@@ -221,7 +221,7 @@ async fn a_store_that_is_down_denies_and_answers_503() {
     assert!(response.headers().get("retry-after").is_some());
 }
 
-/// Issue 10: if the audit event cannot be written, the change does not
+/// If the audit event cannot be written, the change does not
 /// happen, and the caller is told to retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_event_cannot_be_written_is_a_503() {

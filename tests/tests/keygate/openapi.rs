@@ -1,4 +1,4 @@
-//! Issue 11: the OpenAPI document in step with the code. Every route of the
+//! The OpenAPI document in step with the code. Every route of the
 //! route table is documented and nothing else; every status it documents
 //! for an operation is one that operation really answers (each is provoked
 //! here); every error code is documented, here and in the README.

@@ -25,11 +25,17 @@ impl Write for Captured {
 async fn no_secret_in_logs() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // The subscriber of this test's thread, not the process's: every test of
+    // this binary runs in one process, and a global subscriber would capture
+    // (and slow) them all. The runtime is single-threaded, so the requests
+    // below log on this thread (the embedded store's writes run on blocking
+    // threads, and log nothing).
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .json()
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
 
     let h = Harness::embedded();
     let root = h.root_key("acme").await;

@@ -1,6 +1,6 @@
-//! The store contract and the HTTP scenarios on the DynamoDB store, against
-//! moto's DynamoDB API (started by `infra/test.sh`), plus what only DynamoDB
-//! can show: the operations sent on the wire, the raw items at rest, TTL.
+//! The store contract on the DynamoDB store, against moto's DynamoDB API
+//! (started by `infra/test.sh`), plus what only DynamoDB can show: the
+//! operations sent on the wire, the raw items at rest, TTL.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
@@ -87,7 +87,7 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
     }
 }
 
-/// Issue 12: every change is exactly one conditional write (one
+/// Every change is exactly one conditional write (one
 /// `TransactWriteItems` whose every item carries a condition), a repeat is
 /// none, and nothing is ever written outside a transaction. A lost revoke
 /// would need a second, unconditional write; this catches it without
@@ -160,7 +160,7 @@ async fn every_change_is_exactly_one_conditional_transaction() {
     }
 }
 
-/// Issue 10: each audit filter is one `Query` on its own index, newest first,
+/// Each audit filter is one `Query` on its own index, newest first,
 /// never a `Scan`.
 #[tokio::test]
 async fn each_audit_filter_is_one_query() {

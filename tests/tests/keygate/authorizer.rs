@@ -1,12 +1,14 @@
 //! The authorizer, fed API Gateway payload-2.0 events built from
-//! `infra/events/authorizer.json`.
+//! `infra/events/authorizer.json`: the context it passes on, every reason it
+//! denies, no store call for what it can refuse unread, deployer routes, and
+//! the last use it records.
 
 use std::sync::atomic::Ordering;
 
 use keygate::domain::key::{BODY_LEN, KeyFormat};
 use keygate::http::authorizer::{Decision, DenyReason, decide};
 use keygate::store::EmbeddedStore;
-use keygate_tests::{CountingStore, Harness, authorizer_event, fixture};
+use keygate_tests::{CountingStore, Harness, authorizer_event};
 use serde_json::json;
 
 const ROUTE: &str = "GET /v1/runs/{id}";
@@ -20,23 +22,6 @@ async fn deny_reason<S: keygate::store::Store>(
         Decision::Allow(_) => None,
         Decision::Deny(reason) => Some(reason),
     }
-}
-
-#[tokio::test]
-async fn the_fixture_is_an_api_gateway_payload_2_event() {
-    let raw: serde_json::Value = serde_json::from_str(&fixture("authorizer")).unwrap();
-    assert_eq!(raw["version"], "2.0");
-    assert_eq!(raw["type"], "REQUEST");
-    assert!(raw["identitySource"].is_array());
-    assert!(
-        raw["routeArn"]
-            .as_str()
-            .unwrap()
-            .starts_with("arn:aws:execute-api:")
-    );
-    assert_eq!(raw["routeKey"], raw["requestContext"]["routeKey"]);
-    let event = authorizer_event("kg_x", ROUTE);
-    assert_eq!(event.route_key.as_deref(), Some(ROUTE));
 }
 
 #[tokio::test]
@@ -224,36 +209,6 @@ async fn malformed_keys_and_unknown_routes_make_no_store_call() {
 }
 
 #[tokio::test]
-async fn suspension_revocation_and_deletion_apply_on_the_very_next_call() {
-    let h = Harness::embedded();
-    let root = h.root_key("acme").await;
-    let (key, rec) = h.create_scoped(&root, &["runs:read"]).await;
-    let id = rec["id"].as_str().unwrap().to_owned();
-    assert!(h.authorize(&key, ROUTE).await);
-    h.act(&root, &id, "suspend", None).await;
-    assert!(!h.authorize(&key, ROUTE).await, "suspended: denied at once");
-    h.act(&root, &id, "reactivate", None).await;
-    assert!(
-        h.authorize(&key, ROUTE).await,
-        "reactivated: allowed at once"
-    );
-    h.act(&root, &id, "revoke", Some(r#"{"reason":"gone"}"#))
-        .await;
-    assert!(!h.authorize(&key, ROUTE).await, "revoked: denied at once");
-
-    let (key2, rec2) = h.create_scoped(&root, &["runs:read"]).await;
-    assert!(h.authorize(&key2, ROUTE).await);
-    h.call(
-        "DELETE",
-        &format!("/v1/api-keys/{}", rec2["id"].as_str().unwrap()),
-        Some(&root),
-        None,
-    )
-    .await;
-    assert!(!h.authorize(&key2, ROUTE).await, "deleted: denied at once");
-}
-
-#[tokio::test]
 async fn deployer_routes_are_enforced_without_recompiling() {
     let routes = keygate::domain::routes::RouteTable::with_overrides(
         r#"{"GET /orders/{id}": "runs:read", "GET /health": "any"}"#,
@@ -268,4 +223,28 @@ async fn deployer_routes_are_enforced_without_recompiling() {
     assert!(!h.authorize(&agent, "GET /orders/{id}").await);
     assert!(h.authorize(&agent, "GET /health").await);
     assert!(!h.authorize(&agent, "GET /orders").await);
+}
+
+#[tokio::test]
+async fn last_used_at_is_shown_and_updated_at_most_once_a_minute() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let (key, record) = h.create_scoped(&root, &["runs:read"]).await;
+    let path = format!("/v1/api-keys/{}", record["id"].as_str().unwrap());
+    assert!(h.call("GET", &path, Some(&root), None).await.body["last_used_at"].is_null());
+    assert!(h.authorize(&key, "GET /v1/runs").await);
+    let first = h.call("GET", &path, Some(&root), None).await.body["last_used_at"].clone();
+    assert!(first.is_string());
+    h.clock.advance(30);
+    assert!(h.authorize(&key, "GET /v1/runs").await);
+    assert_eq!(
+        h.call("GET", &path, Some(&root), None).await.body["last_used_at"],
+        first
+    );
+    h.clock.advance(31);
+    assert!(h.authorize(&key, "GET /v1/runs").await);
+    assert_ne!(
+        h.call("GET", &path, Some(&root), None).await.body["last_used_at"],
+        first
+    );
 }
