@@ -103,7 +103,8 @@ fn check_text(s: &str, min: usize, max: usize) -> Result<(), TextError> {
     if let Some(first) = refusals.min_by_key(|e| !matches!(e, TextError::Control)) {
         return Err(first);
     }
-    if min > 0 && s.chars().all(shows_nothing) {
+    // Empty is "none" where a field may be empty; otherwise something shows.
+    if (min > 0 || !s.is_empty()) && s.chars().all(shows_nothing) {
         return Err(TextError::Blank);
     }
     if contains_key_like(s) {
@@ -220,8 +221,10 @@ mod tests {
         }
         // A filler beside something visible is text (Hangul uses them).
         assert!(KeyName::new("ㅤa").is_ok());
-        // An empty description is no description, not blank text.
+        // An empty description is no description, not blank text; one that
+        // shows nothing is blank.
         assert!(Description::new("").is_ok());
+        assert_eq!(Description::new("  \u{3164}"), Err(TextError::Blank));
     }
 
     #[test]

@@ -171,10 +171,11 @@ pub fn text(min: usize, max: usize, description: &str) -> Schema {
         blank,
         visible,
     } = text_classes();
+    let shows_something = format!("[{blank}]*[{visible}][{accepted}]*");
     let pattern = if min > 0 {
-        format!("^[{blank}]*[{visible}][{accepted}]*$")
+        format!("^{shows_something}$")
     } else {
-        format!("^[{accepted}]*$")
+        format!("^({shows_something})?$")
     };
     json_schema!({
         "type": "string",
@@ -186,7 +187,11 @@ pub fn text(min: usize, max: usize, description: &str) -> Schema {
              separator, private-use or unassigned characters (Unicode Cc, Cf, Zl, Zp, Co, \
              Cn), {}and never an API key (no run of 37 or more letters and digits, unless \
              lowercase hex).",
-            if min > 0 { "not only white space or characters that show nothing, " } else { "" }
+            if min > 0 {
+                "not only white space or characters that show nothing, "
+            } else {
+                "empty or showing something, "
+            }
         ),
     })
 }

@@ -309,3 +309,64 @@ pub async fn bootstrap_recovers_a_locked_out_organization<S: Store>(store: S) {
     assert_eq!(events[0].actor, keygate::domain::audit::Actor::Bootstrap);
     assert_eq!(events[0].key_id.to_string(), id_of(&recovered));
 }
+
+/// Restoring a key's power is like minting it: a key that expires cannot
+/// reactivate a key that outlives it (never expires, or expires later);
+/// it can reactivate one that expires no later; suspending needs no such
+/// check.
+pub async fn a_short_lived_key_cannot_reactivate_a_longer_lived_one<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let at = |secs: i64| h.now().plus_seconds(secs).to_string();
+    let (short, _) = h
+        .create(
+            &root,
+            json!({"name": "short", "key_type": "service", "expires_at": at(3600)}),
+        )
+        .await;
+    let (_, permanent) = h
+        .create(&root, json!({"name": "permanent", "key_type": "service"}))
+        .await;
+    let (_, later) = h
+        .create(
+            &root,
+            json!({"name": "later", "key_type": "service", "expires_at": at(7200)}),
+        )
+        .await;
+    let (_, sooner) = h
+        .create(
+            &root,
+            json!({"name": "sooner", "key_type": "service", "expires_at": at(1800)}),
+        )
+        .await;
+    for target in [&permanent, &later, &sooner] {
+        // Taking power away: allowed whatever the target's expiry.
+        let reply = h.act(&short, &id(target), "suspend", None).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+    }
+    let keys_before = h.snapshot("acme").await;
+    let events_before = h.events("acme").await.len();
+    for (target, says) in [
+        (&permanent, "never expires".to_owned()),
+        (&later, format!("expires later, at {}", at(7200))),
+    ] {
+        let reply = h.act(&short, &id(target), "reactivate", None).await;
+        assert_eq!(reply.assert_error(403), "insufficient_authority");
+        assert!(
+            reply
+                .error_message()
+                .contains("cannot reactivate a key that")
+                && reply.error_message().contains(&says),
+            "{}",
+            reply.error_message()
+        );
+    }
+    assert_eq!(h.snapshot("acme").await, keys_before, "nothing was written");
+    assert_eq!(h.events("acme").await.len(), events_before);
+    let reply = h.act(&short, &id(&sooner), "reactivate", None).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["status"], "active");
+    // A key that never expires may reactivate any key it covers.
+    let reply = h.act(&root, &id(&permanent), "reactivate", None).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+}

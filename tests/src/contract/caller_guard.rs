@@ -64,6 +64,41 @@ pub async fn a_change_requires_its_caller_as_it_was<S: Store>(store: S) {
     );
 }
 
+/// A caller whose key had expired by the change's time changes nothing,
+/// even when its request saw that very expiry (an authorizer's cached allow
+/// can outlive the key): in every store, at the write.
+pub async fn a_caller_expired_by_the_change_changes_nothing<S: Store>(store: S) {
+    let mut caller = record("acme", "expiring");
+    // The change happens 5 s from now (see `origin`); the key expires in 1.
+    caller.expires_at = Some(Timestamp::now().plus_seconds(1));
+    super::seed(&store, &caller).await;
+    let target = key_in(&store, "acme", KeyStatus::Active).await;
+    let events_before = events_of(&store, "acme").await;
+    let guard = ActorGuard {
+        key_id: caller.id,
+        expires_at: caller.expires_at,
+    };
+    let fresh = record("acme", "minted late");
+    for change in [
+        Change::status(
+            target.clone(),
+            Transition::Suspend,
+            None,
+            &origin().guarded(guard),
+        )
+        .0,
+        Change::create(fresh.clone(), &origin().guarded(guard)),
+    ] {
+        assert!(matches!(
+            store.commit(&change).await,
+            Err(StoreError::ActorChanged)
+        ));
+    }
+    assert_eq!(store.get(target.id).await.expect("get"), Some(target));
+    assert_eq!(store.get(fresh.id).await.expect("get"), None);
+    assert_eq!(events_of(&store, "acme").await, events_before);
+}
+
 /// The calling key is part of the write too: a key suspended, revoked or
 /// deleted while its request runs changes nothing (the request was
 /// authorized before, but its write is not made).

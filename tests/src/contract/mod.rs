@@ -148,10 +148,12 @@ macro_rules! contract_suite {
                 a_key_may_always_act_on_itself,
                 authority_is_decided_on_the_key_as_written,
                 a_short_lived_key_cannot_mint_a_longer_lived_one,
+                a_short_lived_key_cannot_reactivate_a_longer_lived_one,
                 bootstrap_recovers_a_locked_out_organization,
             },
             caller_guard {
                 a_change_requires_its_caller_as_it_was,
+                a_caller_expired_by_the_change_changes_nothing,
                 a_key_changed_during_its_request_changes_nothing,
                 a_key_suspended_during_its_request_cannot_revive_or_change_itself,
             },

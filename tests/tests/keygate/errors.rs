@@ -231,20 +231,39 @@ async fn error_messages_never_repeat_a_key_or_a_secret() {
 /// Text that displays as something else is refused in every text
 /// field, with a 400 that names the field.
 #[tokio::test]
-async fn invisible_formatting_characters_are_refused_in_every_text_field() {
+async fn invisible_and_key_shaped_text_is_refused_in_every_text_field() {
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
     let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
     let id = target["id"].as_str().unwrap();
     let before = h.snapshot("acme").await;
     let events = h.events("acme").await.len();
-    for tricky in [
+    let key = h.root_key("other").await;
+    let body = key.split_once('_').unwrap().1.to_owned();
+    let secret = body[22..59].to_owned();
+    let key_shaped = [
+        format!("leaked in CI log: {body}"),
+        format!("x{body}"),
+        format!("secret={secret}"),
+    ];
+    let tricky_texts = [
         "a\u{202e}b",
         "zero\u{200b}width",
         "iso\u{2066}late",
         "\u{feff}bom",
         "bell\u{7}",
-    ] {
+        // Line and paragraph separators, private-use and unassigned code
+        // points, and text that shows nothing at all.
+        "line\u{2028}break",
+        "para\u{2029}graph",
+        "private\u{e000}",
+        "unassigned\u{0378}",
+        "\u{3164}",
+        "\u{2800}\u{2800}",
+    ]
+    .map(str::to_owned);
+    for tricky in tricky_texts.iter().chain(&key_shaped) {
+        let tricky = tricky.as_str();
         for (field, body) in [
             ("name", json!({"name": tricky, "key_type": "service"})),
             (
@@ -281,6 +300,23 @@ async fn invisible_formatting_characters_are_refused_in_every_text_field() {
                 "{verb} {tricky:?}"
             );
         }
+    }
+    // Nothing of a key-shaped text is repeated in the answer.
+    for text in &key_shaped {
+        let body = json!({"name": "x", "key_type": "service", "description": text});
+        let reply = h
+            .call("POST", "/v1/api-keys", Some(&root), Some(&body.to_string()))
+            .await;
+        assert!(
+            reply.error_message().contains("API key"),
+            "{}",
+            reply.error_message()
+        );
+        assert_no_secret(
+            reply.body.to_string().as_bytes(),
+            &[key.as_str()],
+            "the refusal",
+        );
     }
     let reply = h
         .call(
