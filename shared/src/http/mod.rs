@@ -22,6 +22,7 @@ use crate::store::Store;
 
 use self::context::AuthorizerContext;
 use self::error::{ApiError, ErrorCode};
+use self::request::Input;
 
 pub mod assets;
 pub mod authorizer;
@@ -129,13 +130,13 @@ pub async fn handle<S: Store>(app: &App<S>, op: Operation, req: Request) -> Resp
             )))
         }
     };
-    let response = match result {
+    let response = secure(match result {
         Ok(response) => response,
         Err(e) => {
             log_failure(&e, &request_id);
             e.into_response(&request_id)
         }
-    };
+    });
     tracing::info!(
         operation = op.function_name(),
         status = response.status().as_u16(),
@@ -166,28 +167,39 @@ async fn dispatch<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let caller = caller_of(req)?;
     require(&caller, op.required())?;
-    let body = req.body().as_ref();
-    if body.len() > MAX_BODY_BYTES {
+    if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
+    let input = Input::of(op, req)?;
     let now = app.clock.now();
     let origin = || origin_of(req, &caller, request_id, now);
+    use handlers::{audit, keys, lifecycle, rotation, scopes};
     match op {
-        Operation::CreateKey => handlers::keys::create(app, &caller, body, &origin()).await,
-        Operation::ListKeys => handlers::keys::list(app, &caller, req, now).await,
-        Operation::GetKey => handlers::keys::get(app, &caller, req, now).await,
-        Operation::ListScopes => handlers::scopes::list(),
-        Operation::SuspendKey => handlers::lifecycle::suspend(app, &caller, req, &origin()).await,
-        Operation::ReactivateKey => {
-            handlers::lifecycle::reactivate(app, &caller, req, &origin()).await
-        }
-        Operation::RevokeKey => {
-            handlers::lifecycle::revoke(app, &caller, req, body, &origin()).await
-        }
-        Operation::DeleteKey => handlers::lifecycle::delete(app, &caller, req, &origin()).await,
-        Operation::RotateKey => {
-            handlers::rotation::rotate(app, &caller, req, body, &origin()).await
-        }
-        Operation::ListAuditEvents => handlers::audit::list(app, &caller, req).await,
+        Operation::CreateKey => keys::create(app, &caller, &input, &origin()).await,
+        Operation::ListKeys => keys::list(app, &caller, &input, now).await,
+        Operation::GetKey => keys::get(app, &caller, req, now).await,
+        Operation::ListScopes => scopes::list(),
+        Operation::SuspendKey => lifecycle::suspend(app, &caller, req, &origin()).await,
+        Operation::ReactivateKey => lifecycle::reactivate(app, &caller, req, &origin()).await,
+        Operation::RevokeKey => lifecycle::revoke(app, &caller, req, &input, &origin()).await,
+        Operation::DeleteKey => lifecycle::delete(app, &caller, req, &origin()).await,
+        Operation::RotateKey => rotation::rotate(app, &caller, req, &input, &origin()).await,
+        Operation::ListAuditEvents => audit::list(app, &caller, &input).await,
     }
+}
+
+/// Headers on every API answer: never sniffed as another type, and never
+/// stored by a cache (create and rotate carry a key; every answer carries
+/// key data).
+fn secure(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
 }

@@ -2,6 +2,8 @@
 //! path ids, with errors that name the field and never repeat a secret.
 
 use lambda_http::{Request, RequestExt};
+
+use crate::domain::routes::Operation;
 use serde_json::{Map, Value};
 
 use super::cursor::{Cursor, CursorError};
@@ -10,6 +12,71 @@ use super::{DEFAULT_PAGE, MAX_PAGE};
 use crate::domain::id::KeyId;
 use crate::domain::org::OrgId;
 use crate::domain::redaction::quoted;
+
+/// What an operation accepts besides its path: the query parameters it
+/// reads and the body fields it reads. Anything else is a 400 on every
+/// route, from this one table.
+struct Accepts {
+    query: &'static [&'static str],
+    body: Body,
+}
+
+enum Body {
+    /// No body, or an empty JSON object.
+    None,
+    /// A JSON object with these fields, or no body at all.
+    Optional(&'static [&'static str]),
+    /// A JSON object with (some of) these fields.
+    Required(&'static [&'static str]),
+}
+
+/// The fields of a create body.
+pub(super) const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "key_type",
+    "owner",
+    "permissions",
+    "expires_at",
+];
+
+fn accepts(op: Operation) -> Accepts {
+    let (query, body): (&'static [&'static str], Body) = match op {
+        Operation::CreateKey => (&[], Body::Required(CREATE_FIELDS)),
+        Operation::ListKeys => (&["status", "limit", "cursor"], Body::None),
+        Operation::ListAuditEvents => (&["key_id", "action", "limit", "cursor"], Body::None),
+        Operation::RevokeKey => (&[], Body::Required(&["reason"])),
+        Operation::RotateKey => (&[], Body::Optional(&["grace_period_seconds", "reason"])),
+        Operation::GetKey
+        | Operation::SuspendKey
+        | Operation::ReactivateKey
+        | Operation::DeleteKey
+        | Operation::ListScopes => (&[], Body::None),
+    };
+    Accepts { query, body }
+}
+
+/// A request's query and body, checked against what its operation accepts.
+pub(super) struct Input {
+    pub query: Query,
+    pub body: Fields,
+}
+
+impl Input {
+    pub(super) fn of(op: Operation, req: &Request) -> Result<Self, ApiError> {
+        let accepts = accepts(op);
+        let raw = req.body().as_ref();
+        let body = match accepts.body {
+            Body::None => Fields::from_optional_body(raw, &[])?,
+            Body::Optional(fields) => Fields::from_optional_body(raw, fields)?,
+            Body::Required(fields) => Fields::new(parse_object(raw)?, fields)?,
+        };
+        Ok(Self {
+            query: Query::of(req, accepts.query)?,
+            body,
+        })
+    }
+}
 
 /// The body as a JSON object.
 pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -33,9 +100,14 @@ impl Fields {
     /// `permisions` are caught rather than ignored).
     pub(super) fn new(map: Map<String, Value>, allowed: &[&str]) -> Result<Self, ApiError> {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let expected = if allowed.is_empty() {
+                "this call takes no body fields".to_owned()
+            } else {
+                format!("expected one of {}", allowed.join(", "))
+            };
             return Err(ApiError::bad_request(
                 &quoted(unknown),
-                format!("unknown field; expected one of {}", allowed.join(", ")),
+                format!("unknown field; {expected}"),
             ));
         }
         Ok(Self(map))
@@ -114,9 +186,14 @@ impl Query {
                     continue;
                 }
                 if !allowed.contains(&name) {
+                    let expected = if allowed.is_empty() {
+                        "this call takes no query parameters".to_owned()
+                    } else {
+                        format!("expected {}", allowed.join(", "))
+                    };
                     return Err(ApiError::bad_request(
                         &quoted(name),
-                        format!("unknown query parameter; expected {}", allowed.join(", ")),
+                        format!("unknown query parameter; {expected}"),
                     ));
                 }
                 let joined = query.all(name).unwrap_or_default().join(",");

@@ -334,3 +334,145 @@ async fn invisible_and_key_shaped_text_is_refused_in_every_text_field() {
     assert_eq!(h.snapshot("acme").await, before);
     assert_eq!(h.events("acme").await.len(), events);
 }
+
+/// Every route refuses a query parameter or a body field it does not read,
+/// naming it, and writes nothing: `POST …/suspend?foo=bar` with
+/// `{"junk":1}` does not suspend the key.
+#[tokio::test]
+async fn every_route_refuses_unknown_query_parameters_and_body_fields() {
+    use keygate::domain::routes::Operation;
+    use strum::VariantArray;
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap();
+    let keys_before = h.snapshot("acme").await;
+    let events_before = h.events("acme").await.len();
+    for op in Operation::VARIANTS {
+        let (method, template) = op.route_key().split_once(' ').unwrap();
+        let path = template.replace("{id}", id);
+        // A body the call would otherwise take, so the unknown part is what fails.
+        let good_body = match op {
+            Operation::CreateKey => Some(json!({"name": "n", "key_type": "service"})),
+            Operation::RevokeKey => Some(json!({"reason": "r"})),
+            Operation::RotateKey => Some(json!({})),
+            _ => None,
+        };
+        let with_junk = {
+            let mut body = good_body.clone().unwrap_or_else(|| json!({}));
+            body["junk"] = json!(1);
+            body.to_string()
+        };
+        let reply = h.call(method, &path, Some(&root), Some(&with_junk)).await;
+        assert_eq!(
+            reply.assert_error(400),
+            "invalid_request",
+            "{method} {path}"
+        );
+        assert!(
+            reply.error_message().starts_with("\"junk\": unknown field"),
+            "{method} {path}: {}",
+            reply.error_message()
+        );
+        let body = good_body.map(|b| b.to_string());
+        let reply = h
+            .call(
+                method,
+                &format!("{path}?foo=bar"),
+                Some(&root),
+                body.as_deref(),
+            )
+            .await;
+        assert_eq!(
+            reply.assert_error(400),
+            "invalid_request",
+            "{method} {path}?foo"
+        );
+        assert!(
+            reply
+                .error_message()
+                .starts_with("\"foo\": unknown query parameter"),
+            "{method} {path}: {}",
+            reply.error_message()
+        );
+    }
+    // A call that takes no body accepts none, or an empty object.
+    for body in [None, Some("{}"), Some("  ")] {
+        let reply = h
+            .call("GET", &format!("/v1/api-keys/{id}"), Some(&root), body)
+            .await;
+        assert_eq!(reply.status, 200, "{body:?}");
+    }
+    assert_eq!(h.snapshot("acme").await, keys_before, "nothing was written");
+    assert_eq!(h.events("acme").await.len(), events_before);
+}
+
+/// Every API answer, success or error, is never sniffed as another type
+/// and never stored by a cache; those that carry a key above all.
+#[tokio::test]
+async fn every_api_answer_is_nosniff_and_no_store() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let created = h
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&root),
+            Some(r#"{"name":"n","key_type":"service"}"#),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let rotated = h.act(&root, &id, "rotate", Some("{}")).await;
+    let successor = rotated.body["id"].as_str().unwrap().to_owned();
+    let answers = [
+        ("create", created),
+        ("rotate", rotated),
+        (
+            "list",
+            h.call("GET", "/v1/api-keys", Some(&root), None).await,
+        ),
+        (
+            "get",
+            h.call(
+                "GET",
+                &format!("/v1/api-keys/{successor}"),
+                Some(&root),
+                None,
+            )
+            .await,
+        ),
+        (
+            "scopes",
+            h.call("GET", "/v1/scopes", Some(&root), None).await,
+        ),
+        (
+            "400",
+            h.call("GET", "/v1/api-keys?status=nope", Some(&root), None)
+                .await,
+        ),
+        (
+            "404",
+            h.call(
+                "GET",
+                "/v1/api-keys/0000000000000000000000",
+                Some(&root),
+                None,
+            )
+            .await,
+        ),
+        (
+            "delete",
+            h.call(
+                "DELETE",
+                &format!("/v1/api-keys/{successor}"),
+                Some(&root),
+                None,
+            )
+            .await,
+        ),
+    ];
+    for (what, reply) in answers {
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(reply.headers["cache-control"], "no-store", "{what}");
+    }
+}

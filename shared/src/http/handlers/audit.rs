@@ -1,6 +1,6 @@
 //! The audit trail of the caller's organization, newest first.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 
 use super::json_response;
 use crate::app::App;
@@ -11,7 +11,7 @@ use crate::domain::id::{EventId, IdError};
 use crate::domain::redaction::quoted;
 use crate::http::cursor::events_scope;
 use crate::http::error::ApiError;
-use crate::http::request::{Query, next_cursor};
+use crate::http::request::{Input, next_cursor};
 use crate::http::views::AuditEventView;
 use crate::http::views::ListBody;
 use crate::store::Store;
@@ -19,9 +19,9 @@ use crate::store::Store;
 pub(in crate::http) async fn list<S: Store>(
     app: &App<S>,
     caller: &Caller,
-    req: &Request,
+    input: &Input,
 ) -> Result<Response<Body>, ApiError> {
-    let query = Query::of(req, &["key_id", "action", "limit", "cursor"])?;
+    let query = &input.query;
     // 22 base62 characters past the largest id have the shape of an id, but
     // no key can have one: no events, rather than a 400.
     let mut no_such_key = false;

@@ -14,7 +14,7 @@ use crate::domain::scope::{Permissions, Preset, Scope};
 use crate::domain::text::{Description, KeyName, Owner};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::request::{Fields, Query, next_cursor, parse_object, path_id};
+use crate::http::request::{Fields, Input, next_cursor, path_id};
 use crate::http::views::{Created, KeyView, ListBody};
 use crate::store::Store;
 
@@ -29,18 +29,9 @@ pub(super) struct NewKeyRequest {
 }
 
 impl NewKeyRequest {
-    const FIELDS: [&'static str; 6] = [
-        "name",
-        "description",
-        "key_type",
-        "owner",
-        "permissions",
-        "expires_at",
-    ];
-
-    /// Parse a create body; `now` bounds `expires_at`.
-    pub fn parse(body: &[u8], now: Timestamp) -> Result<Self, ApiError> {
-        let fields = Fields::new(parse_object(body)?, &Self::FIELDS)?;
+    /// Parse a create body (its fields are [`crate::http::request::CREATE_FIELDS`]); `now` bounds
+    /// `expires_at`.
+    pub fn parse(fields: &Fields, now: Timestamp) -> Result<Self, ApiError> {
         let name = KeyName::new(fields.required_str("name")?)
             .map_err(|e| ApiError::bad_request("name", e))?;
         let description = fields
@@ -151,11 +142,11 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
 pub(in crate::http) async fn create<S: Store>(
     app: &App<S>,
     caller: &Caller,
-    body: &[u8],
+    input: &Input,
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
     let now = origin.at;
-    let request = NewKeyRequest::parse(body, now)?;
+    let request = NewKeyRequest::parse(&input.body, now)?;
     let expires_at = inherited_expiry(caller, request.expires_at);
     authorize(
         caller,
@@ -195,10 +186,10 @@ pub(in crate::http) async fn create<S: Store>(
 pub(in crate::http) async fn list<S: Store>(
     app: &App<S>,
     caller: &Caller,
-    req: &Request,
+    input: &Input,
     now: Timestamp,
 ) -> Result<Response<Body>, ApiError> {
-    let query = Query::of(req, &["status", "limit", "cursor"])?;
+    let query = &input.query;
     let filter = match query.get("status") {
         None => StatusFilter::All,
         Some(s) => StatusFilter::parse(s).ok_or_else(|| {

@@ -11,7 +11,7 @@ use crate::domain::lifecycle::{Check, Transition, check};
 use crate::domain::record::KeyRecord;
 use crate::domain::text::RevokeReason;
 use crate::http::error::ApiError;
-use crate::http::request::{Fields, parse_object, path_id};
+use crate::http::request::{Input, path_id};
 use crate::http::views::KeyView;
 use crate::store::Store;
 
@@ -37,11 +37,10 @@ pub(in crate::http) async fn revoke<S: Store>(
     app: &App<S>,
     caller: &Caller,
     req: &Request,
-    body: &[u8],
+    input: &Input,
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
-    let fields = Fields::new(parse_object(body)?, &["reason"])?;
-    let reason = RevokeReason::new(fields.required_str("reason")?)
+    let reason = RevokeReason::new(input.body.required_str("reason")?)
         .map_err(|e| ApiError::bad_request("reason", e))?;
     transition(app, caller, req, Transition::Revoke, Some(reason), origin).await
 }

@@ -12,12 +12,11 @@ use crate::domain::lifecycle::{MAX_GRACE_SECS, Rotation};
 use crate::domain::record::KeyRecord;
 use crate::domain::text::RevokeReason;
 use crate::http::error::ApiError;
-use crate::http::request::{Fields, path_id};
+use crate::http::request::{Fields, Input, path_id};
 use crate::http::views::{Created, KeyView};
 use crate::store::Store;
 
-fn parse(body: &[u8]) -> Result<Rotation, ApiError> {
-    let fields = Fields::from_optional_body(body, &["grace_period_seconds", "reason"])?;
+fn parse(fields: &Fields) -> Result<Rotation, ApiError> {
     let grace_secs = fields
         .optional_int("grace_period_seconds", 0..=u64::from(MAX_GRACE_SECS))?
         .unwrap_or(0);
@@ -37,11 +36,11 @@ pub(in crate::http) async fn rotate<S: Store>(
     app: &App<S>,
     caller: &Caller,
     req: &Request,
-    body: &[u8],
+    input: &Input,
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(req)?;
-    let rotation = parse(body)?;
+    let rotation = parse(&input.body)?;
     let now = origin.at;
     let (successor, key): (KeyRecord, FullKey) = change_key(
         app,
