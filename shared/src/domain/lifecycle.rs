@@ -170,6 +170,45 @@ impl Rotation {
     }
 }
 
+/// A rotation's successor that cannot be deleted yet: the key it replaced
+/// still works (its grace period has not ended, and it is not revoked).
+/// Deleting it would leave that key naming a successor that is gone, and
+/// impossible to rotate again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this key replaced the key {predecessor} by rotation, which is not revoked and works \
+     until {grace_ends}; revoke that key first, or delete this one after then"
+)]
+pub struct StillReplacing {
+    pub predecessor: KeyId,
+    pub grace_ends: Timestamp,
+}
+
+/// Whether `target` may be deleted, given the key it replaced by rotation
+/// (if it did and that key still exists) at `now`.
+pub fn check_delete(
+    target: &KeyRecord,
+    predecessor: Option<&KeyRecord>,
+    now: Timestamp,
+) -> Result<(), StillReplacing> {
+    let Some(predecessor) = predecessor else {
+        return Ok(());
+    };
+    let still_replacing = target.rotated_from == Some(predecessor.id)
+        && predecessor.rotated_to == Some(target.id)
+        && predecessor.status != KeyStatus::Revoked
+        && !predecessor.is_expired(now);
+    match (still_replacing, predecessor.expires_at) {
+        (true, Some(grace_ends)) => Err(StillReplacing {
+            predecessor: predecessor.id,
+            grace_ends,
+        }),
+        // A rotation with grace always sets the old key's expiry; without
+        // one the old key is revoked.
+        _ => Ok(()),
+    }
+}
+
 /// `before` as a change at `at` starts it: updated then, one version on.
 fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
     KeyRecord {
@@ -187,7 +226,57 @@ fn rotated_reason() -> RevokeReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::key::KeyFormat;
+    use crate::domain::org::OrgId;
+    use crate::domain::record::KeyType;
+    use crate::domain::scope::Permissions;
+    use crate::domain::text::KeyName;
     use KeyStatus::*;
+
+    fn key() -> KeyRecord {
+        KeyRecord::new_active(
+            &KeyFormat::default().generate(),
+            OrgId::new("acme").unwrap(),
+            KeyName::new("k").unwrap(),
+            KeyType::Service,
+            Permissions::Full,
+            Timestamp::from_unix(1_000),
+        )
+    }
+
+    #[test]
+    fn a_successor_cannot_be_deleted_while_its_predecessor_still_works() {
+        let old = key();
+        let mut new = key();
+        new.rotated_from = Some(old.id);
+        let grace = Rotation {
+            grace_secs: 600,
+            reason: None,
+        };
+        let at = Timestamp::from_unix(2_000);
+        let retired = grace.retire(&old, new.id, at, None);
+        assert_eq!(
+            check_delete(&new, Some(&retired), at),
+            Err(StillReplacing {
+                predecessor: old.id,
+                grace_ends: at.plus_seconds(600),
+            })
+        );
+        // Once the grace period is over, or the old key revoked or gone: yes.
+        assert_eq!(
+            check_delete(&new, Some(&retired), at.plus_seconds(600)),
+            Ok(())
+        );
+        let revoked = Transition::Revoke.apply(&retired, at, None, None);
+        assert_eq!(check_delete(&new, Some(&revoked), at), Ok(()));
+        assert_eq!(check_delete(&new, None, at), Ok(()));
+        let now_revoked = Rotation {
+            grace_secs: 0,
+            reason: None,
+        }
+        .retire(&old, new.id, at, None);
+        assert_eq!(check_delete(&new, Some(&now_revoked), at), Ok(()));
+    }
 
     #[test]
     fn every_cell_of_the_table() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lambda_http::{Body, Response};
 
 use crate::domain::authority::Denied;
-use crate::domain::lifecycle::{NotAllowed, NotRotatable};
+use crate::domain::lifecycle::{NotAllowed, NotRotatable, StillReplacing};
 
 use crate::store::{BoxError, StoreError};
 
@@ -301,6 +301,12 @@ impl From<Denied> for ApiError {
 
 impl From<NotAllowed> for ApiError {
     fn from(e: NotAllowed) -> Self {
+        ApiError::conflict(e.to_string())
+    }
+}
+
+impl From<StillReplacing> for ApiError {
+    fn from(e: StillReplacing) -> Self {
         ApiError::conflict(e.to_string())
     }
 }

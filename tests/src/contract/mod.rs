@@ -162,6 +162,7 @@ macro_rules! contract_suite {
                 rotation_with_grace_keeps_the_old_key_until_it_ends,
                 rotation_refuses_what_cannot_be_rotated,
                 racing_rotations_make_exactly_one_successor,
+                a_successor_is_not_deleted_while_its_predecessor_still_works,
             },
             audit {
                 events_are_listed_by_every_filter,

@@ -256,3 +256,49 @@ pub async fn racing_rotations_make_exactly_one_successor<S: Store>(store: S) {
         won[0]["id"].as_str().map(str::to_owned)
     );
 }
+
+/// A rotation's successor cannot be deleted while the key it replaced
+/// still works (in its grace period, not revoked): that key would name a
+/// successor that is gone and could never be rotated again. Once the old
+/// key is revoked, or was revoked by the rotation itself, the successor
+/// can be deleted.
+pub async fn a_successor_is_not_deleted_while_its_predecessor_still_works<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (_, old) = h.create_scoped(&root, &["runs:read"]).await;
+    let reply = rotate(&h, &root, &id(&old), json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let successor = id(&reply.body);
+    let keys_before = h.snapshot("acme").await;
+    let events_before = h.events("acme").await.len();
+    let path = format!("/v1/api-keys/{successor}");
+    let refused = h.call("DELETE", &path, Some(&root), None).await;
+    assert_eq!(refused.assert_error(409), "invalid_transition");
+    assert!(
+        refused.error_message().contains(&id(&old))
+            && refused.error_message().contains("revoke that key first"),
+        "{}",
+        refused.error_message()
+    );
+    assert_eq!(h.snapshot("acme").await, keys_before, "nothing was written");
+    assert_eq!(h.events("acme").await.len(), events_before);
+    // Revoke the old key: the successor may go.
+    let revoked = h
+        .act(&root, &id(&old), "revoke", Some(r#"{"reason":"done"}"#))
+        .await;
+    assert_eq!(revoked.status, 200, "{:#}", revoked.body);
+    let deleted = h.call("DELETE", &path, Some(&root), None).await;
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+    // Without grace the old key is revoked at once: nothing stands in the way.
+    let (_, other) = h.create_scoped(&root, &["runs:read"]).await;
+    let reply = rotate(&h, &root, &id(&other), json!({})).await;
+    let deleted = h
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{}", id(&reply.body)),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{:#}", deleted.body);
+}

@@ -3,11 +3,11 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{Decision, change_key, json_response};
+use super::{Decision, change_key, json_response, owned_record};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller};
 use crate::domain::change::{Change, Origin};
-use crate::domain::lifecycle::{Check, Transition, check};
+use crate::domain::lifecycle::{Check, Transition, check, check_delete};
 use crate::domain::record::KeyRecord;
 use crate::domain::text::RevokeReason;
 use crate::http::error::ApiError;
@@ -80,12 +80,20 @@ pub(in crate::http) async fn delete<S: Store>(
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(req)?;
+    // A rotation's successor names the key it replaced, which must not be
+    // left naming a successor that is gone while it still works. Which key
+    // that is never changes, so it is read once.
+    let predecessor = match owned_record(app, caller, id).await?.rotated_from {
+        Some(from) => app.store.get(from).await?,
+        None => None,
+    };
     change_key(
         app,
         caller,
         id,
         |target| Act::Change { target },
         |before| {
+            check_delete(&before, predecessor.as_ref(), origin.at)?;
             Ok(Decision::Commit(
                 Box::new(Change::delete(before, origin)),
                 (),
