@@ -72,6 +72,26 @@ pub enum OpenError {
     },
 }
 
+/// The data directory and file, readable by their owner only (0700, 0600):
+/// the file holds every key's hash and the audit trail. A directory that
+/// exists keeps its mode; the file is made the owner's alone either way.
+fn create_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let file = dir.join(DATA_FILE);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&file)?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+}
+
 impl EmbeddedStore {
     /// Open (or create) `DIR/keygate.redb`. Fails with `Locked` while another
     /// process has it open.
@@ -81,7 +101,7 @@ impl EmbeddedStore {
             path: shown.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| other(e.into()))?;
+        create_private(dir).map_err(|e| other(e.into()))?;
         let db = Database::create(dir.join(DATA_FILE)).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(shown.clone()),
             e => other(e.into()),

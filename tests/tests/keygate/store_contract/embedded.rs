@@ -141,3 +141,22 @@ async fn each_transition_is_one_commit_and_a_repeat_none() {
         );
     }
 }
+
+/// The data directory and its file are their owner's alone (0700, 0600),
+/// whatever the umask: the file holds every key's hash and the audit trail.
+/// An existing file is made so too.
+#[tokio::test]
+async fn the_data_directory_and_file_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    drop(EmbeddedStore::open(&dir).expect("open"));
+    assert_eq!(mode(&dir), 0o700);
+    let file = dir.join(keygate::store::embedded::DATA_FILE);
+    assert_eq!(mode(&file), 0o600);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(EmbeddedStore::open(&dir).expect("reopen"));
+    assert_eq!(mode(&file), 0o600, "an existing file is tightened");
+}
