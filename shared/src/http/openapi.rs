@@ -17,9 +17,11 @@ use super::schema;
 use super::views::{AuditEventView, Created, KeyView, ListBody};
 use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 use crate::domain::lifecycle::MAX_GRACE_SECS;
+use crate::domain::record::StatusFilter;
 use crate::domain::routes::{Operation, Page};
 use crate::domain::scope::{FULL_ACCESS, Preset, Scope};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
+use crate::domain::time::Timestamp;
 
 /// The document as JSON text, built once.
 pub fn document_json() -> &'static str {
@@ -180,7 +182,7 @@ fn operation(op: Operation) -> Value {
                 "content": json_body(schema_ref("CreateKeyRequest"), json!({
                     "name": "ci-deployer", "description": "Deploys from CI",
                     "key_type": "service", "permissions": ["runs:read", "runs:write"],
-                    "expires_at": "2030-01-31T00:00:00Z"
+                    "expires_at": example_expiry()
                 })),
             },
             "responses": guarded(
@@ -195,7 +197,8 @@ fn operation(op: Operation) -> Value {
             "description": "Needs api-keys:read. Each status filter is one DynamoDB Query.",
             "parameters": [
                 {"name": "status", "in": "query", "required": false,
-                 "schema": {"type": "string", "enum": ["all", "active", "suspended", "revoked"], "default": "all"}},
+                 "schema": {"type": "string", "enum": StatusFilter::names().collect::<Vec<_>>(),
+                    "default": StatusFilter::ALL_TEXT}},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],
@@ -412,7 +415,7 @@ fn components() -> Value {
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}},
             "Cursor": {"name": "cursor", "in": "query", "required": false,
                 "description": "The previous page's next_cursor, with the same filters.",
-                "schema": {"type": "string"}},
+                "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}},
         },
         "headers": {
             "RetryAfter": {"description": "Seconds to wait before retrying.",
@@ -555,7 +558,7 @@ fn create_request(key_type: &str) -> Value {
             "type": "string", "format": "date-time",
             "description": "RFC 3339; must be in the future, no later than 9999-12-31T23:59:59Z. \
                 By default the caller's own expiry, if it has one; never later than it.",
-            "examples": ["2030-01-31T00:00:00Z"],
+            "examples": [example_expiry()],
         })),
     );
     json!({
@@ -565,6 +568,15 @@ fn create_request(key_type: &str) -> Value {
         "additionalProperties": false,
         "properties": properties,
     })
+}
+
+/// An expiry a create may ask for: a year from when the document was
+/// built, at midnight UTC, so the example is accepted as it stands (a fixed
+/// date would one day be in the past).
+fn example_expiry() -> String {
+    let now = Timestamp::now().unix();
+    let midnight = now - now.rem_euclid(86_400);
+    Timestamp::from_unix(midnight + 365 * 86_400).to_string()
 }
 
 fn example_record() -> Value {

@@ -259,3 +259,47 @@ async fn every_documented_status_is_one_the_operation_answers() {
         assert_eq!(statuses, documented, "{}", page.route_key());
     }
 }
+
+/// Every request example in the document is accepted as it stands (a
+/// client copying one gets a success, not a 400 for a date that has passed),
+/// and an empty cursor, which the API refuses, is outside the schema.
+#[tokio::test]
+async fn every_request_example_is_accepted_as_it_stands() {
+    let doc = document();
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(example) = op["requestBody"]["content"]["application/json"]
+                .get("example")
+                .cloned()
+            else {
+                continue;
+            };
+            let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+            let concrete = path.replace("{id}", target["id"].as_str().unwrap());
+            let reply = h
+                .call(
+                    &method.to_ascii_uppercase(),
+                    &concrete,
+                    Some(&root),
+                    Some(&example.to_string()),
+                )
+                .await;
+            assert!(
+                (200..300).contains(&reply.status),
+                "{method} {path} with its example {example}: {:#}",
+                reply.body
+            );
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 3, "create, revoke and rotate have examples");
+    let cursor = resolve(&doc, &doc["components"]["parameters"]["Cursor"]);
+    assert_eq!(cursor["schema"]["minLength"], 1);
+    let reply = h
+        .call("GET", "/v1/api-keys?cursor=", Some(&root), None)
+        .await;
+    reply.assert_error(400);
+}
