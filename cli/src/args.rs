@@ -1,0 +1,253 @@
+//! The command line: every command, option and argument, with its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::library::MAX_GRACE_SECS;
+
+pub const DEFAULT_PORT: u16 = 8787;
+pub const DEFAULT_DATA: &str = ".keygate";
+pub const DEFAULT_ORG: &str = "default";
+
+#[derive(Parser)]
+#[command(
+    name = "keygate",
+    version,
+    about = "API keys with scoped permissions for APIs behind AWS API Gateway"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the whole API and the console on 127.0.0.1, with the same authorizer and handlers as in Lambda.
+    Serve(ServeArgs),
+    /// Mint a full-access key for an organization, new or existing, straight into the store; prints only the key.
+    ///
+    /// This is also how a locked-out organization is recovered: whoever can
+    /// write the store can mint it a new full-access key. The audit trail
+    /// records it as a `bootstrap` event.
+    Bootstrap(BootstrapArgs),
+    /// Manage the DynamoDB tables.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+    /// Manage API keys through the HTTP API.
+    Keys {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// List the organization's audit trail, newest first.
+    Audit(AuditArgs),
+    /// Show the calling key's own record: organization, name, scopes, expiry.
+    Whoami {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List the scope catalog and presets.
+    Scopes {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print a shell completion script (e.g. `keygate completions bash > /etc/bash_completion.d/keygate`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Organization created on first start with an empty store.
+    #[arg(long, default_value = DEFAULT_ORG)]
+    pub org: String,
+}
+
+#[derive(Args)]
+pub struct BootstrapArgs {
+    /// Organization id: 1-64 of a-z, 0-9, '-' and '_'.
+    #[arg(long)]
+    pub org: String,
+    /// Name of the new key.
+    #[arg(long, default_value = "bootstrap")]
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded store (default ./.keygate).
+    #[arg(long, conflicts_with = "table")]
+    pub data: Option<PathBuf>,
+    /// Use this DynamoDB keys table instead of the embedded store.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The DynamoDB audit table (default: <table>-audit).
+    #[arg(long, requires = "table")]
+    pub audit_table: Option<String>,
+    /// DynamoDB endpoint URL (default: the standard AWS environment).
+    #[arg(long, requires = "table")]
+    pub dynamodb_endpoint: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TableCommand {
+    /// Create the keys table and the audit table with their GSIs and wait until they are active.
+    Create {
+        /// Name of the keys table.
+        #[arg(long)]
+        table: String,
+        /// The audit table (default: <table>-audit).
+        #[arg(long)]
+        audit_table: Option<String>,
+        /// DynamoDB endpoint URL (default: the standard AWS environment).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct ApiArgs {
+    /// Base URL of the keygate API.
+    #[arg(long, env = "KEYGATE_API_URL", global = true, hide_env_values = true)]
+    pub api_url: Option<String>,
+    /// API key to call it with. Prefer KEYGATE_API_KEY or --api-key-file: other users of this machine can read command lines.
+    #[arg(long, env = "KEYGATE_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Read the API key from FILE, or from standard input with `-`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Allow a plain http:// URL to a host other than this machine (the key would cross the network unencrypted).
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Only the events of this key (a key id).
+    #[arg(long = "key", value_name = "ID")]
+    pub key_id: Option<String>,
+    /// Only this action: create, rotate, suspend, reactivate, revoke, delete or bootstrap.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Page size, 1-100.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue from a previous page's next_cursor.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints the full key once.
+    Create(CreateArgs),
+    /// List keys, newest first.
+    List {
+        /// all, active, suspended or revoked.
+        #[arg(long, default_value = "all")]
+        status: String,
+        /// Page size, 1-100.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a previous page's next_cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one key.
+    Get {
+        /// The key's id.
+        id: String,
+    },
+    /// Suspend an active key (reversible).
+    Suspend {
+        /// The key's id.
+        id: String,
+    },
+    /// Reactivate a suspended key.
+    Reactivate {
+        /// The key's id.
+        id: String,
+    },
+    /// Replace a key by a new one with the same name, scopes and expiry; prints the new key once.
+    Rotate {
+        /// The key's id.
+        id: String,
+        /// How long the old key keeps working: 0 (revoke it now, the default) up to 7d, e.g. 30m, 24h.
+        #[arg(long, default_value = "0", value_parser = parse_grace)]
+        grace: u32,
+        /// Why (recorded on the old key and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke a key for good.
+    Revoke {
+        /// The key's id.
+        id: String,
+        /// Why (recorded on the key and in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Delete a key's record (its audit trail stays).
+    Delete {
+        /// The key's id.
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Name of the key, 1-100 characters.
+    #[arg(long)]
+    pub name: String,
+    /// What the key is for, up to 500 characters.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// service (automated systems) or user (one person; needs --owner).
+    #[arg(long = "type", default_value = "service")]
+    pub key_type: String,
+    /// The person a user key belongs to, e.g. an email address.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Comma-separated scopes; default full access.
+    #[arg(long, value_delimiter = ',', conflicts_with = "preset")]
+    pub scopes: Vec<String>,
+    /// read_only, run_evaluations or upload_conversations.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// RFC 3339 expiry, e.g. 2030-01-31T00:00:00Z (default: never, or the calling key's own expiry).
+    #[arg(long)]
+    pub expires_at: Option<String>,
+}
+
+/// A grace period: seconds, or a duration such as `30m`, `24h`, `7d`.
+fn parse_grace(text: &str) -> Result<u32, String> {
+    let secs = match text.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (e.g. 0, 3600, 30m, 24h, 7d)"))?
+            .as_secs(),
+    };
+    u32::try_from(secs)
+        .ok()
+        .filter(|s| *s <= MAX_GRACE_SECS)
+        .ok_or_else(|| format!("at most 7 days ({MAX_GRACE_SECS} seconds)"))
+}

@@ -1,0 +1,60 @@
+//! `keygate serve`: the whole API and the console on 127.0.0.1.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::args::ServeArgs;
+use crate::http_server;
+use crate::library::{App, OrgId, Store as _};
+use crate::store;
+
+fn init_local_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_local_tracing();
+    let org = OrgId::new(&args.org).map_err(anyhow::Error::msg)?;
+    let settings = store::settings()?;
+    let keys = settings.key_format().await?;
+    let store = store::open(args.store, &settings).await?;
+    let app = Arc::new(App::new(store, keys).with_routes(settings.routes));
+    if app.store.is_empty().await? {
+        let (_, key) = app.mint_root_key(&org, "root").await?;
+        println!(
+            "keygate: new store; created organization \"{org}\" and its first full-access key."
+        );
+        println!("keygate: it is shown only this once, so store it now:");
+        println!("{}", key.expose());
+    }
+    let port = args.port;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let addr = listener.local_addr()?;
+    println!("keygate: console at http://{addr}/ (API under /v1, OpenAPI at /openapi.json)");
+    println!("keygate: listening on http://{addr}");
+    http_server::run(app, listener, shutdown()).await?;
+    eprintln!("keygate: stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+}
