@@ -1,11 +1,11 @@
 //! Start the built `keygate` binary as a server on a free port and talk to it.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
+
+use serde_json::Value;
 
 pub const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
@@ -125,4 +125,18 @@ pub fn keygate(server_url: &str, key: &str, args: &[&str]) -> Output {
         .env("KEYGATE_API_KEY", key)
         .output()
         .expect("run keygate")
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+pub fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("--json output is JSON: {e}: {}", stdout(out)))
 }

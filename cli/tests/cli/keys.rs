@@ -1,25 +1,7 @@
 //! Every `keygate keys` / `keygate scopes` subcommand against a running
 //! `keygate serve`: readable output, `--json` that parses, exit codes.
 
-mod common;
-
-use common::{KEYGATE, Server, keygate};
-use serde_json::Value;
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn json(out: &std::process::Output) -> Value {
-    assert!(out.status.success(), "{}", stderr(out));
-    serde_json::from_str(&stdout(out))
-        .unwrap_or_else(|e| panic!("--json output is JSON: {e}: {}", stdout(out)))
-}
-
+use crate::common::{Server, json, keygate, stderr, stdout};
 #[test]
 fn every_subcommand_against_a_running_server() {
     let data = tempfile::tempdir().unwrap();
@@ -250,58 +232,4 @@ fn every_subcommand_against_a_running_server() {
     let out = keygate(&url, "kg_wrong", &["keys", "list"]);
     assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
     server.stop();
-}
-
-#[test]
-fn missing_settings_and_help() {
-    let out = std::process::Command::new(KEYGATE)
-        .args(["keys", "list"])
-        .env_remove("KEYGATE_API_URL")
-        .env_remove("KEYGATE_API_KEY")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("KEYGATE_API_URL"));
-    for args in [
-        vec!["--help"],
-        vec!["serve", "--help"],
-        vec!["bootstrap", "--help"],
-        vec!["table", "create", "--help"],
-        vec!["keys", "--help"],
-        vec!["keys", "create", "--help"],
-        vec!["keys", "list", "--help"],
-        vec!["keys", "revoke", "--help"],
-        vec!["scopes", "--help"],
-        vec!["keys", "rotate", "--help"],
-        vec!["audit", "--help"],
-        vec!["whoami", "--help"],
-        vec!["completions", "--help"],
-    ] {
-        let out = std::process::Command::new(KEYGATE)
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}");
-        assert!(stdout(&out).contains("Usage"), "{args:?}");
-    }
-    let out = std::process::Command::new(KEYGATE)
-        .args(["keys", "list"])
-        .env("KEYGATE_API_URL", "http://127.0.0.1:9")
-        .env("KEYGATE_API_KEY", "kg_x")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
-    for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(KEYGATE)
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{shell}");
-        let script = stdout(&out);
-        assert!(
-            script.contains("keygate") && script.contains("rotate"),
-            "{shell}"
-        );
-    }
 }

@@ -1,20 +1,14 @@
-//! Issue 8: the CLI never sends a key anywhere but the configured API. No
-//! redirect is followed with it, plain http:// goes only to this machine
-//! unless asked, a key on the command line draws a warning, and the key can
-//! come from a file or standard input instead.
-
-mod common;
+//! The CLI never sends a key anywhere but the configured API. No redirect is
+//! followed with it, plain http:// goes only to this machine unless asked, a
+//! key on the command line draws a warning, and the key can come from a file
+//! or standard input instead.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::{KEYGATE, Server};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{KEYGATE, Server, stderr};
 
 /// A listener that records every request head it receives and answers
 /// `answer` (a full HTTP response) to each; returns its address and the log.
@@ -123,7 +117,7 @@ fn the_key_can_come_from_a_file_or_standard_input_and_the_command_line_warns() {
     let root = server.first_key.clone().unwrap();
     let warning = "other users of this machine can read it";
 
-    let from_env = common::keygate(&server.url, &root, &["keys", "list"]);
+    let from_env = crate::common::keygate(&server.url, &root, &["keys", "list"]);
     assert!(from_env.status.success(), "{}", stderr(&from_env));
     assert!(!stderr(&from_env).contains(warning));
 

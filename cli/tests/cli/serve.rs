@@ -1,9 +1,7 @@
 //! `keygate serve` end to end over real HTTP: the built binary, a temp data
 //! directory, the printed first key, the whole lifecycle, then a restart.
 
-mod common;
-
-use common::{KEYGATE, Server, request};
+use crate::common::{KEYGATE, Server, request};
 use serde_json::json;
 
 #[test]
@@ -176,7 +174,7 @@ fn lifecycle_over_http_and_data_survives_a_restart() {
     server.stop();
 }
 
-/// Issue 8: an organization whose only full-access key is gone is recovered
+/// An organization whose only full-access key is gone is recovered
 /// with `keygate bootstrap --org` by whoever can write the store.
 #[test]
 fn bootstrap_recovers_a_locked_out_organization() {
