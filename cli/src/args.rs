@@ -120,6 +120,7 @@ pub enum TableCommand {
 }
 
 #[derive(Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ApiArgs {
     /// Base URL of the keygate API.
     #[arg(long, env = "KEYGATE_API_URL", global = true, hide_env_values = true)]

@@ -19,7 +19,10 @@ mod table;
 use args::{Cli, Command, TableCommand};
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    // Help wraps at the width tables fit, and at most 100 columns.
+    let matches = Cli::command()
+        .term_width(output::terminal_width().min(100))
+        .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -6,8 +6,8 @@ use crate::api::Api;
 use crate::args::AuditArgs;
 use crate::client::Request;
 use crate::library::Operation;
-use crate::output::{print_json, text};
-use crate::table;
+use crate::output::{print_json, terminal_width, text};
+use crate::table::{Fit, Table, column};
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let api = Api::connect(&args.api)?;
@@ -29,7 +29,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
         print_json(&page);
     } else {
         let events = page["data"].as_array().cloned().unwrap_or_default();
-        print!("{}", render_events(&events));
+        print!("{}", render_events(&events, terminal_width()));
         if let Some(next) = page["next_cursor"].as_str() {
             println!("more: {more} --cursor {next}");
         }
@@ -38,33 +38,38 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 /// Audit events, one per line, newest first.
-fn render_events(events: &[Value]) -> String {
-    let headers = ["TIME", "ACTION", "KEY", "NAME", "BY", "STATUS", "REASON"];
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            let by = match e["actor_type"].as_str() {
-                Some("key") => text(&e["actor_hint"]),
-                _ => "bootstrap".to_owned(),
-            };
-            let status = format!(
-                "{} -> {}",
-                text(&e["status_before"]),
-                match &e["status_after"] {
-                    Value::Null => "deleted".to_owned(),
-                    v => text(v),
-                }
-            );
-            vec![
-                text(&e["time"]),
-                text(&e["action"]),
-                text(&e["key_id"]),
-                text(&e["key_name"]),
-                by,
-                status,
-                text(&e["reason"]),
-            ]
-        })
-        .collect();
-    table::render(&headers, &rows)
+fn render_events(events: &[Value], width: usize) -> String {
+    let mut table = Table::new(vec![
+        column("TIME", Fit::Keep),
+        column("ACTION", Fit::Keep),
+        column("KEY", Fit::Keep),
+        column("NAME", Fit::Shrink),
+        column("BY", Fit::Keep),
+        column("STATUS", Fit::Optional),
+        column("REASON", Fit::Shrink),
+    ]);
+    for e in events {
+        let by = match e["actor_type"].as_str() {
+            Some("key") => text(&e["actor_hint"]),
+            _ => "bootstrap".to_owned(),
+        };
+        let status = format!(
+            "{} -> {}",
+            text(&e["status_before"]),
+            match &e["status_after"] {
+                Value::Null => "deleted".to_owned(),
+                v => text(v),
+            }
+        );
+        table.row(vec![
+            text(&e["time"]).into(),
+            text(&e["action"]).into(),
+            text(&e["key_id"]).into(),
+            text(&e["key_name"]).into(),
+            by.into(),
+            status.into(),
+            text(&e["reason"]).into(),
+        ]);
+    }
+    table.render(width)
 }

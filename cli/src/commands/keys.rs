@@ -1,16 +1,17 @@
 //! `keygate keys …`: create, list, read and change keys through the API.
 
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use crate::api::Api;
 use crate::args::{ApiArgs, CreateArgs, KeysCommand};
 use crate::client::Request;
 use crate::library::Operation;
-use crate::output::{print_json, text};
-use crate::table;
+use crate::output::{print_json, relative_time, terminal_safe, terminal_width, text};
+use crate::table::{Cell, Fit, Table, column};
 
 pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
     let api = Api::connect(args)?;
@@ -83,7 +84,12 @@ fn list(api: &Api, status: &str, limit: u32, cursor: Option<String>) -> anyhow::
         print_json(&page);
     } else {
         let records = page["data"].as_array().cloned().unwrap_or_default();
-        print!("{}", render_keys(&records));
+        let presets = if records.iter().all(is_full_access) {
+            Presets::new()
+        } else {
+            presets(api)
+        };
+        print!("{}", render_keys(&records, &presets, terminal_width()));
         if let Some(next) = page["next_cursor"].as_str() {
             println!("more: keygate keys list --status {status} --limit {limit} --cursor {next}");
         }
@@ -113,7 +119,7 @@ fn print_record(api: &Api, record: &Value) -> anyhow::Result<()> {
     if api.json {
         print_json(record);
     } else {
-        print!("{}", render_record(record));
+        print!("{}", render_record(record, terminal_width()));
     }
     Ok(())
 }
@@ -124,46 +130,102 @@ fn print_new_key(api: &Api, created: &Value) {
     if api.json {
         print_json(created);
     } else {
-        print!("{}", render_record(created));
+        print!("{}", render_record(created, terminal_width()));
         eprintln!();
         eprintln!("This is the only time the key is shown. Store it somewhere safe now:");
         println!("{}", created["key"].as_str().unwrap_or_default());
     }
 }
 
-fn scopes_of(record: &Value) -> String {
-    record["scopes"]
-        .as_array()
-        .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
+/// Scope lists of the presets, by name, from `GET /v1/scopes`.
+type Presets = BTreeMap<String, BTreeSet<String>>;
+
+/// The catalog's presets; none when the catalog cannot be read (the list
+/// then names scopes instead of presets).
+fn presets(api: &Api) -> Presets {
+    let Ok(catalog) = api.call(Request::new(Operation::ListScopes)) else {
+        return Presets::new();
+    };
+    catalog["presets"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, scopes)| (name.clone(), strings(scopes).into_iter().collect()))
+        .collect()
+}
+
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_full_access(record: &Value) -> bool {
+    strings(&record["scopes"]).iter().any(|s| s == "*")
+}
+
+/// How a key's permissions read, as in the console: "Full access", a
+/// preset's name when the scopes are exactly that preset's, else the scopes,
+/// or "N scopes" when they do not fit.
+fn permissions(record: &Value, presets: &Presets) -> Cell {
+    if is_full_access(record) {
+        return "Full access".into();
+    }
+    let scopes = strings(&record["scopes"]);
+    let held: BTreeSet<String> = scopes.iter().cloned().collect();
+    if let Some((name, _)) = presets.iter().find(|(_, preset)| **preset == held) {
+        return terminal_safe(name).into();
+    }
+    let count = scopes.len();
+    Cell::with_short(
+        terminal_safe(&scopes.join(" ")),
+        format!("{count} {}", if count == 1 { "scope" } else { "scopes" }),
+    )
+}
+
+fn status(record: &Value) -> String {
+    match record["status"].as_str() {
+        Some("active") if record["expired"] == json!(true) => "expired".into(),
+        _ => text(&record["status"]),
+    }
 }
 
 /// A table of key records, one per line.
-fn render_keys(records: &[Value]) -> String {
-    let headers = ["ID", "NAME", "STATUS", "TYPE", "HINT", "SCOPES", "CREATED"];
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
-            let mut status = text(&r["status"]);
-            if r["expired"] == json!(true) {
-                status.push_str(" (expired)");
-            }
-            vec![
-                text(&r["id"]),
-                text(&r["name"]),
-                status,
-                text(&r["key_type"]),
-                text(&r["hint"]),
-                scopes_of(r),
-                text(&r["created_at"]),
-            ]
-        })
-        .collect();
-    table::render(&headers, &rows)
+fn render_keys(records: &[Value], presets: &Presets, width: usize) -> String {
+    let now = OffsetDateTime::now_utc();
+    let mut table = Table::new(vec![
+        column("ID", Fit::Keep),
+        column("NAME", Fit::Shrink),
+        column("TYPE", Fit::Optional),
+        column("STATUS", Fit::Keep),
+        column("PERMISSIONS", Fit::Shrink),
+        column("HINT", Fit::Keep),
+        column("CREATED", Fit::Optional),
+        column("EXPIRES", Fit::Keep),
+        column("LAST USED", Fit::Keep),
+    ]);
+    for r in records {
+        table.row(vec![
+            text(&r["id"]).into(),
+            text(&r["name"]).into(),
+            text(&r["key_type"]).into(),
+            status(r).into(),
+            permissions(r, presets),
+            text(&r["hint"]).into(),
+            relative_time(&r["created_at"], now).into(),
+            relative_time(&r["expires_at"], now).into(),
+            relative_time(&r["last_used_at"], now).into(),
+        ]);
+    }
+    table.render(width)
 }
 
-/// One record as `field value` lines.
-pub fn render_record(record: &Value) -> String {
+/// One record as `field value` lines; times also relative to now.
+pub fn render_record(record: &Value, width: usize) -> String {
+    let now = OffsetDateTime::now_utc();
     let fields = [
         "id",
         "name",
@@ -186,10 +248,23 @@ pub fn render_record(record: &Value) -> String {
         "rotated_from",
         "rotated_to",
     ];
-    let mut out = String::new();
-    for f in fields {
-        let _ = writeln!(out, "{f:<15} {}", text(&record[f]));
+    let mut table =
+        Table::new(vec![column("", Fit::Keep), column("", Fit::Wrap)]).without_headers();
+    for field in fields {
+        let value = &record[field];
+        let shown = match value.as_str() {
+            Some(_) if field.ends_with("_at") => {
+                format!("{} ({})", text(value), relative_time(value, now))
+            }
+            _ => text(value),
+        };
+        table.row(vec![field.into(), shown.into()]);
     }
-    let _ = writeln!(out, "{:<15} {}", "scopes", scopes_of(record));
-    out
+    let scopes = if is_full_access(record) {
+        "* (full access)".to_owned()
+    } else {
+        terminal_safe(&strings(&record["scopes"]).join(" "))
+    };
+    table.row(vec!["scopes".into(), scopes.into()]);
+    table.render(width)
 }

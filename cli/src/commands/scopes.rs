@@ -1,14 +1,13 @@
 //! `keygate scopes`: the scope catalog and the presets.
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
 
 use crate::api::Api;
 use crate::args::ApiArgs;
 use crate::client::Request;
 use crate::library::Operation;
-use crate::output::{print_json, text};
+use crate::output::{print_json, terminal_safe, terminal_width, text};
+use crate::table::{Fit, Table, column};
 
 pub fn run(args: &ApiArgs) -> anyhow::Result<()> {
     let api = Api::connect(args)?;
@@ -16,30 +15,47 @@ pub fn run(args: &ApiArgs) -> anyhow::Result<()> {
     if api.json {
         print_json(&catalog);
     } else {
-        print!("{}", render_scopes(&catalog));
+        print!("{}", render_scopes(&catalog, terminal_width()));
     }
     Ok(())
 }
 
-/// The scope catalog and presets, readable.
-fn render_scopes(catalog: &Value) -> String {
-    let mut out = String::from("SCOPES\n");
+fn scope_list(scopes: &Value) -> String {
+    let scopes: Vec<String> = scopes.as_array().into_iter().flatten().map(text).collect();
+    scopes.join(" ")
+}
+
+/// The scope catalog and presets, readable, in `width` columns.
+fn render_scopes(catalog: &Value, width: usize) -> String {
+    let mut resources = Table::new(vec![
+        column("RESOURCE", Fit::Keep),
+        column("SCOPES", Fit::Wrap),
+    ]);
     for r in catalog["resources"].as_array().into_iter().flatten() {
-        let scopes: Vec<String> = r["scopes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
-        let _ = writeln!(out, "  {:<16} {}", text(&r["resource"]), scopes.join(" "));
+        resources.row(vec![
+            text(&r["resource"]).into(),
+            scope_list(&r["scopes"]).into(),
+        ]);
     }
-    out.push_str("PRESETS\n");
-    if let Some(presets) = catalog["presets"].as_object() {
-        for (name, scopes) in presets {
-            let list: Vec<String> = scopes.as_array().into_iter().flatten().map(text).collect();
-            let _ = writeln!(out, "  {name:<21} {}", list.join(" "));
-        }
+    let mut presets = Table::new(vec![
+        column("PRESET", Fit::Keep),
+        column("SCOPES", Fit::Wrap),
+    ]);
+    for (name, scopes) in catalog["presets"].as_object().into_iter().flatten() {
+        presets.row(vec![terminal_safe(name).into(), scope_list(scopes).into()]);
     }
-    let _ = writeln!(out, "FULL ACCESS\n  {}", text(&catalog["full_access"]));
-    out
+    let mut full = Table::new(vec![
+        column("FULL ACCESS", Fit::Keep),
+        column("", Fit::Wrap),
+    ]);
+    full.row(vec![
+        text(&catalog["full_access"]).into(),
+        "every scope, also ones added to the catalog later".into(),
+    ]);
+    format!(
+        "{}\n{}\n{}",
+        resources.render(width),
+        presets.render(width),
+        full.render(width)
+    )
 }

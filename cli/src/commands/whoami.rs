@@ -7,7 +7,7 @@ use crate::args::ApiArgs;
 use crate::client::{CallError, Request};
 use crate::commands::keys::render_record;
 use crate::library::{KeyId, Operation};
-use crate::output::print_json;
+use crate::output::{print_json, terminal_width};
 
 pub fn run(args: &ApiArgs) -> anyhow::Result<()> {
     let api = Api::connect(args)?;
@@ -27,7 +27,7 @@ pub fn run(args: &ApiArgs) -> anyhow::Result<()> {
     if api.json {
         print_json(&record);
     } else {
-        print!("{}", render_record(&record));
+        print!("{}", render_record(&record, terminal_width()));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use unicode_width::UnicodeWidthStr as _;
 
 pub const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
@@ -117,14 +118,43 @@ pub fn request(method: &str, url: &str, key: Option<&str>, body: Option<&str>) -
     Answer { status, body }
 }
 
-/// Run `keygate <args>` with the API URL and key in the environment.
-pub fn keygate(server_url: &str, key: &str, args: &[&str]) -> Output {
-    Command::new(KEYGATE)
+/// `keygate <args>` with the API URL and key in the environment, and no
+/// `COLUMNS`: output fits the default 100 columns.
+pub fn keygate_command(server_url: &str, key: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(KEYGATE);
+    command
         .args(args)
         .env("KEYGATE_API_URL", server_url)
         .env("KEYGATE_API_KEY", key)
+        .env_remove("COLUMNS");
+    command
+}
+
+/// Run `keygate <args>` with the API URL and key in the environment.
+pub fn keygate(server_url: &str, key: &str, args: &[&str]) -> Output {
+    keygate_command(server_url, key, args)
         .output()
         .expect("run keygate")
+}
+
+/// Run `keygate <args>` as [`keygate`] does, fitting `columns` columns.
+pub fn keygate_in(columns: usize, server_url: &str, key: &str, args: &[&str]) -> Output {
+    keygate_command(server_url, key, args)
+        .env("COLUMNS", columns.to_string())
+        .output()
+        .expect("run keygate")
+}
+
+/// Fails unless every line of `text` is at most `columns` wide on a terminal.
+#[track_caller]
+pub fn assert_fits(text: &str, columns: usize) {
+    for line in text.lines() {
+        assert!(
+            line.width() <= columns,
+            "a line of {} columns, over {columns}: {line:?}\n{text}",
+            line.width()
+        );
+    }
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

@@ -55,3 +55,78 @@ fn missing_settings_and_help() {
         );
     }
 }
+
+const LEAF_COMMANDS: [&[&str]; 15] = [
+    &["serve"],
+    &["bootstrap"],
+    &["table", "create"],
+    &["keys", "create"],
+    &["keys", "list"],
+    &["keys", "get"],
+    &["keys", "suspend"],
+    &["keys", "reactivate"],
+    &["keys", "rotate"],
+    &["keys", "revoke"],
+    &["keys", "delete"],
+    &["audit"],
+    &["whoami"],
+    &["scopes"],
+    &["completions"],
+];
+
+/// The options and arguments of a help text that have no description: an
+/// entry line (`--name <NAME>`, `<ID>`) with nothing after it, and no more
+/// deeply indented line below.
+fn undescribed(help: &str) -> Vec<String> {
+    let lines: Vec<&str> = help.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let is_entry = |l: &str| {
+        let t = l.trim_start();
+        // clap indents entries by 2 or 6; their descriptions deeper.
+        (2..=6).contains(&indent(l))
+            && (t.starts_with('-') || t.starts_with('<') || t.starts_with('['))
+    };
+    let mut missing = vec![];
+    for (i, line) in lines.iter().enumerate() {
+        if !is_entry(line) {
+            continue;
+        }
+        let described_inline = line.trim().contains("  ");
+        let described_below = lines.get(i + 1).is_some_and(|next| {
+            !next.trim().is_empty() && !is_entry(next) && indent(next) > indent(line)
+        });
+        if !described_inline && !described_below {
+            missing.push(line.trim().to_owned());
+        }
+    }
+    missing
+}
+
+#[test]
+fn help_wraps_to_the_terminal_and_describes_every_option() {
+    for columns in [100, 80, 60] {
+        for command in LEAF_COMMANDS {
+            let out = std::process::Command::new(KEYGATE)
+                .args(command)
+                .arg("--help")
+                .env("COLUMNS", columns.to_string())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{command:?}");
+            let help = stdout(&out);
+            crate::common::assert_fits(&help, columns);
+            assert_eq!(
+                undescribed(&help),
+                Vec::<String>::new(),
+                "{command:?} has options without help:\n{help}"
+            );
+        }
+    }
+    // Wider terminals still get help of at most 100 columns, easier to read.
+    let out = std::process::Command::new(KEYGATE)
+        .args(["keys", "create", "--help"])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    crate::common::assert_fits(&stdout(&out), 100);
+}

@@ -32,7 +32,7 @@ fn every_subcommand_against_a_running_server() {
         "the key is printed exactly once"
     );
     assert!(stderr(&out).contains("only time"), "{}", stderr(&out));
-    assert!(text.contains("runs:read,runs:write"));
+    assert!(text.contains("runs:read runs:write"), "{text}");
 
     let created = json(&run(&[
         "keys",

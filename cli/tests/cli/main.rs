@@ -7,3 +7,4 @@ mod help;
 mod keys;
 mod safety;
 mod serve;
+mod width;
