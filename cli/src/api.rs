@@ -1,12 +1,16 @@
 //! The HTTP API as the commands use it: the configured client and output.
 
+use std::collections::HashSet;
 use std::io::Read as _;
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
+use crate::UsageError;
 use crate::args::ApiArgs;
 use crate::client::{Client, Request};
+use crate::library::{KeyId, Operation, quoted};
+use crate::output::text;
 
 /// A client of the configured API, and whether to print its JSON.
 pub struct Api {
@@ -33,6 +37,77 @@ impl Api {
     pub fn call(&self, request: Request) -> anyhow::Result<Value> {
         Ok(self.client.send(&request)?)
     }
+
+    /// The key `given` names: `given` itself when it has the form of a key
+    /// id, else the one key of the organization named exactly `given`,
+    /// found by listing its keys page by page. One function, so that a name
+    /// search in the API can replace the listing.
+    pub fn resolve_key(&self, given: &str) -> anyhow::Result<KeyRef> {
+        if let Some(id) = KeyId::in_key(given) {
+            return Err(UsageError(format!(
+                "that is a full API key, a secret (not repeated here); name a key by its id \
+                 ({id}) or its name"
+            ))
+            .into());
+        }
+        if KeyId::parse(given).is_ok() {
+            return Ok(KeyRef {
+                id: given.to_owned(),
+                name: None,
+            });
+        }
+        let mut named = vec![];
+        let mut cursor: Option<String> = None;
+        let mut seen = HashSet::new();
+        loop {
+            let page = self.call(
+                Request::new(Operation::ListKeys)
+                    .query("status", "all")
+                    .query("limit", 100)
+                    .query_if("cursor", cursor.take()),
+            )?;
+            let records = page["data"]
+                .as_array()
+                .context("the API answered a list of keys without data")?;
+            named.extend(
+                records
+                    .iter()
+                    .filter(|r| r["name"].as_str() == Some(given))
+                    .cloned(),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) if seen.insert(next.to_owned()) => cursor = Some(next.to_owned()),
+                Some(_) => bail!("the API answered the same next_cursor twice while listing keys"),
+                None => break,
+            }
+        }
+        match named.as_slice() {
+            [] => bail!("no key named {} in your organization", quoted(given)),
+            [record] => Ok(KeyRef {
+                id: text(&record["id"]),
+                name: Some(given.to_owned()),
+            }),
+            many => {
+                let ids: Vec<String> = many
+                    .iter()
+                    .map(|r| format!("{} ({})", text(&r["id"]), text(&r["status"])))
+                    .collect();
+                bail!(
+                    "{} keys are named {}: {}; name one by its id",
+                    many.len(),
+                    quoted(given),
+                    ids.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// A key named on the command line: its id, and its name when it was named
+/// by it.
+pub struct KeyRef {
+    pub id: String,
+    pub name: Option<String>,
 }
 
 /// The API key: from `--api-key-file` (a file, or standard input with `-`),

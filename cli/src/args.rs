@@ -143,9 +143,9 @@ pub struct ApiArgs {
 pub struct AuditArgs {
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Only the events of this key (a key id).
-    #[arg(long = "key", value_name = "ID")]
-    pub key_id: Option<String>,
+    /// Only the events of this key: its id, or its exact name.
+    #[arg(long = "key", value_name = "KEY")]
+    pub key: Option<String>,
     /// Only this action: create, rotate, suspend, reactivate, revoke, delete or bootstrap.
     #[arg(long)]
     pub action: Option<String>,
@@ -159,7 +159,7 @@ pub struct AuditArgs {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Create a key; prints the full key once.
+    /// Create a key; prints the full key once, and only it, on standard output.
     Create(CreateArgs),
     /// List keys, newest first.
     List {
@@ -175,23 +175,23 @@ pub enum KeysCommand {
     },
     /// Show one key.
     Get {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
     },
     /// Suspend an active key (reversible).
     Suspend {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
     },
     /// Reactivate a suspended key.
     Reactivate {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
     },
-    /// Replace a key by a new one with the same name, scopes and expiry; prints the new key once.
+    /// Replace a key by a new one with the same name, scopes and expiry; prints the new key once, and only it, on standard output.
     Rotate {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
         /// How long the old key keeps working: 0 (revoke it now, the default) up to 7d, e.g. 30m, 24h.
         #[arg(long, default_value = "0", value_parser = parse_grace)]
         grace: u32,
@@ -199,19 +199,30 @@ pub enum KeysCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Revoke a key for good.
+    /// Revoke a key for good; asks first on a terminal.
     Revoke {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
         /// Why (recorded on the key and in the audit trail).
         #[arg(long)]
         reason: String,
+        #[command(flatten)]
+        confirm: Confirm,
     },
-    /// Delete a key's record (its audit trail stays).
+    /// Delete a key's record (its audit trail stays); asks first on a terminal.
     Delete {
-        /// The key's id.
-        id: String,
+        /// The key: its id, or its exact name.
+        key: String,
+        #[command(flatten)]
+        confirm: Confirm,
     },
+}
+
+#[derive(Args)]
+pub struct Confirm {
+    /// Do not ask for confirmation; needed when standard input is not a terminal.
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Args)]

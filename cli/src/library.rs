@@ -3,7 +3,7 @@
 
 pub use keygate::api::{App, MAX_BODY_BYTES};
 pub use keygate::config::Settings;
-pub use keygate::error::ApiError;
+pub use keygate::error::{ApiError, quoted};
 pub use keygate::gateway;
 pub use keygate::key::KeyId;
 pub use keygate::lambda_http;

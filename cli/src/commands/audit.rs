@@ -11,9 +11,13 @@ use crate::table::{Fit, Table, column};
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let api = Api::connect(&args.api)?;
+    let key_id = match &args.key {
+        Some(key) => Some(api.resolve_key(key)?.id),
+        None => None,
+    };
     let mut more = format!("keygate audit --limit {}", args.limit);
-    if let Some(k) = &args.key_id {
-        more.push_str(&format!(" --key {k}"));
+    if let Some(id) = &key_id {
+        more.push_str(&format!(" --key {id}"));
     }
     if let Some(a) = &args.action {
         more.push_str(&format!(" --action {a}"));
@@ -21,7 +25,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let page = api.call(
         Request::new(Operation::ListAuditEvents)
             .query("limit", args.limit)
-            .query_if("key_id", args.key_id)
+            .query_if("key_id", key_id)
             .query_if("action", args.action)
             .query_if("cursor", args.cursor),
     )?;
@@ -31,7 +35,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
         let events = page["data"].as_array().cloned().unwrap_or_default();
         print!("{}", render_events(&events, terminal_width()));
         if let Some(next) = page["next_cursor"].as_str() {
-            println!("more: {more} --cursor {next}");
+            eprintln!("more: {more} --cursor {next}");
         }
     }
     Ok(())

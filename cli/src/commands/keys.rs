@@ -1,12 +1,16 @@
 //! `keygate keys …`: create, list, read and change keys through the API.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::api::Api;
+use anyhow::bail;
+
+use crate::UsageError;
+use crate::api::{Api, KeyRef};
 use crate::args::{ApiArgs, CreateArgs, KeysCommand};
 use crate::client::Request;
 use crate::library::Operation;
@@ -22,35 +26,107 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             limit,
             cursor,
         } => list(&api, &status, limit, cursor),
-        KeysCommand::Get { id } => {
-            print_record(&api, &api.call(Request::new(Operation::GetKey).id(&id))?)
+        KeysCommand::Get { key } => {
+            let key = api.resolve_key(&key)?;
+            print_record(
+                &api,
+                &api.call(Request::new(Operation::GetKey).id(&key.id))?,
+            )
         }
-        KeysCommand::Suspend { id } => print_record(
-            &api,
-            &api.call(Request::new(Operation::SuspendKey).id(&id))?,
-        ),
-        KeysCommand::Reactivate { id } => print_record(
-            &api,
-            &api.call(Request::new(Operation::ReactivateKey).id(&id))?,
-        ),
-        KeysCommand::Rotate { id, grace, reason } => rotate(&api, &id, grace, reason),
-        KeysCommand::Revoke { id, reason } => print_record(
-            &api,
-            &api.call(
-                Request::new(Operation::RevokeKey)
-                    .id(&id)
-                    .body(json!({ "reason": reason })),
-            )?,
-        ),
-        KeysCommand::Delete { id } => {
-            api.call(Request::new(Operation::DeleteKey).id(&id))?;
+        KeysCommand::Suspend { key } => {
+            let key = api.resolve_key(&key)?;
+            print_record(
+                &api,
+                &api.call(Request::new(Operation::SuspendKey).id(&key.id))?,
+            )
+        }
+        KeysCommand::Reactivate { key } => {
+            let key = api.resolve_key(&key)?;
+            let request = Request::new(Operation::ReactivateKey).id(&key.id);
+            print_record(&api, &api.call(request)?)
+        }
+        KeysCommand::Rotate { key, grace, reason } => {
+            rotate(&api, &api.resolve_key(&key)?, grace, reason)
+        }
+        KeysCommand::Revoke {
+            key,
+            reason,
+            confirm,
+        } => {
+            let key = api.resolve_key(&key)?;
+            confirmed(
+                &api,
+                &key,
+                confirm.yes,
+                "revoke",
+                "It stops working now and can never be reactivated.",
+            )?;
+            let request = Request::new(Operation::RevokeKey)
+                .id(&key.id)
+                .body(json!({ "reason": reason }));
+            print_record(&api, &api.call(request)?)
+        }
+        KeysCommand::Delete { key, confirm } => {
+            let key = api.resolve_key(&key)?;
+            confirmed(
+                &api,
+                &key,
+                confirm.yes,
+                "delete",
+                "Its record is removed for good; its audit trail stays.",
+            )?;
+            api.call(Request::new(Operation::DeleteKey).id(&key.id))?;
             if api.json {
-                println!("{}", json!({ "deleted": id }));
+                println!("{}", json!({ "deleted": key.id }));
             } else {
-                println!("deleted {id}");
+                println!("deleted {}", key.id);
             }
             Ok(())
         }
+    }
+}
+
+/// Go ahead with `verb` (delete, revoke) on `key` only if asked to: with
+/// `--yes`, or by answering y on the terminal that is standard input.
+/// Without a terminal, nobody can answer: refused without `--yes`.
+fn confirmed(
+    api: &Api,
+    key: &KeyRef,
+    yes: bool,
+    verb: &str,
+    consequence: &str,
+) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(UsageError(format!(
+            "refusing to {verb} key {} without --yes: standard input is not a terminal, so \
+             nobody can confirm; pass --yes to {verb} it without asking",
+            key.id
+        ))
+        .into());
+    }
+    let name = match &key.name {
+        Some(name) => terminal_safe(name),
+        None => {
+            let record = api.call(Request::new(Operation::GetKey).id(&key.id))?;
+            text(&record["name"])
+        }
+    };
+    let mut capitalized = verb.to_owned();
+    capitalized[..1].make_ascii_uppercase();
+    eprint!(
+        "{capitalized} key \"{name}\" ({})? {consequence} [y/N] ",
+        key.id
+    );
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        bail!("cancelled; key {} was not {verb}d", key.id)
     }
 }
 
@@ -91,13 +167,14 @@ fn list(api: &Api, status: &str, limit: u32, cursor: Option<String>) -> anyhow::
         };
         print!("{}", render_keys(&records, &presets, terminal_width()));
         if let Some(next) = page["next_cursor"].as_str() {
-            println!("more: keygate keys list --status {status} --limit {limit} --cursor {next}");
+            eprintln!("more: keygate keys list --status {status} --limit {limit} --cursor {next}");
         }
     }
     Ok(())
 }
 
-fn rotate(api: &Api, id: &str, grace: u32, reason: Option<String>) -> anyhow::Result<()> {
+fn rotate(api: &Api, key: &KeyRef, grace: u32, reason: Option<String>) -> anyhow::Result<()> {
+    let id = &key.id;
     let body = json!({ "grace_period_seconds": grace, "reason": reason });
     let successor = api.call(Request::new(Operation::RotateKey).id(id).body(body))?;
     if !api.json {
@@ -124,13 +201,14 @@ fn print_record(api: &Api, record: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Print a new key's record, then the key itself once (stdout), with the
-/// warning to store it (stderr).
+/// A new key once: with `--json` the API's answer (record and key) on
+/// stdout; else the record and a warning to store the key on stderr and
+/// only the key on stdout, for `KEY=$(keygate keys create …)`.
 fn print_new_key(api: &Api, created: &Value) {
     if api.json {
         print_json(created);
     } else {
-        print!("{}", render_record(created, terminal_width()));
+        eprint!("{}", render_record(created, terminal_width()));
         eprintln!();
         eprintln!("This is the only time the key is shown. Store it somewhere safe now:");
         println!("{}", created["key"].as_str().unwrap_or_default());

@@ -170,3 +170,51 @@ pub fn json(out: &std::process::Output) -> Value {
     serde_json::from_str(&stdout(out))
         .unwrap_or_else(|e| panic!("--json output is JSON: {e}: {}", stdout(out)))
 }
+
+/// A pseudo-terminal: `terminal` is its far end, to be a child's standard
+/// input (which then is a terminal); `keyboard` types into it.
+pub struct Pty {
+    pub keyboard: std::fs::File,
+    pub terminal: std::fs::File,
+}
+
+pub fn pty() -> Pty {
+    use std::os::fd::FromRawFd as _;
+    let (mut keyboard, mut terminal) = (0, 0);
+    // SAFETY: openpty writes two new descriptors, which the Files then own.
+    let status = unsafe {
+        libc::openpty(
+            &mut keyboard,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(status, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are open and owned by nothing else.
+    unsafe {
+        Pty {
+            keyboard: std::fs::File::from_raw_fd(keyboard),
+            terminal: std::fs::File::from_raw_fd(terminal),
+        }
+    }
+}
+
+/// Run `command` with a terminal as its standard input, typing `typed` on it.
+pub fn answering(mut command: Command, typed: &str) -> Output {
+    use std::io::Write as _;
+    let mut pty = pty();
+    let child = command
+        .stdin(Stdio::from(
+            pty.terminal.try_clone().expect("dup the terminal"),
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start keygate");
+    pty.keyboard.write_all(typed.as_bytes()).expect("type");
+    let out = child.wait_with_output().expect("wait");
+    drop(pty);
+    out
+}

@@ -2,6 +2,7 @@
 //! `keygate serve`: readable output, `--json` that parses, exit codes.
 
 use crate::common::{Server, json, keygate, stderr, stdout};
+
 #[test]
 fn every_subcommand_against_a_running_server() {
     let data = tempfile::tempdir().unwrap();
@@ -10,7 +11,7 @@ fn every_subcommand_against_a_running_server() {
     let url = server.url.clone();
     let run = |args: &[&str]| keygate(&url, &root, args);
 
-    // create: readable record, the key once on stdout, a warning on stderr.
+    // create: only the key on stdout; the record and a warning on stderr.
     let out = run(&[
         "keys",
         "create",
@@ -21,18 +22,18 @@ fn every_subcommand_against_a_running_server() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    let key = text.lines().last().unwrap().to_owned();
+    let key = text.trim_end().to_owned();
     assert!(
         key.starts_with("kg_") && key.len() == 3 + keygate::key::BODY_LEN,
         "{text}"
     );
-    assert_eq!(
-        text.matches(&key).count(),
-        1,
-        "the key is printed exactly once"
-    );
+    assert_eq!(text, format!("{key}\n"), "the key is printed exactly once");
     assert!(stderr(&out).contains("only time"), "{}", stderr(&out));
-    assert!(text.contains("runs:read runs:write"), "{text}");
+    assert!(
+        stderr(&out).contains("runs:read runs:write"),
+        "{}",
+        stderr(&out)
+    );
 
     let created = json(&run(&[
         "keys",
@@ -66,7 +67,7 @@ fn every_subcommand_against_a_running_server() {
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
     // The "more" hint is a command that works: it keeps --status and --limit.
-    let first = stdout(&run(&[
+    let first = stderr(&run(&[
         "keys", "list", "--status", "active", "--limit", "2",
     ]));
     let more = first
@@ -121,6 +122,7 @@ fn every_subcommand_against_a_running_server() {
         &id,
         "--reason",
         "left the company",
+        "--yes",
         "--json",
     ]));
     assert_eq!(revoked["status"], "revoked");
@@ -205,7 +207,7 @@ fn every_subcommand_against_a_running_server() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a keygate key"));
 
-    let out = run(&["keys", "delete", &id]);
+    let out = run(&["keys", "delete", &id, "--yes"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains(&id));
     let out = run(&["keys", "get", &id]);

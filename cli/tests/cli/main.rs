@@ -6,5 +6,6 @@ mod dynamodb;
 mod help;
 mod keys;
 mod safety;
+mod scripts;
 mod serve;
 mod width;
