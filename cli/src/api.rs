@@ -3,14 +3,15 @@
 use std::collections::HashSet;
 use std::io::Read as _;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 
 use crate::UsageError;
 use crate::args::ApiArgs;
-use crate::client::{Client, Request};
+use crate::client::{CallError, Client, Request};
+use crate::explain;
 use crate::library::{KeyId, Operation, quoted};
-use crate::output::text;
+use crate::output::{terminal_safe, text};
 
 /// A client of the configured API, and whether to print its JSON.
 pub struct Api {
@@ -34,8 +35,30 @@ impl Api {
         })
     }
 
+    /// Send one call. A failure says what a user can do about it: a
+    /// gateway 403 why the key was refused, a 404 which key was not found.
     pub fn call(&self, request: Request) -> anyhow::Result<Value> {
-        Ok(self.client.send(&request)?)
+        match self.client.send(&request) {
+            Ok(value) => Ok(value),
+            // API Gateway's own refusal has no error code.
+            Err(CallError::Api(failure)) if failure.status == 403 && failure.code.is_none() => {
+                let why = explain::forbidden(&self.client, request.operation);
+                Err(anyhow!("403 {}: {why}", failure.message))
+            }
+            Err(CallError::Api(failure))
+                if failure.status == 404 && failure.code.as_deref() == Some("not_found") =>
+            {
+                match request.id_param() {
+                    // Ids are not secrets: unlike the API, say which one.
+                    Some(id) => Err(anyhow!(
+                        "404 not_found: no API key {} in your organization",
+                        terminal_safe(id)
+                    )),
+                    None => Err(CallError::Api(failure).into()),
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// The key `given` names: `given` itself when it has the form of a key

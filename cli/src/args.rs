@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::library::MAX_GRACE_SECS;
 
@@ -146,11 +149,11 @@ pub struct AuditArgs {
     /// Only the events of this key: its id, or its exact name.
     #[arg(long = "key", value_name = "KEY")]
     pub key: Option<String>,
-    /// Only this action: create, rotate, suspend, reactivate, revoke, delete or bootstrap.
-    #[arg(long)]
-    pub action: Option<String>,
+    /// Only the events of this action.
+    #[arg(long, value_enum)]
+    pub action: Option<AuditAction>,
     /// Page size, 1-100.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
     /// Continue from a previous page's next_cursor.
     #[arg(long)]
@@ -163,11 +166,11 @@ pub enum KeysCommand {
     Create(CreateArgs),
     /// List keys, newest first.
     List {
-        /// all, active, suspended or revoked.
-        #[arg(long, default_value = "all")]
-        status: String,
+        /// Only the keys of this status.
+        #[arg(long, value_enum, default_value_t = StatusFilter::All)]
+        status: StatusFilter,
         /// Page size, 1-100.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: u32,
         /// Continue from a previous page's next_cursor.
         #[arg(long)]
@@ -233,21 +236,101 @@ pub struct CreateArgs {
     /// What the key is for, up to 500 characters.
     #[arg(long)]
     pub description: Option<String>,
-    /// service (automated systems) or user (one person; needs --owner).
-    #[arg(long = "type", default_value = "service")]
-    pub key_type: String,
-    /// The person a user key belongs to, e.g. an email address.
+    /// Who uses the key.
+    #[arg(long = "type", value_enum, default_value_t = KeyType::Service)]
+    pub key_type: KeyType,
+    /// The person a user key belongs to, e.g. an email address (user keys only).
     #[arg(long)]
     pub owner: Option<String>,
     /// Comma-separated scopes; default full access.
     #[arg(long, value_delimiter = ',', conflicts_with = "preset")]
     pub scopes: Vec<String>,
-    /// read_only, run_evaluations or upload_conversations.
+    /// A preset of the catalog, e.g. read_only, run_evaluations or upload_conversations (`keygate scopes` lists them).
     #[arg(long)]
     pub preset: Option<String>,
-    /// RFC 3339 expiry, e.g. 2030-01-31T00:00:00Z (default: never, or the calling key's own expiry).
-    #[arg(long)]
+    /// When the key stops working: a time (2030-01-31T00:00:00Z), a date (2030-01-31, midnight UTC) or a duration from now (30d, 90d, 12h). Default: never, or the calling key's own expiry.
+    #[arg(long, value_name = "WHEN", value_parser = parse_expiry)]
     pub expires_at: Option<String>,
+}
+
+/// Who uses a key.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyType {
+    /// For automated systems.
+    Service,
+    /// For one person, named by --owner.
+    User,
+}
+
+/// Which keys a list shows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusFilter {
+    /// Every key.
+    All,
+    /// Keys that work (unless expired).
+    Active,
+    /// Keys stopped for now; they can be reactivated.
+    Suspended,
+    /// Keys stopped for good.
+    Revoked,
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuditAction {
+    Create,
+    Rotate,
+    Suspend,
+    Reactivate,
+    Revoke,
+    Delete,
+    /// A full-access key minted straight into the store.
+    Bootstrap,
+}
+
+/// Each value as the API spells it, which is as the command line does.
+macro_rules! display_as_on_the_command_line {
+    ($($name:ty),*) => {$(
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.to_possible_value() {
+                    Some(value) => f.write_str(value.get_name()),
+                    None => Ok(()),
+                }
+            }
+        }
+    )*};
+}
+display_as_on_the_command_line!(KeyType, StatusFilter, AuditAction);
+
+/// An expiry, as the RFC 3339 UTC time the API takes: a time, a date
+/// (midnight UTC at its start) or a duration from now; in the future.
+fn parse_expiry(text: &str) -> Result<String, String> {
+    let now = OffsetDateTime::now_utc();
+    let at = if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        at
+    } else if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
+        date.midnight().assume_utc()
+    } else if let Ok(duration) = humantime::parse_duration(text) {
+        time::Duration::try_from(duration)
+            .ok()
+            .and_then(|d| now.checked_add(d))
+            .ok_or_else(|| "that is too far in the future".to_owned())?
+    } else {
+        return Err(
+            "expected a time (2030-01-31T00:00:00Z), a date (2030-01-31) or a duration from now \
+             (30d, 90d, 12h)"
+                .into(),
+        );
+    };
+    if at <= now {
+        return Err("that is in the past".into());
+    }
+    at.to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|e| e.to_string())?
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
 }
 
 /// A grace period: seconds, or a duration such as `30m`, `24h`, `7d`.

@@ -39,6 +39,14 @@ impl Request {
         self
     }
 
+    /// The value of the path's `{id}`, if it has one.
+    pub fn id_param(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.as_str())
+    }
+
     pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
         self.query.push((name, value.to_string()));
         self

@@ -5,10 +5,27 @@ pub use keygate::api::{App, MAX_BODY_BYTES};
 pub use keygate::config::Settings;
 pub use keygate::error::{ApiError, quoted};
 pub use keygate::gateway;
-pub use keygate::key::KeyId;
+pub use keygate::key::{KeyFormat, KeyId, KeyPrefix};
 pub use keygate::lambda_http;
 pub use keygate::lifecycle::MAX_GRACE_SECS;
 pub use keygate::model::OrgId;
+pub use keygate::openapi::REQUIRED_SCOPE;
 pub use keygate::routes::Operation;
 pub use keygate::store::dynamodb::Tables;
 pub use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
+
+/// The id of `key` when it is a well-formed keygate key (shape and checksum)
+/// of whatever prefix it has: the CLI does not know the deployment's. The
+/// reason, which never repeats the key, when it is not.
+pub fn key_id_of(key: &str) -> Result<KeyId, String> {
+    let (prefix, _) = key
+        .split_once('_')
+        .ok_or("it is not <prefix>_ and 65 letters or digits")?;
+    let prefix = KeyPrefix::new(prefix)
+        .map_err(|_| "its prefix is not 1-10 lowercase letters or digits".to_owned())?;
+    let format = KeyFormat::new(prefix, Default::default());
+    format
+        .parse(key)
+        .map(|parsed| parsed.id)
+        .map_err(|e| e.to_string())
+}

@@ -10,6 +10,7 @@ mod api;
 mod args;
 mod client;
 mod commands;
+mod explain;
 mod http_server;
 mod library;
 mod output;

@@ -86,3 +86,22 @@ pub fn relative_time(value: &Value, now: OffsetDateTime) -> String {
     }
     terminal_safe(text)
 }
+
+/// A duration as people write it: "1 day", "2 hours", "1 hour 30 minutes".
+pub fn duration(secs: u64) -> String {
+    let parts: Vec<String> = [
+        (secs / 86_400, "day", "days"),
+        (secs % 86_400 / 3600, "hour", "hours"),
+        (secs % 3600 / 60, "minute", "minutes"),
+        (secs % 60, "second", "seconds"),
+    ]
+    .into_iter()
+    .filter(|(count, _, _)| *count > 0)
+    .map(|(count, one, many)| format!("{count} {}", if count == 1 { one } else { many }))
+    .collect();
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(" ")
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, IsTerminal as _};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -11,10 +10,11 @@ use anyhow::bail;
 
 use crate::UsageError;
 use crate::api::{Api, KeyRef};
-use crate::args::{ApiArgs, CreateArgs, KeysCommand};
-use crate::client::Request;
+use crate::args::{ApiArgs, CreateArgs, KeysCommand, StatusFilter};
+use crate::client::{CallError, Request};
+use crate::explain;
 use crate::library::Operation;
-use crate::output::{print_json, relative_time, terminal_safe, terminal_width, text};
+use crate::output::{duration, print_json, relative_time, terminal_safe, terminal_width, text};
 use crate::table::{Cell, Fit, Table, column};
 
 pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
@@ -25,7 +25,7 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             status,
             limit,
             cursor,
-        } => list(&api, &status, limit, cursor),
+        } => list(&api, status, limit, cursor),
         KeysCommand::Get { key } => {
             let key = api.resolve_key(&key)?;
             print_record(
@@ -131,7 +131,7 @@ fn confirmed(
 }
 
 fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
-    let permissions = match (args.preset, args.scopes.is_empty()) {
+    let permissions = match (&args.preset, args.scopes.is_empty()) {
         (Some(p), _) => json!({ "preset": p }),
         (None, false) => json!(args.scopes),
         (None, true) => json!("full"),
@@ -139,17 +139,34 @@ fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
     let body = json!({
         "name": args.name,
         "description": args.description,
-        "key_type": args.key_type,
+        "key_type": args.key_type.to_string(),
         "owner": args.owner,
         "permissions": permissions,
         "expires_at": args.expires_at,
     });
-    let created = api.call(Request::new(Operation::CreateKey).body(body))?;
+    let created = api
+        .call(Request::new(Operation::CreateKey).body(body))
+        .map_err(|e| {
+            let hint = match e.downcast_ref::<CallError>() {
+                Some(CallError::Api(f)) if f.code.as_deref() == Some("unknown_scope") => {
+                    explain::unknown_scopes(&api.client, &args.scopes)
+                }
+                Some(CallError::Api(f)) if f.code.as_deref() == Some("unknown_preset") => args
+                    .preset
+                    .as_deref()
+                    .and_then(|preset| explain::unknown_preset(&api.client, preset)),
+                _ => None,
+            };
+            match hint {
+                Some(hint) => anyhow::anyhow!("{e:#}\n{hint}"),
+                None => e,
+            }
+        })?;
     print_new_key(api, &created);
     Ok(())
 }
 
-fn list(api: &Api, status: &str, limit: u32, cursor: Option<String>) -> anyhow::Result<()> {
+fn list(api: &Api, status: StatusFilter, limit: u32, cursor: Option<String>) -> anyhow::Result<()> {
     let page = api.call(
         Request::new(Operation::ListKeys)
             .query("status", status)
@@ -181,10 +198,7 @@ fn rotate(api: &Api, key: &KeyRef, grace: u32, reason: Option<String>) -> anyhow
         let old = if grace == 0 {
             "revoked now".to_owned()
         } else {
-            format!(
-                "keeps working for {}",
-                humantime::format_duration(Duration::from_secs(u64::from(grace)))
-            )
+            format!("keeps working for {}", duration(u64::from(grace)))
         };
         eprintln!("Rotated {id}: the old key {old}; the new key follows.");
     }

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 
 use crate::api::Api;
 use crate::args::ApiArgs;
-use crate::client::{CallError, Request};
+use crate::client::Request;
 use crate::commands::keys::render_record;
 use crate::library::{KeyId, Operation};
 use crate::output::{print_json, terminal_width};
@@ -14,16 +14,7 @@ pub fn run(args: &ApiArgs) -> anyhow::Result<()> {
     let id = KeyId::in_key(api.client.key())
         .context("the API key is not a keygate key (expected <prefix>_ and 65 letters or digits)")?
         .to_string();
-    let record = api
-        .client
-        .send(&Request::new(Operation::GetKey).id(&id))
-        .map_err(|e| match e {
-            CallError::Api(failure) if failure.status == 403 => anyhow::anyhow!(
-                "{failure}; the key {id} is valid only if it holds api-keys:read, which reading \
-                 its own record needs"
-            ),
-            other => other.into(),
-        })?;
+    let record = api.call(Request::new(Operation::GetKey).id(&id))?;
     if api.json {
         print_json(&record);
     } else {

@@ -1,8 +1,10 @@
 //! Start the built `keygate` binary as a server on a free port and talk to it.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -217,4 +219,53 @@ pub fn answering(mut command: Command, typed: &str) -> Output {
     let out = child.wait_with_output().expect("wait");
     drop(pty);
     out
+}
+
+/// A stand-in for the API on 127.0.0.1 that logs the head of every request
+/// and answers each with `answer(request line)`, a whole HTTP response.
+/// Returns its address and the log.
+pub fn stub(answer: impl Fn(&str) -> String + Send + 'static) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(vec![]));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let request_line = head.lines().next().unwrap_or_default().to_owned();
+            log.lock().unwrap().push(head);
+            let _ = stream.write_all(answer(&request_line).as_bytes());
+        }
+    });
+    (addr, seen)
+}
+
+/// A stand-in for the API that answers `answer` to every request.
+pub fn recorder(answer: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    stub(move |_| answer.clone())
+}
+
+/// A whole HTTP response with a JSON body.
+pub fn json_response(status: u16, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }

@@ -140,7 +140,7 @@ fn every_subcommand_against_a_running_server() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("runs:fly"), "{}", stderr(&out));
     let out = run(&["keys", "list", "--status", "bogus"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(stderr(&out).contains("status"));
 
     // rotate: the new key once on stdout, the old one revoked or in grace.
@@ -167,7 +167,7 @@ fn every_subcommand_against_a_running_server() {
     let new_key = stdout(&out).lines().last().unwrap().to_owned();
     assert!(new_key.starts_with("kg_") && new_key.len() == 3 + keygate::key::BODY_LEN);
     assert!(
-        stderr(&out).contains("keeps working for 1h"),
+        stderr(&out).contains("keeps working for 1 hour;"),
         "{}",
         stderr(&out)
     );
@@ -196,7 +196,7 @@ fn every_subcommand_against_a_running_server() {
     let page = json(&run(&["audit", "--action", "rotate", "--json"]));
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     let out = run(&["audit", "--action", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(stderr(&out).contains("action"));
 
     // whoami: the calling key's own record.

@@ -3,6 +3,7 @@
 
 mod common;
 mod dynamodb;
+mod errors;
 mod help;
 mod keys;
 mod safety;

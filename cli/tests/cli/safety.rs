@@ -3,38 +3,10 @@
 //! key on the command line draws a warning, and the key can come from a file
 //! or standard input instead.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
-use crate::common::{KEYGATE, Server, stderr};
-
-/// A listener that records every request head it receives and answers
-/// `answer` (a full HTTP response) to each; returns its address and the log.
-fn recorder(answer: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(vec![]));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut head = String::new();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            log.lock().unwrap().push(head);
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    (addr, seen)
-}
+use crate::common::{KEYGATE, Server, recorder, stderr};
 
 #[test]
 fn a_redirect_is_an_error_and_the_key_never_reaches_its_target() {
