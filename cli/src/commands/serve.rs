@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
 use crate::args::ServeArgs;
 use crate::http_server;
 use crate::library::{App, OrgId, Store as _};
@@ -24,6 +22,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = store::settings()?;
     let keys = settings.key_format().await?;
     let store = store::open(args.store, &settings).await?;
+    // Listen before minting: a start that cannot serve must not print (and
+    // so spend) the store's one first key.
+    let listener = listen(args.port).await?;
+    let addr = listener.local_addr()?;
     let app = Arc::new(App::new(store, keys).with_routes(settings.routes));
     if app.store.is_empty().await? {
         let (_, key) = app.mint_root_key(&org, "root").await?;
@@ -33,16 +35,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("keygate: it is shown only this once, so store it now:");
         println!("{}", key.expose());
     }
-    let port = args.port;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    let addr = listener.local_addr()?;
     println!("keygate: console at http://{addr}/ (API under /v1, OpenAPI at /openapi.json)");
     println!("keygate: listening on http://{addr}");
     http_server::run(app, listener, shutdown()).await?;
     eprintln!("keygate: stopped");
     Ok(())
+}
+
+/// A listener on 127.0.0.1:`port`, or why there can be none.
+async fn listen(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (is another keygate serve running? Pick another port with --port, or --port 0 \
+                 for any free one)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}{hint}")
+        })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

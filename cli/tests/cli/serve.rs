@@ -235,3 +235,47 @@ fn bootstrap_recovers_a_locked_out_organization() {
     );
     server.stop();
 }
+
+/// `keygate serve` on a port another process holds: it fails, saying so,
+/// before minting anything, so a later start still prints the first key.
+#[test]
+fn serve_listens_before_it_mints_the_first_key() {
+    let data = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut child = std::process::Command::new(KEYGATE)
+        .args(["serve", "--port", &port, "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("keygate serve kept running on a port in use");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("--port"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("kg_") && !stdout.contains("shown only this once"),
+        "no key was printed: {stdout}"
+    );
+    drop(taken);
+
+    let server = Server::start(data.path());
+    assert!(
+        server.first_key.is_some(),
+        "the first successful start prints the first key"
+    );
+    server.stop();
+}
