@@ -25,6 +25,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Listen before minting: a start that cannot serve must not print (and
     // so spend) the store's one first key.
     let listener = listen(args.port).await?;
+    let shutdown = shutdown_signals()?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App::new(store, keys).with_routes(settings.routes));
     if app.store.is_empty().await? {
@@ -37,7 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     println!("keygate: console at http://{addr}/ (API under /v1, OpenAPI at /openapi.json)");
     println!("keygate: listening on http://{addr}");
-    http_server::run(app, listener, shutdown()).await?;
+    http_server::run(app, listener, shutdown).await?;
     eprintln!("keygate: stopped");
     Ok(())
 }
@@ -57,16 +58,17 @@ async fn listen(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
         })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending().await,
-            }
-        } => {}
-    }
+/// Resolves on Ctrl-C or SIGTERM, caught from this call on: made before the
+/// server says it is listening, a signal sent as soon as it does still
+/// stops it cleanly rather than killing it.
+fn shutdown_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
