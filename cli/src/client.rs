@@ -208,7 +208,7 @@ impl Client {
         let url = format!("{}{path}", self.base);
         let unreachable = |e: ureq::Error| CallError::Unreachable {
             base: self.base.clone(),
-            reason: e.to_string(),
+            reason: terminal_safe(&e.to_string()),
         };
         let key = (!request.operation.is_public()).then_some(self.key.as_str());
         let result = match method {
@@ -236,7 +236,7 @@ impl Client {
                 .unwrap_or("(no Location header)");
             return Err(CallError::Redirect {
                 status,
-                location: location.to_owned(),
+                location: terminal_safe(location),
             });
         }
         let text = response.body_mut().read_to_string().map_err(unreachable)?;

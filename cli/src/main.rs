@@ -37,7 +37,11 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("keygate: {e:#}");
+            // Server text in a message is escaped where it is read; this
+            // catches any that was not, line by line.
+            let message = format!("{e:#}");
+            let lines: Vec<String> = message.lines().map(output::terminal_safe).collect();
+            eprintln!("keygate: {}", lines.join("\n"));
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {

@@ -5,16 +5,26 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Text from the API as a terminal shows it: control and invisible
-/// formatting characters escaped, so no value can move the cursor, recolour
-/// the terminal or display as something else.
+/// Whether a terminal would act on `c` or show it as something else rather
+/// than print it: C0 and C1 controls (ESC starts every escape sequence; CSI
+/// U+009B is one on its own), DEL, invisible formatting characters such as
+/// bidirectional overrides (category Cf), and line and paragraph separators.
+fn is_hidden(c: char) -> bool {
+    use unicode_general_category::GeneralCategory::{Format, LineSeparator, ParagraphSeparator};
+    c.is_control()
+        || matches!(
+            unicode_general_category::get_general_category(c),
+            Format | LineSeparator | ParagraphSeparator
+        )
+}
+
+/// Text from the API as a terminal shows it: every hidden character written
+/// as its escape (`\u{1b}`), so no value can move the cursor, change the
+/// title or the colours, clear the screen or display as something else.
 pub fn terminal_safe(text: &str) -> String {
     text.chars()
         .map(|c| {
-            let hidden = c.is_control()
-                || unicode_general_category::get_general_category(c)
-                    == unicode_general_category::GeneralCategory::Format;
-            if hidden {
+            if is_hidden(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
@@ -32,9 +42,55 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-/// The API's JSON, pretty-printed.
+/// The API's JSON, pretty-printed, with every hidden character in a string
+/// written as a JSON escape (`\u001b`): the same JSON to a parser, inert
+/// on a terminal. serde_json escapes only C0 controls itself.
 pub fn print_json(value: &Value) {
-    println!("{value:#}");
+    println!("{}", json_text(value));
+}
+
+fn json_text(value: &Value) -> String {
+    let pretty = format!("{value:#}");
+    let mut out = String::with_capacity(pretty.len());
+    for c in pretty.chars() {
+        // Outside strings pretty JSON holds only spaces and newlines; a
+        // newline inside a string is already `\n`.
+        if is_hidden(c) && c != '\n' {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `cursor` is URL-safe base64, as every cursor keygate issues is.
+fn is_cursor(cursor: &str) -> bool {
+    let data = cursor.trim_end_matches('=');
+    !data.is_empty()
+        && cursor.len() - data.len() <= 2
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The command for a list's next page, on stderr, when the page has a
+/// `next_cursor`; `command` is the command line without `--cursor`. A
+/// cursor that is not URL-safe base64 is refused rather than printed.
+pub fn next_page_hint(command: &str, page: &Value) -> anyhow::Result<()> {
+    match &page["next_cursor"] {
+        Value::Null => Ok(()),
+        Value::String(cursor) if is_cursor(cursor) => {
+            eprintln!("more: {command} --cursor {cursor}");
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "the API answered a next_cursor that is not URL-safe base64; it is not shown, and \
+             there may be more pages"
+        ),
+    }
 }
 
 /// Columns to fit output in: `COLUMNS`, else the width of the terminal on

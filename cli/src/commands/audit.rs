@@ -6,7 +6,7 @@ use crate::api::Api;
 use crate::args::AuditArgs;
 use crate::client::Request;
 use crate::library::Operation;
-use crate::output::{print_json, terminal_width, text};
+use crate::output::{next_page_hint, print_json, terminal_width, text};
 use crate::table::{Fit, Table, column};
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
@@ -34,9 +34,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     } else {
         let events = page["data"].as_array().cloned().unwrap_or_default();
         print!("{}", render_events(&events, terminal_width()));
-        if let Some(next) = page["next_cursor"].as_str() {
-            eprintln!("more: {more} --cursor {next}");
-        }
+        next_page_hint(&more, &page)?;
     }
     Ok(())
 }

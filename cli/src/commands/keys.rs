@@ -14,7 +14,10 @@ use crate::args::{ApiArgs, CreateArgs, KeysCommand, StatusFilter};
 use crate::client::{CallError, Request};
 use crate::explain;
 use crate::library::Operation;
-use crate::output::{duration, print_json, relative_time, terminal_safe, terminal_width, text};
+use crate::library::key_id_of;
+use crate::output::{
+    duration, next_page_hint, print_json, relative_time, terminal_safe, terminal_width, text,
+};
 use crate::table::{Cell, Fit, Table, column};
 
 pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
@@ -162,8 +165,7 @@ fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
                 None => e,
             }
         })?;
-    print_new_key(api, &created);
-    Ok(())
+    print_new_key(api, &created)
 }
 
 fn list(api: &Api, status: StatusFilter, limit: u32, cursor: Option<String>) -> anyhow::Result<()> {
@@ -183,9 +185,10 @@ fn list(api: &Api, status: StatusFilter, limit: u32, cursor: Option<String>) -> 
             presets(api)
         };
         print!("{}", render_keys(&records, &presets, terminal_width()));
-        if let Some(next) = page["next_cursor"].as_str() {
-            eprintln!("more: keygate keys list --status {status} --limit {limit} --cursor {next}");
-        }
+        next_page_hint(
+            &format!("keygate keys list --status {status} --limit {limit}"),
+            &page,
+        )?;
     }
     Ok(())
 }
@@ -202,8 +205,7 @@ fn rotate(api: &Api, key: &KeyRef, grace: u32, reason: Option<String>) -> anyhow
         };
         eprintln!("Rotated {id}: the old key {old}; the new key follows.");
     }
-    print_new_key(api, &successor);
-    Ok(())
+    print_new_key(api, &successor)
 }
 
 fn print_record(api: &Api, record: &Value) -> anyhow::Result<()> {
@@ -217,16 +219,27 @@ fn print_record(api: &Api, record: &Value) -> anyhow::Result<()> {
 
 /// A new key once: with `--json` the API's answer (record and key) on
 /// stdout; else the record and a warning to store the key on stderr and
-/// only the key on stdout, for `KEY=$(keygate keys create …)`.
-fn print_new_key(api: &Api, created: &Value) {
+/// only the key on stdout, for `KEY=$(keygate keys create …)`. Anything
+/// but a well-formed key of the record's id is refused, never printed.
+fn print_new_key(api: &Api, created: &Value) -> anyhow::Result<()> {
+    let key = created["key"].as_str().unwrap_or_default();
+    let id = key_id_of(key).map_err(|reason| {
+        anyhow::anyhow!(
+            "the API answered a new key that is not a keygate key ({reason}); it is not shown"
+        )
+    })?;
+    if created["id"].as_str() != Some(id.to_string().as_str()) {
+        bail!("the API answered a new key that is not the new record's ({id}); it is not shown");
+    }
     if api.json {
         print_json(created);
     } else {
         eprint!("{}", render_record(created, terminal_width()));
         eprintln!();
         eprintln!("This is the only time the key is shown. Store it somewhere safe now:");
-        println!("{}", created["key"].as_str().unwrap_or_default());
+        println!("{key}");
     }
+    Ok(())
 }
 
 /// Scope lists of the presets, by name, from `GET /v1/scopes`.
