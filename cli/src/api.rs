@@ -1,4 +1,5 @@
-//! The HTTP API as the commands use it: the configured client and output.
+//! The HTTP API as the commands use it: the configured client, failures
+//! that say what to do about them, and keys named by id or by name.
 
 use std::collections::HashSet;
 use std::io::Read as _;

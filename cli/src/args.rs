@@ -144,8 +144,6 @@ pub struct ApiArgs {
 
 #[derive(Args)]
 pub struct AuditArgs {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// Only the events of this key: its id, or its exact name.
     #[arg(long = "key", value_name = "KEY")]
     pub key: Option<String>,
@@ -158,6 +156,10 @@ pub struct AuditArgs {
     /// Continue from a previous page's next_cursor.
     #[arg(long)]
     pub cursor: Option<String>,
+    // Flattened last: its "Connection" help heading would otherwise head
+    // the options after it too.
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Subcommand)]

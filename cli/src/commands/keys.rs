@@ -3,18 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, IsTerminal as _};
 
+use anyhow::bail;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-
-use anyhow::bail;
 
 use crate::UsageError;
 use crate::api::{Api, KeyRef};
 use crate::args::{ApiArgs, CreateArgs, KeysCommand, StatusFilter};
 use crate::client::{CallError, Request};
 use crate::explain;
-use crate::library::Operation;
-use crate::library::key_id_of;
+use crate::library::{Operation, key_id_of};
 use crate::output::{
     duration, next_page_hint, print_json, relative_time, terminal_safe, terminal_width, text,
 };
@@ -29,25 +27,9 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             limit,
             cursor,
         } => list(&api, status, limit, cursor),
-        KeysCommand::Get { key } => {
-            let key = api.resolve_key(&key)?;
-            print_record(
-                &api,
-                &api.call(Request::new(Operation::GetKey).id(&key.id))?,
-            )
-        }
-        KeysCommand::Suspend { key } => {
-            let key = api.resolve_key(&key)?;
-            print_record(
-                &api,
-                &api.call(Request::new(Operation::SuspendKey).id(&key.id))?,
-            )
-        }
-        KeysCommand::Reactivate { key } => {
-            let key = api.resolve_key(&key)?;
-            let request = Request::new(Operation::ReactivateKey).id(&key.id);
-            print_record(&api, &api.call(request)?)
-        }
+        KeysCommand::Get { key } => act_on(&api, Operation::GetKey, &key),
+        KeysCommand::Suspend { key } => act_on(&api, Operation::SuspendKey, &key),
+        KeysCommand::Reactivate { key } => act_on(&api, Operation::ReactivateKey, &key),
         KeysCommand::Rotate { key, grace, reason } => {
             rotate(&api, &api.resolve_key(&key)?, grace, reason)
         }
@@ -87,6 +69,12 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Call `operation` on the key `given` names; print the record it answers.
+fn act_on(api: &Api, operation: Operation, given: &str) -> anyhow::Result<()> {
+    let key = api.resolve_key(given)?;
+    print_record(api, &api.call(Request::new(operation).id(&key.id))?)
 }
 
 /// Go ahead with `verb` (delete, revoke) on `key` only if asked to: with
@@ -197,6 +185,7 @@ fn rotate(api: &Api, key: &KeyRef, grace: u32, reason: Option<String>) -> anyhow
     let id = &key.id;
     let body = json!({ "grace_period_seconds": grace, "reason": reason });
     let successor = api.call(Request::new(Operation::RotateKey).id(id).body(body))?;
+    checked_key(&successor)?;
     if !api.json {
         let old = if grace == 0 {
             "revoked now".to_owned()
@@ -217,11 +206,9 @@ fn print_record(api: &Api, record: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A new key once: with `--json` the API's answer (record and key) on
-/// stdout; else the record and a warning to store the key on stderr and
-/// only the key on stdout, for `KEY=$(keygate keys create …)`. Anything
-/// but a well-formed key of the record's id is refused, never printed.
-fn print_new_key(api: &Api, created: &Value) -> anyhow::Result<()> {
+/// The new key in a create or rotate answer, if it is a well-formed key
+/// of the answer's record: anything else is refused, never printed.
+fn checked_key(created: &Value) -> anyhow::Result<&str> {
     let key = created["key"].as_str().unwrap_or_default();
     let id = key_id_of(key).map_err(|reason| {
         anyhow::anyhow!(
@@ -231,6 +218,14 @@ fn print_new_key(api: &Api, created: &Value) -> anyhow::Result<()> {
     if created["id"].as_str() != Some(id.to_string().as_str()) {
         bail!("the API answered a new key that is not the new record's ({id}); it is not shown");
     }
+    Ok(key)
+}
+
+/// A new key once: with `--json` the API's answer (record and key) on
+/// stdout; else the record and a warning to store the key on stderr and
+/// only the key on stdout, for `KEY=$(keygate keys create …)`.
+fn print_new_key(api: &Api, created: &Value) -> anyhow::Result<()> {
+    let key = checked_key(created)?;
     if api.json {
         print_json(created);
     } else {

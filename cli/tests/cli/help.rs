@@ -74,6 +74,15 @@ const LEAF_COMMANDS: [&[&str]; 15] = [
     &["completions"],
 ];
 
+/// The options under the "Connection" heading: how to reach the API.
+const CONNECTION: [&str; 5] = [
+    "--api-url",
+    "--api-key",
+    "--api-key-file",
+    "--allow-http",
+    "--json",
+];
+
 /// The options and arguments of a help text that have no description: an
 /// entry line (`--name <NAME>`, `<ID>`) with nothing after it, and no more
 /// deeply indented line below.
@@ -120,6 +129,19 @@ fn help_wraps_to_the_terminal_and_describes_every_option() {
                 Vec::<String>::new(),
                 "{command:?} has options without help:\n{help}"
             );
+            let connection: Vec<&str> = help
+                .lines()
+                .skip_while(|l| *l != "Connection:")
+                // Entries, not a description wrapped onto a line of its own.
+                .filter(|l| l.starts_with("      --"))
+                .map(|l| l.split_whitespace().next().unwrap())
+                .collect();
+            for option in connection {
+                assert!(
+                    CONNECTION.contains(&option),
+                    "{command:?}: {option} is under Connection:\n{help}"
+                );
+            }
         }
     }
     // Wider terminals still get help of at most 100 columns, easier to read.

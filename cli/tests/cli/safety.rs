@@ -343,6 +343,11 @@ fn a_new_key_that_is_not_a_key_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
     assert!(
+        !stderr(&out).contains("the new key follows"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
         stderr(&out).contains("not a keygate key"),
         "{}",
         stderr(&out)
