@@ -12,6 +12,12 @@ use unicode_width::UnicodeWidthStr as _;
 
 pub const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 
+/// Whether `text` has the form of a full key with the default prefix.
+pub fn is_full_key(text: &str) -> bool {
+    text.strip_prefix("kg_")
+        .is_some_and(|body| body.len() == keygate::key::BODY_LEN)
+}
+
 /// A running `keygate serve`, stopped with SIGTERM when dropped.
 pub struct Server {
     child: Child,

@@ -1,7 +1,7 @@
 //! Every `keygate keys` / `keygate scopes` subcommand against a running
 //! `keygate serve`: readable output, `--json` that parses, exit codes.
 
-use crate::common::{Server, json, keygate, stderr, stdout};
+use crate::common::{Server, is_full_key, json, keygate, stderr, stdout};
 
 #[test]
 fn every_subcommand_against_a_running_server() {
@@ -23,10 +23,7 @@ fn every_subcommand_against_a_running_server() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let key = text.trim_end().to_owned();
-    assert!(
-        key.starts_with("kg_") && key.len() == 3 + keygate::key::BODY_LEN,
-        "{text}"
-    );
+    assert!(is_full_key(&key), "{text}");
     assert_eq!(text, format!("{key}\n"), "the key is printed exactly once");
     assert!(stderr(&out).contains("only time"), "{}", stderr(&out));
     assert!(
@@ -165,7 +162,7 @@ fn every_subcommand_against_a_running_server() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let new_key = stdout(&out).lines().last().unwrap().to_owned();
-    assert!(new_key.starts_with("kg_") && new_key.len() == 3 + keygate::key::BODY_LEN);
+    assert!(is_full_key(&new_key));
     assert!(
         stderr(&out).contains("keeps working for 1 hour;"),
         "{}",

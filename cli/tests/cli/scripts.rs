@@ -3,14 +3,13 @@
 //! commands ask on a terminal and need `--yes` elsewhere; a key is named by
 //! its id or its exact name.
 
-use crate::common::{Server, answering, json, keygate, keygate_command, request, stderr, stdout};
+use crate::common::{
+    Server, answering, is_full_key, json, keygate, keygate_command, request, stderr, stdout,
+};
 
 fn assert_only_a_key(stdout: &str) -> String {
     let key = stdout.trim_end();
-    assert!(
-        key.starts_with("kg_") && key.len() == 3 + keygate::key::BODY_LEN,
-        "stdout is only the key: {stdout:?}"
-    );
+    assert!(is_full_key(key), "stdout is only the key: {stdout:?}");
     assert_eq!(stdout, format!("{key}\n"), "one line");
     key.to_owned()
 }
