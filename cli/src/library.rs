@@ -14,6 +14,17 @@ pub use keygate::routes::Operation;
 pub use keygate::store::dynamodb::Tables;
 pub use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
 
+/// The DynamoDB store on `tables` at `endpoint` (default: the standard AWS
+/// environment), with the settings' timeouts.
+pub async fn dynamodb_store(
+    endpoint: Option<&str>,
+    tables: &Tables,
+    settings: &Settings,
+) -> DynamoDbStore {
+    let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
+    DynamoDbStore::new(client, tables)
+}
+
 /// The id of `key` when it is a well-formed keygate key (shape and checksum)
 /// of whatever prefix it has: the CLI does not know the deployment's. The
 /// reason, which never repeats the key, when it is not.

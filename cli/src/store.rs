@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::args::{DEFAULT_DATA, StoreArgs};
-use crate::library::{AnyStore, DynamoDbStore, EmbeddedStore, Settings, Tables};
+use crate::library::{AnyStore, EmbeddedStore, Settings, Tables, dynamodb_store};
 
 pub fn settings() -> anyhow::Result<Settings> {
     Ok(Settings::from_env()?)
@@ -24,13 +24,9 @@ pub async fn open(args: StoreArgs, settings: &Settings) -> anyhow::Result<AnySto
     let retention = settings.audit_retention_days;
     match args.table {
         Some(table) => {
-            let client =
-                DynamoDbStore::client(args.dynamodb_endpoint.as_deref(), settings.timeouts, None)
-                    .await;
             let tables = tables(&table, args.audit_table);
-            Ok(AnyStore::DynamoDb(
-                DynamoDbStore::new(client, &tables).with_audit_retention(retention),
-            ))
+            let store = dynamodb_store(args.dynamodb_endpoint.as_deref(), &tables, settings).await;
+            Ok(AnyStore::DynamoDb(store.with_audit_retention(retention)))
         }
         None => {
             let dir = args.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));

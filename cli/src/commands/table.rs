@@ -1,6 +1,6 @@
 //! `keygate table create`: the DynamoDB keys and audit tables.
 
-use crate::library::DynamoDbStore;
+use crate::library::dynamodb_store;
 use crate::store;
 
 pub async fn create(
@@ -9,9 +9,11 @@ pub async fn create(
     endpoint: Option<&str>,
 ) -> anyhow::Result<()> {
     let settings = store::settings()?;
-    let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
     let tables = store::tables(table, audit_table);
-    DynamoDbStore::new(client, &tables).create_tables().await?;
+    dynamodb_store(endpoint, &tables, &settings)
+        .await
+        .create_tables()
+        .await?;
     println!(
         "keygate: tables {} and {} are active",
         tables.keys, tables.audit
