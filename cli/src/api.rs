@@ -11,7 +11,7 @@ use crate::UsageError;
 use crate::args::ApiArgs;
 use crate::client::{CallError, Client, Request};
 use crate::explain;
-use crate::library::{KeyId, Operation, quoted};
+use crate::library::{KeyId, Operation, Route, quoted};
 use crate::output::{terminal_safe, text};
 
 /// A client of the configured API, and whether to print its JSON.
@@ -43,7 +43,10 @@ impl Api {
             Ok(value) => Ok(value),
             // API Gateway's own refusal has no error code.
             Err(CallError::Api(failure)) if failure.status == 403 && failure.code.is_none() => {
-                let why = explain::forbidden(&self.client, request.operation);
+                let why = match request.route {
+                    Route::Operation(operation) => explain::forbidden(&self.client, operation),
+                    Route::OpenApiDocument => "the API refused to serve its public document".into(),
+                };
                 Err(anyhow!("403 {}: {why}", failure.message))
             }
             Err(CallError::Api(failure))

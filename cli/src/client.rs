@@ -4,7 +4,7 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use crate::library::Operation;
+use crate::library::Route;
 use crate::output::terminal_safe;
 
 /// Characters a path segment keeps as they are: RFC 3986's unreserved ones.
@@ -14,19 +14,19 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// One call: an operation of the route table, its path parameters, query
-/// and body.
+/// One call: a route of the route table, its path parameters, query and
+/// body.
 pub struct Request {
-    pub operation: Operation,
+    pub route: Route,
     params: Vec<(&'static str, String)>,
     query: Vec<(&'static str, String)>,
     body: Option<Value>,
 }
 
 impl Request {
-    pub fn new(operation: Operation) -> Self {
+    pub fn new(route: impl Into<Route>) -> Self {
         Self {
-            operation,
+            route: route.into(),
             params: vec![],
             query: vec![],
             body: None,
@@ -68,7 +68,7 @@ impl Request {
     /// "/v1/api-keys/0354…?x=y")`: the route key's template with each
     /// `{name}` replaced by its percent-encoded value.
     fn method_and_path(&self) -> Result<(&'static str, String), CallError> {
-        let route_key = self.operation.route_key();
+        let route_key = self.route.route_key();
         let (method, template) = route_key
             .split_once(' ')
             .ok_or_else(|| CallError::Route(route_key.to_owned()))?;
@@ -210,7 +210,7 @@ impl Client {
             base: self.base.clone(),
             reason: terminal_safe(&e.to_string()),
         };
-        let key = (!request.operation.is_public()).then_some(self.key.as_str());
+        let key = (!request.route.is_public()).then_some(self.key.as_str());
         let result = match method {
             "GET" => with_key(self.agent.get(&url), key).call(),
             "DELETE" => with_key(self.agent.delete(&url), key).call(),

@@ -7,7 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::client::{CallError, Client, Request};
-use crate::library::{Operation, REQUIRED_SCOPE, key_id_of, quoted};
+use crate::library::{Operation, REQUIRED_SCOPE, Route, key_id_of, quoted};
 use crate::output::{relative_time, terminal_safe, text};
 
 /// Why the gateway answered 403 to `operation`, in a sentence: what the
@@ -100,9 +100,7 @@ fn describe(record: &Value, call: &str, needed: Option<&str>) -> String {
 /// `api-keys:write`), from the API's OpenAPI document; `None` when it
 /// cannot be read.
 fn required_scopes(client: &Client) -> Option<HashMap<String, String>> {
-    let document = client
-        .send(&Request::new(Operation::OpenApiDocument))
-        .ok()?;
+    let document = client.send(&Request::new(Route::OpenApiDocument)).ok()?;
     let mut scopes = HashMap::new();
     for item in document["paths"].as_object()?.values() {
         for operation in item.as_object().into_iter().flat_map(|o| o.values()) {

@@ -14,6 +14,35 @@ pub use keygate::routes::Operation;
 pub use keygate::store::dynamodb::Tables;
 pub use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
 
+/// A route of the library's route table that the CLI calls: a management
+/// operation, behind the authorizer, or the public OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Operation(Operation),
+    OpenApiDocument,
+}
+
+impl Route {
+    /// The API Gateway route key, e.g. `GET /v1/api-keys/{id}`.
+    pub fn route_key(self) -> &'static str {
+        match self {
+            Route::Operation(operation) => operation.route_key(),
+            Route::OpenApiDocument => Operation::OpenApiDocument.route_key(),
+        }
+    }
+
+    /// Whether it is served without a key, so none is sent.
+    pub fn is_public(self) -> bool {
+        self == Route::OpenApiDocument
+    }
+}
+
+impl From<Operation> for Route {
+    fn from(operation: Operation) -> Self {
+        Route::Operation(operation)
+    }
+}
+
 /// The DynamoDB store on `tables` at `endpoint` (default: the standard AWS
 /// environment), with the settings' timeouts.
 pub async fn dynamodb_store(
