@@ -1,16 +1,19 @@
 //! Everything the CLI takes from the keygate library crate, in one place: a
 //! module moving inside the library changes only this file.
 
-pub use keygate::api::{App, MAX_BODY_BYTES};
-pub use keygate::config::Settings;
-pub use keygate::error::{ApiError, quoted};
-pub use keygate::gateway;
-pub use keygate::key::{KeyFormat, KeyId, KeyPrefix};
+pub use keygate::app::App;
+pub use keygate::domain::id::KeyId;
+pub use keygate::domain::key::{KeyFormat, KeyPrefix};
+pub use keygate::domain::lifecycle::MAX_GRACE_SECS;
+pub use keygate::domain::org::OrgId;
+pub use keygate::domain::redaction::quoted;
+pub use keygate::domain::routes::{Operation, Page};
+pub use keygate::http::MAX_BODY_BYTES;
+pub use keygate::http::error::ApiError;
+pub use keygate::http::openapi::REQUIRED_SCOPE;
 pub use keygate::lambda_http;
-pub use keygate::lifecycle::MAX_GRACE_SECS;
-pub use keygate::model::OrgId;
-pub use keygate::openapi::REQUIRED_SCOPE;
-pub use keygate::routes::Operation;
+pub use keygate::runtime::config::Settings;
+pub use keygate::runtime::gateway;
 pub use keygate::store::dynamodb::Tables;
 pub use keygate::store::{AnyStore, DynamoDbStore, EmbeddedStore, Store};
 
@@ -27,7 +30,7 @@ impl Route {
     pub fn route_key(self) -> &'static str {
         match self {
             Route::Operation(operation) => operation.route_key(),
-            Route::OpenApiDocument => Operation::OpenApiDocument.route_key(),
+            Route::OpenApiDocument => Page::OpenApiDocument.route_key(),
         }
     }
 
@@ -50,7 +53,7 @@ pub async fn dynamodb_store(
     tables: &Tables,
     settings: &Settings,
 ) -> DynamoDbStore {
-    let client = DynamoDbStore::client(endpoint, settings.timeouts, None).await;
+    let client = keygate::store::dynamodb::client(endpoint, settings.timeouts).await;
     DynamoDbStore::new(client, tables)
 }
 

@@ -16,14 +16,19 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::api::App;
-use keygate::audit::{AuditEvent, EventFilter, EventId};
-use keygate::authorizer::{Decision, DenyReason, decide};
+use keygate::app::App;
 use keygate::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
-use keygate::change::{Change, KeyWrite, Origin};
-use keygate::key::{KeyFormat, KeyId};
-use keygate::model::{Clock, KeyName, KeyRecord, KeyType, OrgId, StatusFilter, Timestamp};
-use keygate::scope::Permissions;
+use keygate::domain::audit::{AuditEvent, EventFilter};
+use keygate::domain::change::{Change, KeyWrite, Origin};
+use keygate::domain::id::EventId;
+use keygate::domain::id::KeyId;
+use keygate::domain::key::KeyFormat;
+use keygate::domain::org::OrgId;
+use keygate::domain::record::{KeyRecord, KeyType, StatusFilter};
+use keygate::domain::scope::Permissions;
+use keygate::domain::text::KeyName;
+use keygate::domain::time::{Clock, Timestamp};
+use keygate::http::authorizer::{Decision, DenyReason, decide};
 use keygate::store::{EmbeddedStore, Page, Store, StoreError};
 use tokio::runtime::Runtime;
 

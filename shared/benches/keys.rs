@@ -5,8 +5,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keygate::key::KeyFormat;
-use keygate::scope::{Permissions, Scope};
+use keygate::domain::key::KeyFormat;
+use keygate::domain::scope::{Permissions, Scope};
 
 fn bench_keys(c: &mut Criterion) {
     let format = KeyFormat::default();

@@ -269,10 +269,9 @@ async fn measure(plan: Plan) {
     set_dummy_aws_env();
     let stub = StubDynamoDb::default();
     let endpoint = stub.clone().start().await;
-    let client = keygate::store::DynamoDbStore::client(
+    let client = keygate::store::dynamodb::client(
         Some(&endpoint),
         keygate::store::dynamodb::Timeouts::default(),
-        None,
     )
     .await;
     let tables = keygate::store::dynamodb::Tables::named(TABLE);
@@ -291,14 +290,14 @@ async fn measure(plan: Plan) {
 
     // The pepper series: the same binary, reading its pepper from Secrets
     // Manager (the stub) at cold start; its key is minted with that pepper.
-    let peppered_format = keygate::key::KeyFormat::new(
-        keygate::key::KeyPrefix::default(),
-        keygate::key::SecretHasher::new(Some(PEPPER.as_bytes())),
+    let peppered_format = keygate::domain::key::KeyFormat::new(
+        keygate::domain::key::KeyPrefix::default(),
+        keygate::domain::key::SecretHasher::new(Some(PEPPER.as_bytes())),
     );
-    let peppered_app = keygate::api::App::new(h.app.store.clone(), peppered_format);
+    let peppered_app = keygate::app::App::new(h.app.store.clone(), peppered_format);
     let (_, peppered_key) = peppered_app
         .mint_root_key(
-            &keygate::model::OrgId::new("acme").expect("org"),
+            &keygate::domain::org::OrgId::new("acme").expect("org"),
             "peppered",
         )
         .await

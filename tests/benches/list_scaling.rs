@@ -12,8 +12,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keygate::key::KeyId;
-use keygate::model::{OrgId, StatusFilter};
+use keygate::domain::id::KeyId;
+use keygate::domain::org::OrgId;
+use keygate::domain::record::StatusFilter;
 use keygate::store::{EmbeddedStore, Store};
 use keygate_tests::{ENV_DYNAMODB_ENDPOINT, contract, fresh_dynamodb_store, repo_root};
 use tokio::task::JoinSet;

@@ -10,7 +10,7 @@
 //! `http://127.0.0.1:P1/2015-03-31/functions/function/invocations`.
 //!
 //! What the emulator does (aws-sam-cli 1.170.0's RIE, checked by hand and by
-//! `functions/tests/lambda_binaries.rs`):
+//! `functions/tests/lambda/`):
 //!
 //! - Both ports are bound at start; a taken port makes it exit at once (a
 //!   Go panic, exit status 2), and [`Rie::start`] then retries on new ports.

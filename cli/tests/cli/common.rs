@@ -15,7 +15,7 @@ pub const KEYGATE: &str = env!("CARGO_BIN_EXE_keygate");
 /// Whether `text` has the form of a full key with the default prefix.
 pub fn is_full_key(text: &str) -> bool {
     text.strip_prefix("kg_")
-        .is_some_and(|body| body.len() == keygate::key::BODY_LEN)
+        .is_some_and(|body| body.len() == keygate::domain::key::BODY_LEN)
 }
 
 /// A running `keygate serve`, stopped with SIGTERM when dropped.

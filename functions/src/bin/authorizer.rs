@@ -1,5 +1,5 @@
 //! The API Gateway Lambda REQUEST authorizer; the logic is `keygate::authorizer`.
 
-fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_authorizer()
+fn main() -> Result<(), keygate::runtime::lambda::Error> {
+    keygate::runtime::lambda::run_authorizer()
 }

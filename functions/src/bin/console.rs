@@ -1,6 +1,6 @@
 //! The public routes as a Lambda function: the console page, its assets and
-//! the OpenAPI document; the handler is `keygate::console::handle`.
+//! the OpenAPI document; the handler is `keygate::http::public::handle`.
 
-fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_console()
+fn main() -> Result<(), keygate::runtime::lambda::Error> {
+    keygate::runtime::lambda::run_console()
 }

@@ -1,5 +1,5 @@
-//! `DeleteKey` as a Lambda function; the handler is `keygate::api::handle`.
+//! `DeleteKey` as a Lambda function; the handler is `keygate::http::handle`.
 
-fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_operation(keygate::routes::Operation::DeleteKey)
+fn main() -> Result<(), keygate::runtime::lambda::Error> {
+    keygate::runtime::lambda::run_operation(keygate::domain::routes::Operation::DeleteKey)
 }

@@ -1,5 +1,5 @@
-//! `ListScopes` as a Lambda function; the handler is `keygate::api::handle`.
+//! `ListScopes` as a Lambda function; the handler is `keygate::http::handle`.
 
-fn main() -> Result<(), keygate::lambda::Error> {
-    keygate::lambda::run_operation(keygate::routes::Operation::ListScopes)
+fn main() -> Result<(), keygate::runtime::lambda::Error> {
+    keygate::runtime::lambda::run_operation(keygate::domain::routes::Operation::ListScopes)
 }

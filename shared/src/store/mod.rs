@@ -4,19 +4,23 @@
 use std::future::Future;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-use crate::audit::{AuditEvent, EventFilter, EventId};
-use crate::change::{Change, MalformedChange, Refused};
-use crate::key::KeyId;
-use crate::model::{KeyRecord, OrgId, StatusFilter, Timestamp};
+use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::change::{Change, MalformedChange, Refused};
+use crate::domain::id::EventId;
+use crate::domain::id::KeyId;
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::time::Timestamp;
 
 pub mod dynamodb;
 pub mod embedded;
 
 pub use dynamodb::DynamoDbStore;
 pub use embedded::EmbeddedStore;
+
+/// What a store reports besides its own outcomes: the SDK's or redb's error,
+/// kept whole so the chain of causes can be logged.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,7 +32,7 @@ pub enum StoreError {
     #[error("a key with this id already exists")]
     AlreadyExists,
     /// The key that asked for the change is no longer as its request saw it
-    /// (see [`crate::change::ActorGuard`]); nothing was written.
+    /// (see [`crate::domain::change::ActorGuard`]); nothing was written.
     #[error("the calling key changed while the request ran")]
     ActorChanged,
     /// Throttled, down or timed out: worth retrying later.
@@ -36,6 +40,8 @@ pub enum StoreError {
     Unavailable {
         reason: String,
         retry_after: Duration,
+        #[source]
+        source: Option<BoxError>,
     },
     /// The store answered with something keygate did not write.
     #[error("the key store returned an unreadable record: {0}")]
@@ -44,8 +50,15 @@ pub enum StoreError {
     #[error("refused a malformed change: {0}")]
     Malformed(#[from] MalformedChange),
     /// Anything else the store reported (misconfiguration, permissions).
-    #[error("the key store failed: {0}")]
-    Failed(String),
+    #[error("the key store failed")]
+    Failed(#[source] BoxError),
+}
+
+impl StoreError {
+    /// A fault with no error value behind it, described in words.
+    pub fn failed(message: impl Into<String>) -> Self {
+        StoreError::Failed(message.into().into())
+    }
 }
 
 impl From<Refused> for StoreError {
@@ -123,77 +136,6 @@ pub trait Store: Send + Sync + 'static {
     fn is_empty(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-/// The opaque pagination cursor: which org and filter it belongs to and the
-/// last id served, with a CRC so a damaged cursor is a 400, not a wrong page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub org: OrgId,
-    /// The list and filter it continues, e.g. `active` or `events:<key>:`.
-    pub scope: String,
-    /// The last id served (a key id or an event id).
-    pub after: u128,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CursorError {
-    #[error("cursor is not one keygate issued")]
-    Malformed,
-    #[error("cursor belongs to another organization")]
-    OtherOrg,
-    #[error("cursor was issued for another filter; repeat the filter it was issued with")]
-    OtherFilter,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        let payload = format!(
-            "1|{}|{}|{}",
-            self.org.as_str(),
-            self.scope,
-            crate::key::KeyId::from_u128(self.after)
-        );
-        let crc = crc32fast::hash(payload.as_bytes());
-        URL_SAFE_NO_PAD.encode(format!("{payload}|{crc:08x}"))
-    }
-
-    /// Decode a cursor and check that it belongs to this caller and filter.
-    pub fn decode(text: &str, org: &OrgId, scope: &str) -> Result<Self, CursorError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| CursorError::Malformed)?;
-        let text = String::from_utf8(bytes).map_err(|_| CursorError::Malformed)?;
-        let (payload, crc) = text.rsplit_once('|').ok_or(CursorError::Malformed)?;
-        if format!("{:08x}", crc32fast::hash(payload.as_bytes())) != crc {
-            return Err(CursorError::Malformed);
-        }
-        let mut parts = payload.split('|');
-        let (Some("1"), Some(org_text), Some(scope_text), Some(id_text), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return Err(CursorError::Malformed);
-        };
-        let cursor_org = OrgId::new(org_text).map_err(|_| CursorError::Malformed)?;
-        let after = KeyId::parse(id_text)
-            .map_err(|_| CursorError::Malformed)?
-            .as_u128();
-        if &cursor_org != org {
-            return Err(CursorError::OtherOrg);
-        }
-        if scope_text != scope {
-            return Err(CursorError::OtherFilter);
-        }
-        Ok(Cursor {
-            org: cursor_org,
-            scope: scope_text.to_owned(),
-            after,
-        })
-    }
-}
-
 /// Either adapter, chosen at start-up (`keygate serve --data` or `--table`).
 pub enum AnyStore {
     Embedded(EmbeddedStore),
@@ -244,39 +186,5 @@ impl Store for AnyStore {
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         delegate!(self, s => s.is_empty())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn org(s: &str) -> OrgId {
-        OrgId::new(s).unwrap()
-    }
-
-    #[test]
-    fn cursors_round_trip_and_are_bound_to_org_and_filter() {
-        let c = Cursor {
-            org: org("acme"),
-            scope: "active".into(),
-            after: 42,
-        };
-        let text = c.encode();
-        assert_eq!(Cursor::decode(&text, &org("acme"), "active"), Ok(c.clone()));
-        assert_eq!(
-            Cursor::decode(&text, &org("other"), "active"),
-            Err(CursorError::OtherOrg)
-        );
-        assert_eq!(
-            Cursor::decode(&text, &org("acme"), "all"),
-            Err(CursorError::OtherFilter)
-        );
-        for bad in ["", "!!!", &text[1..], &format!("{text}A")] {
-            assert!(
-                Cursor::decode(bad, &org("acme"), "active").is_err(),
-                "{bad}"
-            );
-        }
     }
 }

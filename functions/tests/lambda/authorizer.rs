@@ -1,0 +1,137 @@
+//! The authorizer binary: it allows and denies as the authorizer does, with
+//! the documented context, a revocation applying on the next request, one
+//! cold start then warm invocations; and its logs never hold the key, even
+//! at trace.
+
+use std::path::Path;
+
+use keygate::domain::key::KeyFormat;
+use keygate_tests::rie::Rie;
+use keygate_tests::{
+    Harness, assert_no_secret, dynamodb_endpoint, fresh_dynamodb_store, seed_fixture_key,
+};
+use serde_json::json;
+
+use crate::common::{AUTHORIZER, authorizer_with, event, tables};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_binary_allows_and_denies() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let (table, audit) = tables(&store);
+    let h = Harness::new(store);
+    let fixture_id = seed_fixture_key(h.store()).await;
+    let root = h.root_key("acme").await;
+    let (reader, record) = h.create_scoped(&root, &["runs:read"]).await;
+    let reader_id = record["id"].as_str().unwrap().to_owned();
+
+    let endpoint = dynamodb_endpoint();
+    let rie = Rie::start(
+        Path::new(AUTHORIZER),
+        &[
+            ("TABLE_NAME", &table),
+            ("AUDIT_TABLE_NAME", &audit),
+            ("AWS_ENDPOINT_URL", &endpoint),
+        ],
+    )
+    .await;
+    assert!(
+        rie.runtime_pids().is_empty(),
+        "the emulator starts the function on the first invoke, not before"
+    );
+
+    // The fixture as API Gateway sends it.
+    let allowed = rie.invoke(event("authorizer")).await.unwrap();
+    assert_eq!(
+        allowed,
+        json!({
+            "isAuthorized": true,
+            "context": {
+                "org_id": "acme",
+                "key_id": fixture_id.to_string(),
+                "key_type": "service",
+                "owner": "",
+                "scopes": "*",
+                "hint": "kg_...QoC6",
+                "expires_at": "",
+            }
+        })
+    );
+    assert_eq!(rie.runtime_pids().len(), 1, "one function process");
+    assert_eq!(rie.init_durations_ms().len(), 1, "{}", rie.emulator_log());
+
+    let allowed = rie
+        .invoke(authorizer_with(&reader, "GET /v1/runs/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(allowed["isAuthorized"], true, "{allowed}");
+    assert_eq!(allowed["context"]["org_id"], "acme");
+    assert_eq!(allowed["context"]["key_id"], reader_id);
+    assert_eq!(allowed["context"]["scopes"], "runs:read");
+
+    // The fixture's key with another secret: well-formed, checksum valid.
+    let wrong_secret = KeyFormat::default().generate_with_id(fixture_id);
+    for (key, route) in [
+        (reader.as_str(), "POST /v1/runs"),
+        (reader.as_str(), "GET /v1/unknown"),
+        ("kg_malformed", "GET /v1/runs"),
+        (wrong_secret.key.expose(), "GET /v1/api-keys/{id}"),
+    ] {
+        let denied = rie.invoke(authorizer_with(key, route)).await.unwrap();
+        assert_eq!(
+            denied,
+            json!({"isAuthorized": false, "context": {}}),
+            "{route}"
+        );
+    }
+
+    let revoked = h
+        .act(&root, &reader_id, "revoke", Some(r#"{"reason":"done"}"#))
+        .await;
+    assert_eq!(revoked.status, 200);
+    let denied = rie
+        .invoke(authorizer_with(&reader, "GET /v1/runs/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        denied["isAuthorized"], false,
+        "revocation applies on the next request"
+    );
+    assert_eq!(
+        rie.init_durations_ms().len(),
+        1,
+        "one cold start, then warm invocations"
+    );
+}
+
+/// Even at `RUST_LOG=trace`, the authorizer's logs never hold the key it was
+/// sent (the Lambda runtime would log each raw event at trace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_logs_no_key_even_at_trace() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let (table, audit) = tables(&store);
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let endpoint = dynamodb_endpoint();
+    let rie = Rie::start(
+        Path::new(AUTHORIZER),
+        &[
+            ("TABLE_NAME", &table),
+            ("AUDIT_TABLE_NAME", &audit),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("RUST_LOG", "trace"),
+        ],
+    )
+    .await;
+    for route in ["GET /v1/runs", "GET /v1/nowhere", "POST /v1/api-keys"] {
+        rie.invoke(authorizer_with(&root, route)).await.unwrap();
+    }
+    let logs = rie.stop().await;
+    assert!(
+        logs.output.contains("deny"),
+        "trace logging was captured: {:.500}",
+        logs.output
+    );
+    assert!(logs.output.contains("TRACE"), "at trace level");
+    let all = format!("{}{}", logs.output, logs.emulator);
+    assert_no_secret(all.as_bytes(), &[&root], "the authorizer's logs at trace");
+}

@@ -1,0 +1,85 @@
+//! The application: the store, the key format, the route table and the
+//! clock, built once per process and shared by the handlers and the
+//! authorizer; and bootstrap, which mints a key with no caller.
+
+use std::sync::Arc;
+
+use crate::domain::change::{Change, Origin};
+use crate::domain::key::{FullKey, KeyFormat};
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, KeyType};
+use crate::domain::routes::RouteTable;
+use crate::domain::scope::Permissions;
+use crate::domain::text::{Description, KeyName, TextError};
+use crate::domain::time::{Clock, SystemClock};
+use crate::store::{Store, StoreError};
+
+/// Everything a handler or the authorizer needs, built once per process.
+pub struct App<S> {
+    pub store: S,
+    pub keys: KeyFormat,
+    pub routes: RouteTable,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why `keygate bootstrap` minted nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("name: {0}")]
+    Name(TextError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The description of every bootstrap key.
+const BOOTSTRAP_DESCRIPTION: &str = "created by keygate bootstrap";
+
+impl<S: Store> App<S> {
+    pub fn new(store: S, keys: KeyFormat) -> Self {
+        Self {
+            store,
+            keys,
+            routes: RouteTable::builtin().clone(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_routes(mut self, routes: RouteTable) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Mint a full-access key for `org` straight into the store, with a
+    /// `bootstrap` audit event: `keygate bootstrap` (also how a locked-out
+    /// organization is recovered) and the first start of `keygate serve`.
+    /// Returns the record and the full key.
+    pub async fn mint_root_key(
+        &self,
+        org: &OrgId,
+        name: &str,
+    ) -> Result<(KeyRecord, FullKey), BootstrapError> {
+        let name = KeyName::new(name).map_err(BootstrapError::Name)?;
+        let now = self.clock.now();
+        let new = self.keys.generate();
+        let record = KeyRecord {
+            description: Description::new(BOOTSTRAP_DESCRIPTION).ok(),
+            ..KeyRecord::new_active(
+                &new,
+                org.clone(),
+                name,
+                KeyType::Service,
+                Permissions::Full,
+                now,
+            )
+        };
+        self.store
+            .commit(&Change::create(record.clone(), &Origin::bootstrap(now)))
+            .await?;
+        Ok((record, new.key))
+    }
+}

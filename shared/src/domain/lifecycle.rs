@@ -1,0 +1,223 @@
+//! The key lifecycle, exactly as PRODUCT.md's table:
+//!
+//! | from \ to | active     | suspended | revoked | deleted |
+//! |-----------|------------|-----------|---------|---------|
+//! | active    | —          | suspend   | revoke  | delete  |
+//! | suspended | reactivate | —         | revoke  | delete  |
+//! | revoked   | never      | never     | —       | delete  |
+//!
+//! A handler reads the key, decides with [`check`], and hands the store a
+//! [`crate::domain::change::Change`] that is written only while the key is still in
+//! the state it read: one conditional write, so two racing calls can never
+//! bring a revoked key back.
+
+use crate::domain::id::KeyId;
+use crate::domain::record::{KeyRecord, KeyStatus};
+use crate::domain::text::RevokeReason;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Suspend,
+    Reactivate,
+    Revoke,
+}
+
+impl Transition {
+    pub fn target(self) -> KeyStatus {
+        match self {
+            Transition::Suspend => KeyStatus::Suspended,
+            Transition::Reactivate => KeyStatus::Active,
+            Transition::Revoke => KeyStatus::Revoked,
+        }
+    }
+
+    /// The states this transition may leave. The write is conditional on these.
+    pub fn allowed_from(self) -> &'static [KeyStatus] {
+        match self {
+            Transition::Suspend => &[KeyStatus::Active],
+            Transition::Reactivate => &[KeyStatus::Suspended],
+            Transition::Revoke => &[KeyStatus::Active, KeyStatus::Suspended],
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Transition::Suspend => "suspend",
+            Transition::Reactivate => "reactivate",
+            Transition::Revoke => "revoke",
+        }
+    }
+}
+
+/// What a transition does to a key in a given state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Write the new state.
+    Apply,
+    /// Already in the target state: return the key unchanged.
+    NoOp,
+}
+
+/// A transition the lifecycle does not allow from the key's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {} a {from} key: revoked is final", .transition.verb())]
+pub struct NotAllowed {
+    pub transition: Transition,
+    pub from: KeyStatus,
+}
+
+pub fn check(current: KeyStatus, transition: Transition) -> Result<Check, NotAllowed> {
+    if current == transition.target() {
+        Ok(Check::NoOp)
+    } else if transition.allowed_from().contains(&current) {
+        Ok(Check::Apply)
+    } else {
+        Err(NotAllowed {
+            transition,
+            from: current,
+        })
+    }
+}
+
+impl Transition {
+    /// `before` after this transition at `at` by `by`; `reason` is kept for
+    /// revoke only. Call only when [`check`] says [`Check::Apply`].
+    pub fn apply(
+        self,
+        before: &KeyRecord,
+        at: Timestamp,
+        reason: Option<RevokeReason>,
+        by: Option<KeyId>,
+    ) -> KeyRecord {
+        let mut after = changed(before, at);
+        after.status = self.target();
+        match self {
+            Transition::Suspend => after.suspended_at = Some(at),
+            Transition::Reactivate => after.suspended_at = None,
+            Transition::Revoke => {
+                after.revoked_at = Some(at);
+                after.revoked_reason = reason;
+                after.revoked_by = by;
+            }
+        }
+        after
+    }
+}
+
+/// Longest grace period of a rotation: 7 days.
+pub const MAX_GRACE_SECS: u32 = 604_800;
+
+/// A rotation's settings, as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// How long the old key keeps working; 0 revokes it at once.
+    pub grace_secs: u32,
+    /// Recorded as the old key's `revoked_reason` (default "rotated") and in
+    /// the audit event.
+    pub reason: Option<RevokeReason>,
+}
+
+/// Why a key cannot be rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotRotatable {
+    #[error("only an active key can be rotated; this key is {0}")]
+    NotActive(KeyStatus),
+    #[error("this key has expired; create a new key instead")]
+    Expired,
+    /// Carries the successor's id; the message leaves it to the record's
+    /// `rotated_to` (no message repeats a long run of letters and digits).
+    #[error("this key was already rotated; rotate its successor (its rotated_to) instead")]
+    AlreadyRotated(KeyId),
+}
+
+impl Rotation {
+    /// Only an active, unexpired key that has not been rotated can be.
+    pub fn check(old: &KeyRecord, now: Timestamp) -> Result<(), NotRotatable> {
+        if let Some(to) = old.rotated_to {
+            return Err(NotRotatable::AlreadyRotated(to));
+        }
+        if old.status != KeyStatus::Active {
+            return Err(NotRotatable::NotActive(old.status));
+        }
+        if old.is_expired(now) {
+            return Err(NotRotatable::Expired);
+        }
+        Ok(())
+    }
+
+    /// The old key once `successor` replaces it at `at` by `by`: revoked now
+    /// (grace 0), or active until the grace period ends, never later than
+    /// its own expiry; either way it names its successor.
+    pub fn retire(
+        &self,
+        old: &KeyRecord,
+        successor: KeyId,
+        at: Timestamp,
+        by: Option<KeyId>,
+    ) -> KeyRecord {
+        let mut after = if self.grace_secs == 0 {
+            let reason = self.reason.clone().unwrap_or_else(rotated_reason);
+            Transition::Revoke.apply(old, at, Some(reason), by)
+        } else {
+            let grace_ends = at.plus_seconds(i64::from(self.grace_secs));
+            let mut after = changed(old, at);
+            after.expires_at = Some(old.expires_at.map_or(grace_ends, |e| e.min(grace_ends)));
+            after
+        };
+        after.rotated_to = Some(successor);
+        after
+    }
+}
+
+/// `before` as a change at `at` starts it: updated then, one version on.
+fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
+    KeyRecord {
+        updated_at: at,
+        version: before.version + 1,
+        ..before.clone()
+    }
+}
+
+fn rotated_reason() -> RevokeReason {
+    // A literal that passes every text check.
+    RevokeReason::new("rotated").unwrap_or_else(|_| unreachable!("\"rotated\" is a valid reason"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use KeyStatus::*;
+
+    #[test]
+    fn every_cell_of_the_table() {
+        let refused = |transition| {
+            Err(NotAllowed {
+                transition,
+                from: Revoked,
+            })
+        };
+        let cases = [
+            (Active, Transition::Suspend, Ok(Check::Apply)),
+            (Active, Transition::Reactivate, Ok(Check::NoOp)),
+            (Active, Transition::Revoke, Ok(Check::Apply)),
+            (Suspended, Transition::Suspend, Ok(Check::NoOp)),
+            (Suspended, Transition::Reactivate, Ok(Check::Apply)),
+            (Suspended, Transition::Revoke, Ok(Check::Apply)),
+            (Revoked, Transition::Suspend, refused(Transition::Suspend)),
+            (
+                Revoked,
+                Transition::Reactivate,
+                refused(Transition::Reactivate),
+            ),
+            (Revoked, Transition::Revoke, Ok(Check::NoOp)),
+        ];
+        for (from, t, want) in cases {
+            assert_eq!(check(from, t), want, "{from} {t:?}");
+        }
+        assert_eq!(
+            refused(Transition::Suspend).unwrap_err().to_string(),
+            "cannot suspend a revoked key: revoked is final"
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! The domain: what a key is and what may be done to it, with no I/O and no
+//! AWS, Lambda or redb in it. Everything above (stores, the app, HTTP, the
+//! runtimes) is built on these types; nothing here knows about them.
+//!
+//! - [`id`], [`key`]: time-ordered ids and the key format (mint, parse, hash).
+//! - [`time`], [`text`], [`org`]: validated values.
+//! - [`record`]: a key as stored; [`scope`]: the catalog and permissions.
+//! - [`routes`]: which scope each route needs, and keygate's operations.
+//! - [`lifecycle`], [`authority`], [`change`], [`audit`]: what may change,
+//!   who may change it, and the change with its audit event as one value.
+//! - [`redaction`]: every "could this be a secret?" rule.
+
+pub mod audit;
+pub mod authority;
+pub mod change;
+pub mod id;
+pub mod key;
+pub mod lifecycle;
+pub mod org;
+pub mod record;
+pub mod redaction;
+pub mod routes;
+pub mod scope;
+pub mod text;
+pub mod time;

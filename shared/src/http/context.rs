@@ -1,0 +1,117 @@
+//! The authorizer's context: what the authorizer tells the backend about the
+//! calling key, in `requestContext.authorizer.lambda`. One struct, written by
+//! the authorizer and read by keygate's handlers (and by a deployer's own
+//! backend, which sees the same JSON object). API Gateway passes only
+//! strings, numbers and booleans, so every field is a flat string.
+
+use lambda_http::Request;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::authority::Caller;
+use crate::domain::id::KeyId;
+use crate::domain::org::OrgId;
+use crate::domain::record::KeyRecord;
+use crate::domain::scope::Permissions;
+use crate::domain::time::Timestamp;
+
+/// The calling key, as the authorizer allows it through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizerContext {
+    pub org_id: String,
+    pub key_id: String,
+    /// `service` or `user`.
+    pub key_type: String,
+    /// The user key's owner; `""` for service keys.
+    pub owner: String,
+    /// Space-separated scopes; `*` for full access.
+    pub scopes: String,
+    /// `<prefix>_...` and the key's last 4 characters, for the audit trail.
+    pub hint: String,
+    /// RFC 3339; `""` when the key never expires. A key that expires cannot
+    /// mint a key that outlives it.
+    pub expires_at: String,
+}
+
+impl AuthorizerContext {
+    /// The context of `record`, presented with the id text `key_id` (the
+    /// same text `record.id` shows, taken from the key to save formatting).
+    pub fn of(record: &KeyRecord, key_id: &str) -> Self {
+        Self {
+            org_id: record.org_id.as_str().to_owned(),
+            key_id: key_id.to_owned(),
+            key_type: record.key_type.as_str().to_owned(),
+            owner: record
+                .owner
+                .as_ref()
+                .map_or_else(String::new, |o| o.as_str().to_owned()),
+            scopes: record.permissions.to_context_string(),
+            hint: record.hint.clone(),
+            expires_at: record.expires_at.map(|t| t.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// The context API Gateway put on a request, if the request came
+    /// through an authorizer that allowed it.
+    pub fn of_request(req: &Request) -> Option<Self> {
+        let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+            return None;
+        };
+        let fields = &ctx.authorizer.as_ref()?.fields;
+        let object = fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<serde_json::Map<_, _>>();
+        serde_json::from_value(serde_json::Value::Object(object)).ok()
+    }
+
+    /// The calling key as the handlers check it; `None` when a field is not
+    /// what the keygate authorizer writes.
+    pub fn caller(&self) -> Option<Caller> {
+        let scopes: Vec<&str> = self.scopes.split_whitespace().collect();
+        Some(Caller {
+            org: OrgId::new(&self.org_id).ok()?,
+            key_id: KeyId::parse(&self.key_id).ok()?,
+            hint: self.hint.clone(),
+            permissions: Permissions::from_strings(&scopes).ok()?,
+            expires_at: match self.expires_at.as_str() {
+                "" => None,
+                at => Some(Timestamp::parse_rfc3339(at).ok()?),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::key::KeyFormat;
+    use crate::domain::record::KeyType;
+    use crate::domain::text::KeyName;
+
+    #[test]
+    fn what_the_authorizer_writes_the_handlers_read() {
+        let mut record = KeyRecord::new_active(
+            &KeyFormat::default().generate(),
+            OrgId::new("acme").unwrap(),
+            KeyName::new("ci").unwrap(),
+            KeyType::Service,
+            Permissions::from_strings(&["runs:read", "api-keys:write"]).unwrap(),
+            Timestamp::from_unix(1_000),
+        );
+        record.expires_at = Some(Timestamp::from_unix(9_000));
+        let context = AuthorizerContext::of(&record, &record.id.to_string());
+        let json = serde_json::to_value(&context).unwrap();
+        assert_eq!(json["scopes"], "api-keys:write runs:read");
+        assert_eq!(json["owner"], "");
+        assert_eq!(json["expires_at"], "1970-01-01T02:30:00Z");
+        let back: AuthorizerContext = serde_json::from_value(json).unwrap();
+        let caller = back.caller().unwrap();
+        assert_eq!(caller.key_id, record.id);
+        assert_eq!(caller.org, record.org_id);
+        assert_eq!(caller.permissions, record.permissions);
+        assert_eq!(caller.expires_at, record.expires_at);
+        assert_eq!(caller.hint, record.hint);
+    }
+}

@@ -1,0 +1,227 @@
+//! Create, list and read keys.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use super::{json_response, owned_record};
+use crate::app::App;
+use crate::domain::authority::{Act, Caller, authorize, inherited_expiry};
+use crate::domain::change::{Change, Origin};
+use crate::domain::id::KeyId;
+use crate::domain::record::{KeyRecord, KeyType, StatusFilter};
+use crate::domain::redaction::quoted;
+use crate::domain::scope::{Permissions, Preset, Scope};
+use crate::domain::text::{Description, KeyName, Owner};
+use crate::domain::time::Timestamp;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::request::{Fields, Input, next_cursor, path_id};
+use crate::http::views::{Created, KeyView, ListBody};
+use crate::store::Store;
+
+/// A validated create request.
+pub(super) struct NewKeyRequest {
+    pub name: KeyName,
+    pub description: Option<Description>,
+    pub key_type: KeyType,
+    pub owner: Option<Owner>,
+    pub permissions: Permissions,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl NewKeyRequest {
+    /// Parse a create body (its fields are [`crate::http::request::CREATE_FIELDS`]); `now` bounds
+    /// `expires_at`.
+    pub fn parse(fields: &Fields, now: Timestamp) -> Result<Self, ApiError> {
+        let name = KeyName::new(fields.required_str("name")?)
+            .map_err(|e| ApiError::bad_request("name", e))?;
+        let description = fields
+            .optional_str("description")?
+            .map(Description::new)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("description", e))?;
+        let type_text = fields.required_str("key_type")?;
+        let key_type = type_text.parse::<KeyType>().map_err(|_| {
+            ApiError::bad_request(
+                "key_type",
+                format!("{} is not \"service\" or \"user\"", quoted(type_text)),
+            )
+        })?;
+        let owner = fields
+            .optional_str("owner")?
+            .map(Owner::new)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("owner", e))?;
+        match (key_type, &owner) {
+            (KeyType::User, None) => {
+                return Err(ApiError::bad_request("owner", "is required for a user key"));
+            }
+            (KeyType::Service, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "owner",
+                    "only user keys have an owner",
+                ));
+            }
+            _ => {}
+        }
+        let permissions = parse_permissions(fields.get("permissions"))?;
+        let expires_at = fields
+            .optional_str("expires_at")?
+            .map(Timestamp::parse_rfc3339)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("expires_at", e))?;
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(ApiError::bad_request("expires_at", "must be in the future"));
+        }
+        Ok(Self {
+            name,
+            description,
+            key_type,
+            owner,
+            permissions,
+            expires_at,
+        })
+    }
+}
+
+fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
+    let field = "permissions";
+    match value {
+        None => Ok(Permissions::Full),
+        Some(Value::String(s)) if s == "full" => Ok(Permissions::Full),
+        Some(Value::String(s)) => Err(ApiError::bad_request(
+            field,
+            format!(
+                "{} is not \"full\", a list of scopes or {{\"preset\": ...}}",
+                quoted(s)
+            ),
+        )),
+        Some(Value::Array(items)) => {
+            if items.is_empty() {
+                return Err(ApiError::bad_request(field, "must name at least one scope"));
+            }
+            let mut scopes = std::collections::BTreeSet::new();
+            for item in items {
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| ApiError::bad_request(field, "scopes must be strings"))?;
+                let scope = Scope::parse(s).map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::UnknownScope,
+                        format!(
+                            "{field}: unknown scope {}; GET /v1/scopes lists the catalog",
+                            quoted(&e.0)
+                        ),
+                    )
+                })?;
+                scopes.insert(scope);
+            }
+            Ok(Permissions::Scopes(scopes))
+        }
+        Some(Value::Object(obj)) => {
+            let fields = Fields::new(obj.clone(), &["preset"])?;
+            let name = fields.required_str("preset")?;
+            let preset = Preset::parse(name).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::UnknownPreset,
+                    format!(
+                        "permissions.preset: unknown preset {}; expected one of {}",
+                        quoted(name),
+                        Preset::ALL.map(Preset::name).join(", ")
+                    ),
+                )
+            })?;
+            Ok(Permissions::Scopes(preset.scopes()))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            field,
+            "must be \"full\", a list of scopes or {\"preset\": ...}",
+        )),
+    }
+}
+
+pub(in crate::http) async fn create<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    input: &Input,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let now = origin.at;
+    let request = NewKeyRequest::parse(&input.body, now)?;
+    let expires_at = inherited_expiry(caller, request.expires_at);
+    authorize(
+        caller,
+        Act::Mint {
+            permissions: &request.permissions,
+            expires_at,
+        },
+    )?;
+
+    let new = app.keys.generate();
+    let record = KeyRecord {
+        description: request.description,
+        owner: request.owner,
+        expires_at,
+        created_by: Some(caller.key_id),
+        ..KeyRecord::new_active(
+            &new,
+            caller.org.clone(),
+            request.name,
+            request.key_type,
+            request.permissions,
+            now,
+        )
+    };
+    app.store
+        .commit(&Change::create(record.clone(), origin))
+        .await?;
+    json_response(
+        201,
+        &Created {
+            record: KeyView::of(&record, now),
+            key: new.key.expose(),
+        },
+    )
+}
+
+pub(in crate::http) async fn list<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    input: &Input,
+    now: Timestamp,
+) -> Result<Response<Body>, ApiError> {
+    let query = &input.query;
+    let filter = match query.get("status") {
+        None => StatusFilter::All,
+        Some(s) => StatusFilter::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "status",
+                format!(
+                    "{} is not one of all, active, suspended, revoked",
+                    quoted(s)
+                ),
+            )
+        })?,
+    };
+    let limit = query.limit()?;
+    let scope = filter.as_str();
+    let after = query.cursor(&caller.org, scope)?.map(KeyId::from_u128);
+    let page = app.store.list(&caller.org, filter, limit, after).await?;
+    let next = page.next_after().map(|r| r.id.as_u128());
+    json_response(
+        200,
+        &ListBody {
+            data: page.items.iter().map(|r| KeyView::of(r, now)).collect(),
+            next_cursor: next_cursor(&caller.org, scope, next),
+        },
+    )
+}
+
+pub(in crate::http) async fn get<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    now: Timestamp,
+) -> Result<Response<Body>, ApiError> {
+    let record = owned_record(app, caller, path_id(req)?).await?;
+    json_response(200, &KeyView::of(&record, now))
+}

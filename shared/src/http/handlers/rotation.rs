@@ -1,0 +1,87 @@
+//! Rotate: a successor with the same name, permissions and expiry, and the
+//! old key revoked now or after a grace period, in one atomic write.
+
+use lambda_http::{Body, Request, Response};
+
+use super::{Decision, change_key, json_response};
+use crate::app::App;
+use crate::domain::authority::{Act, Caller, authorize};
+use crate::domain::change::{Change, Origin};
+use crate::domain::key::FullKey;
+use crate::domain::lifecycle::{MAX_GRACE_SECS, Rotation};
+use crate::domain::record::KeyRecord;
+use crate::domain::text::RevokeReason;
+use crate::http::error::ApiError;
+use crate::http::request::{Fields, Input, path_id};
+use crate::http::views::{Created, KeyView};
+use crate::store::Store;
+
+fn parse(fields: &Fields) -> Result<Rotation, ApiError> {
+    let grace_secs = fields
+        .optional_int("grace_period_seconds", 0..=u64::from(MAX_GRACE_SECS))?
+        .unwrap_or(0);
+    let reason = fields
+        .optional_str("reason")?
+        .map(RevokeReason::new)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("reason", e))?;
+    Ok(Rotation {
+        // Bounded by MAX_GRACE_SECS above.
+        grace_secs: u32::try_from(grace_secs).unwrap_or(MAX_GRACE_SECS),
+        reason,
+    })
+}
+
+pub(in crate::http) async fn rotate<S: Store>(
+    app: &App<S>,
+    caller: &Caller,
+    req: &Request,
+    input: &Input,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let id = path_id(req)?;
+    let rotation = parse(&input.body)?;
+    let now = origin.at;
+    let (successor, key): (KeyRecord, FullKey) = change_key(
+        app,
+        caller,
+        id,
+        |target| Act::Change { target },
+        |old| {
+            Rotation::check(&old, now)?;
+            // The successor is minted by the caller: it may not outlive it.
+            authorize(
+                caller,
+                Act::Mint {
+                    permissions: &old.permissions,
+                    expires_at: old.expires_at,
+                },
+            )?;
+            let new = app.keys.generate();
+            let successor = KeyRecord {
+                description: old.description.clone(),
+                owner: old.owner.clone(),
+                expires_at: old.expires_at,
+                created_by: Some(caller.key_id),
+                ..KeyRecord::new_active(
+                    &new,
+                    old.org_id.clone(),
+                    old.name.clone(),
+                    old.key_type,
+                    old.permissions.clone(),
+                    now,
+                )
+            };
+            let (change, successor) = Change::rotate(old, successor, &rotation, origin);
+            Ok(Decision::Commit(Box::new(change), (successor, new.key)))
+        },
+    )
+    .await?;
+    json_response(
+        201,
+        &Created {
+            record: KeyView::of(&successor, now),
+            key: key.expose(),
+        },
+    )
+}

@@ -1,0 +1,614 @@
+//! The OpenAPI 3.1 document of the HTTP API, built from the code: its paths
+//! are the route table's, each operation's documentation is one arm of a
+//! `match` over [`Operation`] (so a new operation does not compile until it
+//! is documented), the error codes are [`ErrorCode::ALL`], the scopes the
+//! catalog, the presets [`Preset::ALL`]. Served at `GET /openapi.json`.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+use strum::VariantArray;
+
+use schemars::generate::SchemaSettings;
+
+use super::error::ErrorBody;
+use super::error::GatewayAnswer;
+use super::schema;
+use super::views::{AuditEventView, Created, KeyView, ListBody};
+use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
+use crate::domain::lifecycle::MAX_GRACE_SECS;
+use crate::domain::routes::{Operation, Page};
+use crate::domain::scope::{FULL_ACCESS, Preset, Scope};
+use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
+
+/// The document as JSON text, built once.
+pub fn document_json() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| document().to_string());
+    &TEXT
+}
+
+/// The HTTP statuses the document lists for a route (`GET /v1/scopes`).
+pub fn documented_statuses(route_key: &str) -> Vec<u16> {
+    let (method, path) = route_key.split_once(' ').unwrap_or(("GET", "/"));
+    let doc = document();
+    let mut statuses: Vec<u16> = doc["paths"][path][method.to_ascii_lowercase()]["responses"]
+        .as_object()
+        .map(|r| r.keys().filter_map(|k| k.parse().ok()).collect())
+        .unwrap_or_default();
+    statuses.sort_unstable();
+    statuses
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut add = |route_key: &str, doc: Value| {
+        let (method, path) = route_key.split_once(' ').unwrap_or(("GET", "/"));
+        let entry = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
+        if let Value::Object(map) = entry {
+            map.insert(method.to_ascii_lowercase(), doc);
+        }
+    };
+    for &op in Operation::VARIANTS {
+        let mut doc = operation(op);
+        doc[REQUIRED_SCOPE] = op.required().as_str().into();
+        add(op.route_key(), doc);
+    }
+    for &page in Page::VARIANTS {
+        let mut doc = page_operation(page);
+        doc[REQUIRED_SCOPE] = Value::Null;
+        add(page.route_key(), doc);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "keygate",
+            "version": env!("CARGO_PKG_VERSION"),
+            "summary": "API keys with scoped permissions for APIs behind AWS API Gateway.",
+            "description": "Every call under /v1 goes through the keygate authorizer, which \
+                reads the key in X-API-Key. API Gateway itself answers 401 \
+                {\"message\":\"Unauthorized\"} when the header is missing, 403 \
+                {\"message\":\"Forbidden\"} when the authorizer denies the key (unknown, \
+                wrong, suspended, revoked, expired, or lacking the route's scope), and 404 \
+                {\"message\":\"Not Found\"} for a route that does not exist. keygate's own \
+                errors have the Error shape.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/", "description": "the keygate API (keygate serve, or the stack's ApiUrl)"}],
+        "security": [{"ApiKey": []}],
+        "tags": [
+            {"name": "keys", "description": "Create, list and read API keys."},
+            {"name": "lifecycle", "description": "Suspend, reactivate, rotate, revoke and delete keys."},
+            {"name": "audit", "description": "The organization's audit trail."},
+            {"name": "catalog", "description": "Scopes and presets."},
+            {"name": "public", "description": "Served without a key."},
+        ],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+/// The extension naming what an operation asks of the calling key: a
+/// scope, `"any"` (any valid key) or `null` (public, no key). Clients such
+/// as the console read it instead of keeping their own copy.
+pub const REQUIRED_SCOPE: &str = "x-required-scope";
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn response_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{name}")})
+}
+
+fn json_body(schema: Value, example: Value) -> Value {
+    json!({"application/json": {"schema": schema, "example": example}})
+}
+
+/// The key-id path parameter.
+fn id_parameter() -> Value {
+    json!({"$ref": "#/components/parameters/KeyIdPath"})
+}
+
+/// A response with a JSON body.
+fn ok(description: &str, schema: &str, example: Value) -> Value {
+    json!({"description": description, "content": json_body(schema_ref(schema), example)})
+}
+
+/// `201` with the new key, and links to act on it.
+fn created(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": json_body(schema_ref("CreatedKey"), example_created()),
+        "links": key_links(),
+    })
+}
+
+/// Links from a response naming a key (`$response.body#/id`) to the calls
+/// that take its id: how a client (or Schemathesis) follows a create.
+fn key_links() -> Value {
+    let link = |op: Operation| {
+        json!({
+            "operationId": op.function_name(),
+            "parameters": {"id": "$response.body#/id"},
+        })
+    };
+    json!({
+        "GetKey": link(Operation::GetKey),
+        "SuspendKey": link(Operation::SuspendKey),
+        "RotateKey": link(Operation::RotateKey),
+        "RevokeKey": link(Operation::RevokeKey),
+        "DeleteKey": link(Operation::DeleteKey),
+    })
+}
+
+/// The errors a key-protected call can answer besides its own.
+fn guarded(mut responses: Map<String, Value>, extra: &[&str]) -> Value {
+    responses.insert("401".into(), response_ref("Unauthorized"));
+    responses.insert("403".into(), response_ref("Forbidden"));
+    for status in extra {
+        let name = match *status {
+            "400" => "BadRequest",
+            "404" => "NotFound",
+            "409" => "Conflict",
+            "413" => "PayloadTooLarge",
+            "503" => "Unavailable",
+            _ => continue,
+        };
+        responses.insert((*status).into(), response_ref(name));
+    }
+    Value::Object(responses)
+}
+
+fn responses(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn operation(op: Operation) -> Value {
+    let id = op.function_name();
+    match op {
+        Operation::CreateKey => json!({
+            "operationId": id,
+            "tags": ["keys"],
+            "summary": "Create a key",
+            "description": "Needs api-keys:write. The full key is in this answer and never \
+                again. A key can grant only scopes it holds (403 privilege_escalation), and a \
+                key that expires cannot create one that outlives it: without expires_at the \
+                new key gets the caller's expiry; a later one is 403 insufficient_authority.",
+            "requestBody": {
+                "required": true,
+                "content": json_body(schema_ref("CreateKeyRequest"), json!({
+                    "name": "ci-deployer", "description": "Deploys from CI",
+                    "key_type": "service", "permissions": ["runs:read", "runs:write"],
+                    "expires_at": "2030-01-31T00:00:00Z"
+                })),
+            },
+            "responses": guarded(
+                responses(vec![("201", created("The new key, shown once"))]),
+                &["400", "413", "503"],
+            ),
+        }),
+        Operation::ListKeys => json!({
+            "operationId": id,
+            "tags": ["keys"],
+            "summary": "List keys, newest first",
+            "description": "Needs api-keys:read. Each status filter is one DynamoDB Query.",
+            "parameters": [
+                {"name": "status", "in": "query", "required": false,
+                 "schema": {"type": "string", "enum": ["all", "active", "suspended", "revoked"], "default": "all"}},
+                {"$ref": "#/components/parameters/Limit"},
+                {"$ref": "#/components/parameters/Cursor"},
+            ],
+            "responses": guarded(
+                responses(vec![("200", ok("A page of keys", "KeyRecordList",
+                    json!({"data": [example_record()], "next_cursor": null})))]),
+                &["400", "503"],
+            ),
+        }),
+        Operation::GetKey => json!({
+            "operationId": id,
+            "tags": ["keys"],
+            "summary": "Read one key",
+            "description": "Needs api-keys:read. Another organization's key is a 404 too.",
+            "parameters": [id_parameter()],
+            "responses": guarded(
+                responses(vec![("200", ok("The key", "KeyRecord", example_record()))]),
+                &["404", "503"],
+            ),
+        }),
+        Operation::SuspendKey | Operation::ReactivateKey => {
+            let (summary, from, to) = if op == Operation::SuspendKey {
+                ("Suspend a key", "active", "suspended")
+            } else {
+                ("Reactivate a suspended key", "suspended", "active")
+            };
+            json!({
+                "operationId": id,
+                "tags": ["lifecycle"],
+                "summary": summary,
+                "description": format!(
+                    "Needs api-keys:write and authority over the key (your permissions cover \
+                     its own; a key may always suspend itself but never reactivate itself). {from} → {to}; a {to} key is \
+                     returned unchanged; a revoked key is a 409. Applies on the very next \
+                     request through the authorizer."
+                ),
+                "parameters": [id_parameter()],
+                "responses": guarded(
+                    responses(vec![("200", ok("The key afterwards", "KeyRecord", example_record()))]),
+                    &["404", "409", "413", "503"],
+                ),
+            })
+        }
+        Operation::RevokeKey => json!({
+            "operationId": id,
+            "tags": ["lifecycle"],
+            "summary": "Revoke a key for good",
+            "description": "Needs api-keys:write and authority over the key. Revoked is final; \
+                revoking a revoked key returns it unchanged.",
+            "parameters": [id_parameter()],
+            "requestBody": {
+                "required": true,
+                "content": json_body(schema_ref("RevokeRequest"), json!({"reason": "leaked in a build log"})),
+            },
+            "responses": guarded(
+                responses(vec![("200", ok("The revoked key", "KeyRecord", example_record()))]),
+                &["400", "404", "413", "503"],
+            ),
+        }),
+        Operation::RotateKey => json!({
+            "operationId": id,
+            "tags": ["lifecycle"],
+            "summary": "Replace a key by a new one",
+            "description": "Needs api-keys:write and authority over the key. Creates a \
+                successor with the same name, description, type, owner, permissions and \
+                expiry, and in the same atomic write revokes the old key (grace 0) or lets it \
+                work until the grace period ends (never past its own expiry). Only an active, \
+                unexpired key that was not rotated before can be rotated (409 otherwise).",
+            "parameters": [id_parameter()],
+            "requestBody": {
+                "required": false,
+                "content": json_body(schema_ref("RotateRequest"),
+                    json!({"grace_period_seconds": 86400, "reason": "quarterly rotation"})),
+            },
+            "responses": guarded(
+                responses(vec![("201", created("The successor, its key shown once"))]),
+                &["400", "404", "409", "413", "503"],
+            ),
+        }),
+        Operation::DeleteKey => json!({
+            "operationId": id,
+            "tags": ["lifecycle"],
+            "summary": "Delete a key",
+            "description": "Needs api-keys:delete and authority over the key. The key's audit \
+                trail stays.",
+            "parameters": [id_parameter()],
+            "responses": guarded(
+                responses(vec![("204", json!({"description": "Deleted"}))]),
+                &["404", "503"],
+            ),
+        }),
+        Operation::ListScopes => json!({
+            "operationId": id,
+            "tags": ["catalog"],
+            "summary": "The scope catalog and the presets",
+            "description": "Any valid key.",
+            "responses": guarded(
+                responses(vec![("200", ok("The catalog", "Catalog", example_catalog()))]),
+                &[],
+            ),
+        }),
+        Operation::ListAuditEvents => json!({
+            "operationId": id,
+            "tags": ["audit"],
+            "summary": "The audit trail, newest first",
+            "description": "Needs api-keys:read. Your organization's events only; a deleted \
+                key's history stays. Each combination of filters is one DynamoDB Query.",
+            "parameters": [
+                {"name": "key_id", "in": "query", "required": false, "schema": schema_ref("KeyId")},
+                {"name": "action", "in": "query", "required": false, "schema": schema_ref("AuditAction")},
+                {"$ref": "#/components/parameters/Limit"},
+                {"$ref": "#/components/parameters/Cursor"},
+            ],
+            "responses": guarded(
+                responses(vec![("200", ok("A page of events", "AuditEventList",
+                    json!({"data": [example_event()], "next_cursor": null})))]),
+                &["400", "503"],
+            ),
+        }),
+    }
+}
+
+/// The documentation of a public page.
+fn page_operation(page: Page) -> Value {
+    let id = page.operation_id();
+    match page {
+        Page::Console => json!({
+            "operationId": id,
+            "tags": ["public"],
+            "summary": "The console",
+            "security": [],
+            "responses": {"200": {
+                "description": "The console's page",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            }},
+        }),
+        Page::ConsoleAsset => json!({
+            "operationId": id,
+            "tags": ["public"],
+            "summary": "A script, style sheet or image of the console",
+            "security": [],
+            "parameters": [{"name": "file", "in": "path", "required": true,
+                "schema": {"type": "string", "enum": super::assets::ASSETS.iter()
+                    .map(|a| a.name).filter(|n| *n != "index.html").collect::<Vec<_>>()}}],
+            "responses": {
+                "200": {"description": "The file", "content": {
+                    "text/javascript": {"schema": {"type": "string"}},
+                    "text/css": {"schema": {"type": "string"}},
+                    "image/svg+xml": {"schema": {"type": "string"}},
+                }},
+                "404": {"description": "No such file", "content": json_body(
+                    schema_ref("GatewayMessage"), json!({"message": "Not Found"}))},
+            },
+        }),
+        Page::OpenApiDocument => json!({
+            "operationId": id,
+            "tags": ["public"],
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {
+                "description": "The OpenAPI 3.1 document",
+                "content": json_body(json!({"type": "object", "required": ["openapi", "info", "paths"]}),
+                    json!({"openapi": "3.1.0", "info": {"title": "keygate", "version": env!("CARGO_PKG_VERSION")}, "paths": {}})),
+            }},
+        }),
+    }
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"oneOf": [schema, {"type": "null"}]})
+}
+
+/// A text field's schema, as the domain's text rule makes it.
+fn text(min: usize, max: usize, description: &str) -> Value {
+    schema::text(min, max, description).into()
+}
+
+/// The schemas of everything the API answers with, derived from the view
+/// types (and, through them, the domain's values), under
+/// `#/components/schemas`.
+fn derived_schemas() -> Map<String, Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .for_serialize()
+        .into_generator();
+    generator.subschema_for::<KeyView<'static>>();
+    generator.subschema_for::<Created<'static>>();
+    generator.subschema_for::<ListBody<KeyView<'static>>>();
+    generator.subschema_for::<AuditEventView<'static>>();
+    generator.subschema_for::<ListBody<AuditEventView<'static>>>();
+    generator.subschema_for::<ErrorBody<'static>>();
+    generator.take_definitions(true)
+}
+
+fn components() -> Value {
+    let scopes: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
+    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+    let gateway_messages: Vec<&str> = GatewayAnswer::VARIANTS
+        .iter()
+        .filter(|a| **a != GatewayAnswer::MethodNotAllowed)
+        .map(|a| a.message())
+        .collect();
+    let mut schemas = derived_schemas();
+    let written = json!({
+        "securitySchemes": {
+            "ApiKey": {
+                "type": "apiKey", "in": "header", "name": "X-API-Key",
+                "description": "A keygate key: <prefix>_ and 65 base62 characters (22 id, 37 secret, 6 checksum).",
+            },
+        },
+        "parameters": {
+            "KeyIdPath": {"name": "id", "in": "path", "required": true, "schema": schema_ref("KeyId")},
+            "Limit": {"name": "limit", "in": "query", "required": false,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}},
+            "Cursor": {"name": "cursor", "in": "query", "required": false,
+                "description": "The previous page's next_cursor, with the same filters.",
+                "schema": {"type": "string"}},
+        },
+        "headers": {
+            "RetryAfter": {"description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "minimum": 1}},
+        },
+        "responses": {
+            "BadRequest": {"description": "Bad input; the message names the field.",
+                "content": json_body(schema_ref("Error"), example_error("invalid_request",
+                    "name: must be 1-100 characters (got 0)"))},
+            "Unauthorized": {"description": "No X-API-Key header (API Gateway's own answer).",
+                "content": json_body(schema_ref("GatewayMessage"), json!({"message": "Unauthorized"}))},
+            "Forbidden": {"description": "The authorizer denied the key (API Gateway's \
+                    {\"message\":\"Forbidden\"}), or keygate refused the call: \
+                    insufficient_scope, privilege_escalation, insufficient_authority.",
+                "content": json_body(
+                    json!({"oneOf": [schema_ref("GatewayMessage"), schema_ref("Error")]}),
+                    example_error("insufficient_authority",
+                        "this key has full access and yours does not: only a full-access key can change it"))},
+            "NotFound": {"description": "No such key in your organization.",
+                "content": json_body(schema_ref("Error"), example_error("not_found",
+                    "no API key \"0354hGhYKuHPbL24wFhd2p\" in your organization"))},
+            "Conflict": {"description": "The key's state does not allow this change.",
+                "content": json_body(schema_ref("Error"), example_error("invalid_transition",
+                    "cannot reactivate a revoked key: revoked is final"))},
+            "PayloadTooLarge": {"description": format!("The body is over {MAX_BODY_BYTES} bytes."),
+                "content": json_body(schema_ref("Error"), example_error("payload_too_large",
+                    &format!("the request body is larger than {MAX_BODY_BYTES} bytes")))},
+            "Unavailable": {"description": "The key store is throttled, down or timing out.",
+                "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+                "content": json_body(schema_ref("Error"), example_error("service_unavailable",
+                    "the key store is busy or unavailable; retry after 1 s"))},
+        },
+        "schemas": {
+            "Scope": {"type": "string", "enum": scopes, "description": "A scope of the catalog."},
+            "CreateKeyRequest": {
+                "description": "A service key (no owner) or a user key (owner required).",
+                "oneOf": [create_request("service"), create_request("user")],
+            },
+            "RevokeRequest": {
+                "type": "object", "required": ["reason"], "additionalProperties": false,
+                "properties": {"reason": text(1, RevokeReason::MAX_CHARS, "Why:")},
+            },
+            "RotateRequest": {
+                "type": "object", "additionalProperties": false,
+                "properties": {
+                    "grace_period_seconds": nullable(json!({"type": "integer", "minimum": 0,
+                        "maximum": MAX_GRACE_SECS, "default": 0,
+                        "description": "How long the old key keeps working; 0 (also when null) revokes it now."})),
+                    "reason": nullable(text(1, RevokeReason::MAX_CHARS,
+                        "Why (default \"rotated\" on the old key when it is revoked now):")),
+                },
+            },
+            "Catalog": {
+                "type": "object", "additionalProperties": false,
+                "description": "The scope catalog and the presets.",
+                "required": ["resources", "presets", "full_access"],
+                "properties": {
+                    "resources": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": false,
+                        "description": "One resource and its scopes.",
+                        "required": ["resource", "scopes"],
+                        "properties": {
+                            "resource": {"type": "string"},
+                            "scopes": {"type": "array", "items": schema_ref("Scope")},
+                        },
+                    }},
+                    "presets": {
+                        "type": "object", "additionalProperties": false,
+                        "description": "Each preset's scopes.",
+                        "required": presets,
+                        "properties": presets.iter().map(|p| ((*p).to_owned(),
+                            json!({"type": "array", "items": schema_ref("Scope")}))).collect::<Map<_, _>>(),
+                    },
+                    "full_access": {"type": "string", "const": FULL_ACCESS},
+                },
+            },
+            "GatewayMessage": {
+                "type": "object", "required": ["message"], "additionalProperties": false,
+                "description": "API Gateway's own answer.",
+                "properties": {"message": {"type": "string", "enum": gateway_messages}},
+            },
+        },
+    });
+    let Value::Object(mut components) = written else {
+        return written;
+    };
+    if let Some(Value::Object(more)) = components.get_mut("schemas") {
+        schemas.append(more);
+    }
+    components.insert("schemas".into(), Value::Object(schemas));
+    Value::Object(components)
+}
+
+/// The create body of one key type: a service key has no owner, a user key
+/// must name one.
+fn create_request(key_type: &str) -> Value {
+    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+    let mut properties = Map::new();
+    properties.insert(
+        "name".into(),
+        text(1, KeyName::MAX_CHARS, "The key's name:"),
+    );
+    properties.insert(
+        "description".into(),
+        nullable(text(0, Description::MAX_CHARS, "What the key is for:")),
+    );
+    properties.insert(
+        "key_type".into(),
+        json!({"type": "string", "const": key_type}),
+    );
+    let mut required = vec!["name", "key_type"];
+    if key_type == "user" {
+        properties.insert(
+            "owner".into(),
+            text(1, Owner::MAX_CHARS, "The person the key belongs to:"),
+        );
+        required.push("owner");
+    } else {
+        properties.insert(
+            "owner".into(),
+            json!({"type": "null", "description": "Only user keys have an owner."}),
+        );
+    }
+    properties.insert(
+        "permissions".into(),
+        json!({
+            "description": "\"full\" (the default, also when null), a list of scopes, or a preset.",
+            "oneOf": [
+                {"type": "null"},
+                {"type": "string", "const": "full"},
+                {"type": "array", "minItems": 1, "items": schema_ref("Scope")},
+                {"type": "object", "required": ["preset"], "additionalProperties": false,
+                 "properties": {"preset": {"type": "string", "enum": presets}}},
+            ],
+        }),
+    );
+    properties.insert(
+        "expires_at".into(),
+        nullable(json!({
+            "type": "string", "format": "date-time",
+            "description": "RFC 3339; must be in the future, no later than 9999-12-31T23:59:59Z. \
+                By default the caller's own expiry, if it has one; never later than it.",
+            "examples": ["2030-01-31T00:00:00Z"],
+        })),
+    );
+    json!({
+        "type": "object",
+        "title": format!("{key_type} key"),
+        "required": required,
+        "additionalProperties": false,
+        "properties": properties,
+    })
+}
+
+fn example_record() -> Value {
+    json!({
+        "id": "0354hGhYKuHPbL24wFhd2p", "org_id": "acme", "name": "ci-deployer",
+        "description": "Deploys from CI", "key_type": "service", "owner": null,
+        "scopes": ["runs:read", "runs:write"], "status": "active", "expired": false,
+        "hint": "kg_...Q6E2", "created_at": "2026-11-27T04:13:34Z",
+        "created_by": "0354ehkyfAjyksnKRtpEcG", "updated_at": "2026-11-27T04:13:34Z",
+        "suspended_at": null, "revoked_at": null, "revoked_reason": null, "revoked_by": null,
+        "expires_at": "2030-01-31T00:00:00Z", "last_used_at": null,
+        "rotated_from": null, "rotated_to": null
+    })
+}
+
+fn example_created() -> Value {
+    let mut record = example_record();
+    record["key"] = "kg_0354hGhYKuHPbL24wFhd2pFEFvB6LwN8IXbIW5w4qdNEwSbEdANLwCos0sz2DQ6E2".into();
+    record
+}
+
+fn example_catalog() -> Value {
+    json!({
+        "resources": [{"resource": "runs", "scopes": ["runs:read", "runs:write"]}],
+        "presets": {
+            "read_only": ["runs:read"],
+            "run_evaluations": ["runs:read", "runs:write"],
+            "upload_conversations": ["conversations:read", "conversations:submit"],
+        },
+        "full_access": FULL_ACCESS,
+    })
+}
+
+fn example_event() -> Value {
+    json!({
+        "id": "0354hGmX2bqQ3Yb6qvUy3W", "org_id": "acme", "time": "2026-11-27T05:01:10Z",
+        "action": "revoke", "key_id": "0354hGhYKuHPbL24wFhd2p", "key_name": "ci-deployer",
+        "actor_type": "key", "actor_key_id": "0354ehkyfAjyksnKRtpEcG", "actor_hint": "kg_...mc0W",
+        "reason": "leaked in a build log", "status_before": "active", "status_after": "revoked",
+        "rotated_to": null, "rotated_from": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
+        "user_agent": "keygate-cli/0.1.0"
+    })
+}
+
+fn example_error(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message, "request_id": "01932c3e-7b1a-7c2e-9d4f-2a6b8c0e1f3a"}})
+}

@@ -1,0 +1,145 @@
+//! The JSON bodies the API answers with: a key record (never its secret or
+//! hash), a new key shown once, an audit event, and a page of a list. The
+//! OpenAPI document's schemas are derived from these types.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::id::{EventId, KeyId};
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
+use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
+use crate::domain::time::Timestamp;
+
+/// A key, without its secret or hash.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "KeyRecord", deny_unknown_fields)]
+pub struct KeyView<'a> {
+    pub id: KeyId,
+    pub org_id: &'a OrgId,
+    pub name: &'a KeyName,
+    pub description: Option<&'a Description>,
+    pub key_type: KeyType,
+    pub owner: Option<&'a Owner>,
+    /// `["*"]` for full access (every scope, also ones added to the catalog
+    /// later), else the sorted scopes.
+    pub scopes: Vec<String>,
+    pub status: KeyStatus,
+    /// Whether expires_at has passed: the key is denied although its status
+    /// may say active.
+    pub expired: bool,
+    /// The prefix and the key's last 4 characters.
+    pub hint: &'a str,
+    pub created_at: Timestamp,
+    pub created_by: Option<KeyId>,
+    pub updated_at: Timestamp,
+    pub suspended_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_reason: Option<&'a RevokeReason>,
+    pub revoked_by: Option<KeyId>,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub rotated_from: Option<KeyId>,
+    pub rotated_to: Option<KeyId>,
+}
+
+impl<'a> KeyView<'a> {
+    /// The record as the API shows it at `now`.
+    pub fn of(record: &'a KeyRecord, now: Timestamp) -> Self {
+        KeyView {
+            id: record.id,
+            org_id: &record.org_id,
+            name: &record.name,
+            description: record.description.as_ref(),
+            key_type: record.key_type,
+            owner: record.owner.as_ref(),
+            scopes: record.permissions.to_strings(),
+            status: record.status,
+            expired: record.is_expired(now),
+            hint: &record.hint,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            updated_at: record.updated_at,
+            suspended_at: record.suspended_at,
+            revoked_at: record.revoked_at,
+            revoked_reason: record.revoked_reason.as_ref(),
+            revoked_by: record.revoked_by,
+            expires_at: record.expires_at,
+            last_used_at: record.last_used_at,
+            rotated_from: record.rotated_from,
+            rotated_to: record.rotated_to,
+        }
+    }
+}
+
+/// A new key's record and the full key, shown once (create, rotate).
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "CreatedKey")]
+pub struct Created<'a> {
+    #[serde(flatten)]
+    pub record: KeyView<'a>,
+    /// The full key. Shown in this answer only; store it now.
+    pub key: &'a str,
+}
+
+/// One change to one key: who, what, when, from where. Never a key, a
+/// secret or a hash.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "AuditEvent", deny_unknown_fields)]
+pub struct AuditEventView<'a> {
+    pub id: EventId,
+    pub org_id: &'a OrgId,
+    pub time: Timestamp,
+    pub action: AuditAction,
+    pub key_id: KeyId,
+    pub key_name: &'a KeyName,
+    pub actor_type: ActorKind,
+    pub actor_key_id: Option<KeyId>,
+    pub actor_hint: Option<&'a str>,
+    pub reason: Option<&'a RevokeReason>,
+    pub status_before: Option<KeyStatus>,
+    pub status_after: Option<KeyStatus>,
+    pub rotated_to: Option<KeyId>,
+    pub rotated_from: Option<KeyId>,
+    pub request_id: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> AuditEventView<'a> {
+    pub fn of(event: &'a AuditEvent) -> Self {
+        AuditEventView {
+            id: event.id,
+            org_id: &event.org_id,
+            time: event.at,
+            action: event.action,
+            key_id: event.key_id,
+            key_name: &event.key_name,
+            actor_type: event.actor.kind(),
+            actor_key_id: event.actor.key_id(),
+            actor_hint: match &event.actor {
+                Actor::Key { hint, .. } => Some(hint),
+                Actor::Bootstrap => None,
+            },
+            reason: event.reason.as_ref(),
+            status_before: event.status_before,
+            status_after: event.status_after,
+            rotated_to: event.rotated_to,
+            rotated_from: event.rotated_from,
+            request_id: &event.request_id,
+            source_ip: event.source_ip.as_deref(),
+            user_agent: event.user_agent.as_deref(),
+        }
+    }
+}
+
+/// A page of a list, newest first.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}List", deny_unknown_fields)]
+pub struct ListBody<T> {
+    pub data: Vec<T>,
+    /// The cursor of the next page (pass it as `cursor` with the same
+    /// filters); null on the last page.
+    pub next_cursor: Option<String>,
+}

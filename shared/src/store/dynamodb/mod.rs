@@ -1,0 +1,301 @@
+//! The DynamoDB store: what every Lambda function uses when deployed.
+//!
+//! Keys table (`PAY_PER_REQUEST`):
+//!
+//! | what             | partition key | sort key | serves                                |
+//! |------------------|---------------|----------|---------------------------------------|
+//! | table            | `id`          | —        | the authorizer's `GetItem`, writes    |
+//! | GSI `by-org`     | `org_id`      | `id`     | `status=all`, newest first            |
+//! | GSI `by-org-status` | `org_status` (`<org>#<status>`) | `id` | each status, newest first |
+//!
+//! Audit table, a second table so that IAM can make it append-only (no
+//! function may update or delete an event) and its TTL applies to events
+//! only:
+//!
+//! | what                | partition key                 | sort key | serves             |
+//! |---------------------|-------------------------------|----------|--------------------|
+//! | table               | `org_id`                      | `id`     | all events         |
+//! | GSI `by-key`        | `org_key` (`<org>#<key>`)     | `id`     | `key_id=`          |
+//! | GSI `by-action`     | `org_action` (`<org>#<action>`) | `id`   | `action=`          |
+//! | GSI `by-key-action` | `org_key_action`              | `id`     | both               |
+//!
+//! Ids are UUIDv7 in fixed-width base62, so sorting by `id` is sorting by
+//! time and "after the cursor" is a key condition, never a skip. Every change
+//! is one `TransactWriteItems`: its key writes, each conditional on the state
+//! the change was decided on, and the `Put` of its event. Items hold the
+//! SHA-256/HMAC of the secret, never the key or the secret.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::Select;
+
+use self::error::{classify, is_conditional_failure};
+use self::item::{Item, event_from_item, key_from_item, n, org_status, s};
+use super::{Page, Store, StoreError};
+use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::change::Change;
+use crate::domain::id::{EventId, KeyId};
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::time::Timestamp;
+
+mod client;
+mod error;
+mod item;
+mod schema;
+mod write;
+
+pub use self::client::{Timeouts, client, client_config};
+pub use self::schema::{
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+};
+
+/// The two tables a deployment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub keys: String,
+    pub audit: String,
+}
+
+impl Tables {
+    /// `keys` and its audit table, `<keys>-audit` (the CLI's default).
+    pub fn named(keys: &str) -> Self {
+        Self {
+            keys: keys.to_owned(),
+            audit: format!("{keys}-audit"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    keys: Arc<str>,
+    audit: Arc<str>,
+    /// Events get a TTL this many seconds after their time; `None`: none.
+    retention_secs: Option<i64>,
+}
+
+impl DynamoDbStore {
+    pub fn new(client: Client, tables: &Tables) -> Self {
+        Self {
+            client,
+            keys: Arc::from(tables.keys.as_str()),
+            audit: Arc::from(tables.audit.as_str()),
+            retention_secs: None,
+        }
+    }
+
+    /// Give each event a TTL `days` after its time (DynamoDB removes it
+    /// within a few days of then).
+    pub fn with_audit_retention(mut self, days: Option<u32>) -> Self {
+        self.retention_secs = days.map(|d| i64::from(d) * 86_400);
+        self
+    }
+
+    /// The tables this store reads and writes.
+    pub fn tables(&self) -> Tables {
+        Tables {
+            keys: self.keys.to_string(),
+            audit: self.audit.to_string(),
+        }
+    }
+}
+
+impl Store for DynamoDbStore {
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.keys.as_ref())
+            .key("id", s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(key_from_item).transpose()
+    }
+
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        let (index, partition_attr, partition) = match filter {
+            StatusFilter::All => (INDEX_BY_ORG, "org_id", org.as_str().to_owned()),
+            StatusFilter::Only(status) => {
+                (INDEX_BY_ORG_STATUS, "org_status", org_status(org, status))
+            }
+        };
+        let items = self
+            .newest_first(
+                &self.keys,
+                Some(index),
+                partition_attr,
+                partition,
+                limit,
+                after.map(|a| a.to_string()),
+            )
+            .await?;
+        let records = items
+            .into_iter()
+            .map(key_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(records, limit))
+    }
+
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        change.validate()?;
+        let mut items = change
+            .writes()
+            .iter()
+            .map(|w| self.transact_item(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let (Some(guard), Some(at)) = (change.guard(), change.at()) {
+            items.push(self.guard_item(&guard, at)?);
+        }
+        for event in change.events() {
+            items.push(self.event_item(event)?);
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(t) => {
+                    Err(write::cancelled(change, t.cancellation_reasons()))
+                }
+                _ => Err(classify(SdkError::ServiceError(e))),
+            },
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn list_events(
+        &self,
+        org: &OrgId,
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let org_text = org.as_str();
+        let (index, partition_attr, partition) = match (filter.key_id, filter.action) {
+            (None, None) => (None, "org_id", org_text.to_owned()),
+            (Some(key), None) => (
+                Some(INDEX_EVENTS_BY_KEY),
+                "org_key",
+                format!("{org_text}#{key}"),
+            ),
+            (None, Some(action)) => (
+                Some(INDEX_EVENTS_BY_ACTION),
+                "org_action",
+                format!("{org_text}#{action}"),
+            ),
+            (Some(key), Some(action)) => (
+                Some(INDEX_EVENTS_BY_KEY_ACTION),
+                "org_key_action",
+                format!("{org_text}#{key}#{action}"),
+            ),
+        };
+        let items = self
+            .newest_first(
+                &self.audit,
+                index,
+                partition_attr,
+                partition,
+                limit,
+                after.map(|a| a.to_string()),
+            )
+            .await?;
+        let events = items
+            .into_iter()
+            .map(event_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(events, limit))
+    }
+
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.keys.as_ref())
+            .key("id", s(id.to_string()))
+            .update_expression("SET last_used_at = :at")
+            .condition_expression(
+                "attribute_exists(id) AND (attribute_not_exists(last_used_at) OR last_used_at <= :since)",
+            )
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":since", n(unless_after))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        // Only `keygate serve` asks, once at start-up.
+        let out = self
+            .client
+            .scan()
+            .table_name(self.keys.as_ref())
+            .limit(1)
+            .select(Select::Count)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.count == 0)
+    }
+}
+
+impl DynamoDbStore {
+    /// One `Query`, newest first: up to `limit + 1` items of one partition,
+    /// after `after` (an id) when given.
+    async fn newest_first(
+        &self,
+        table: &str,
+        index: Option<&str>,
+        partition_attr: &str,
+        partition: String,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut condition = format!("{partition_attr} = :p");
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(str::to_owned))
+            .scan_index_forward(false)
+            // One extra item tells whether another page follows.
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .expression_attribute_values(":p", s(partition));
+        if let Some(after) = after {
+            condition.push_str(" AND id < :after");
+            query = query.expression_attribute_values(":after", s(after));
+        }
+        let out = query
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.items.unwrap_or_default())
+    }
+}

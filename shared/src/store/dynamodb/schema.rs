@@ -1,0 +1,132 @@
+//! The two tables' schema: keys with their org and org-status GSIs, audit
+//! events with their key, action and key-action GSIs and a TTL. What
+//! `keygate table create` and the tests create, and what `template.yaml`
+//! declares (a test compares them).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType as KeyRole,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::DynamoDbStore;
+use super::error::classify;
+use crate::store::StoreError;
+
+pub const INDEX_BY_ORG: &str = "by-org";
+pub const INDEX_BY_ORG_STATUS: &str = "by-org-status";
+pub const INDEX_EVENTS_BY_KEY: &str = "by-key";
+pub const INDEX_EVENTS_BY_ACTION: &str = "by-action";
+pub const INDEX_EVENTS_BY_KEY_ACTION: &str = "by-key-action";
+/// The audit table's TTL attribute (epoch seconds), set when a retention is.
+pub const EVENT_TTL_ATTRIBUTE: &str = "purge_at";
+
+/// The SDK's builders report a missing required field as a `BuildError`.
+impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
+    fn from(e: aws_sdk_dynamodb::error::BuildError) -> Self {
+        StoreError::Failed(Box::new(e))
+    }
+}
+
+impl DynamoDbStore {
+    /// Create both tables and their GSIs (for `keygate table create` and
+    /// tests), turn on the audit table's TTL, and wait until both are active.
+    pub async fn create_tables(&self) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(StoreError::from)
+        };
+        let key = |name: &str, role: KeyRole| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(role)
+                .build()
+                .map_err(StoreError::from)
+        };
+        let index = |name: &str, pk: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyRole::Hash)?)
+                .key_schema(key("id", KeyRole::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(StoreError::from)
+        };
+        self.client
+            .create_table()
+            .table_name(self.keys.as_ref())
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("id")?)
+            .attribute_definitions(attr("org_id")?)
+            .attribute_definitions(attr("org_status")?)
+            .key_schema(key("id", KeyRole::Hash)?)
+            .global_secondary_indexes(index(INDEX_BY_ORG, "org_id")?)
+            .global_secondary_indexes(index(INDEX_BY_ORG_STATUS, "org_status")?)
+            .send()
+            .await
+            .map_err(classify)?;
+        self.client
+            .create_table()
+            .table_name(self.audit.as_ref())
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("org_id")?)
+            .attribute_definitions(attr("id")?)
+            .attribute_definitions(attr("org_key")?)
+            .attribute_definitions(attr("org_action")?)
+            .attribute_definitions(attr("org_key_action")?)
+            .key_schema(key("org_id", KeyRole::Hash)?)
+            .key_schema(key("id", KeyRole::Range)?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY, "org_key")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTION, "org_action")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY_ACTION, "org_key_action")?)
+            .send()
+            .await
+            .map_err(classify)?;
+        for table in [self.keys.as_ref(), self.audit.as_ref()] {
+            self.wait_until_active(table).await?;
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(self.audit.as_ref())
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(EVENT_TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build()
+                    .map_err(StoreError::from)?,
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn wait_until_active(&self, table: &str) -> Result<(), StoreError> {
+        for _ in 0..120 {
+            let status = self
+                .client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(classify)?
+                .table
+                .and_then(|t| t.table_status);
+            if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::failed(format!(
+            "table {table} did not become active in 60 s"
+        )))
+    }
+}

@@ -1,0 +1,225 @@
+//! The on-disk form of keys and audit events: postcard (compact, not
+//! self-describing) behind a version byte, with strings borrowed from the
+//! stored bytes on read. The authorizer decodes a key on every request, so
+//! this stays cheap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::id::{EventId, KeyId};
+use crate::domain::key::SecretHash;
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
+use crate::domain::scope::Permissions;
+use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
+use crate::domain::time::Timestamp;
+use crate::store::StoreError;
+
+/// Leading byte of a stored record: 1 is a [`Doc`] alone (written before
+/// rotation existed), 2 is a [`Doc`] followed by a [`RotationDoc`].
+const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
+
+/// The on-disk form of a record: postcard (compact, not self-describing)
+/// behind a version byte, with strings borrowed from the stored bytes on read.
+/// The authorizer decodes one on every request, so this stays cheap.
+#[derive(Serialize, Deserialize)]
+struct Doc<'a> {
+    id: u128,
+    org_id: &'a str,
+    name: &'a str,
+    #[serde(borrow)]
+    description: Option<&'a str>,
+    key_type: KeyType,
+    #[serde(borrow)]
+    owner: Option<&'a str>,
+    #[serde(borrow)]
+    scopes: Vec<&'a str>,
+    status: KeyStatus,
+    hint: &'a str,
+    secret_hash: [u8; 32],
+    created_at: i64,
+    created_by: Option<u128>,
+    updated_at: i64,
+    suspended_at: Option<i64>,
+    revoked_at: Option<i64>,
+    #[serde(borrow)]
+    revoked_reason: Option<&'a str>,
+    revoked_by: Option<u128>,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+/// What format 2 adds after a [`Doc`]: rotation and the change counter
+/// (format 1 records read as version 0).
+#[derive(Serialize, Deserialize)]
+struct RotationDoc {
+    rotated_from: Option<u128>,
+    rotated_to: Option<u128>,
+    version: u64,
+}
+
+pub(super) fn encode(r: &KeyRecord) -> Result<Vec<u8>, StoreError> {
+    let scopes = r.permissions.to_strings();
+    let doc = Doc {
+        id: r.id.as_u128(),
+        org_id: r.org_id.as_str(),
+        name: r.name.as_str(),
+        description: r.description.as_ref().map(Description::as_str),
+        key_type: r.key_type,
+        owner: r.owner.as_ref().map(Owner::as_str),
+        scopes: scopes.iter().map(String::as_str).collect(),
+        status: r.status,
+        hint: &r.hint,
+        secret_hash: r.secret_hash.0,
+        created_at: r.created_at.unix(),
+        created_by: r.created_by.map(KeyId::as_u128),
+        updated_at: r.updated_at.unix(),
+        suspended_at: r.suspended_at.map(Timestamp::unix),
+        revoked_at: r.revoked_at.map(Timestamp::unix),
+        revoked_reason: r.revoked_reason.as_ref().map(RevokeReason::as_str),
+        revoked_by: r.revoked_by.map(KeyId::as_u128),
+        expires_at: r.expires_at.map(Timestamp::unix),
+        last_used_at: r.last_used_at.map(Timestamp::unix),
+    };
+    let rotation = RotationDoc {
+        rotated_from: r.rotated_from.map(KeyId::as_u128),
+        rotated_to: r.rotated_to.map(KeyId::as_u128),
+        version: r.version,
+    };
+    let bytes = postcard::to_extend(&doc, vec![FORMAT_V2])?;
+    Ok(postcard::to_extend(&rotation, bytes)?)
+}
+
+pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let (version, body) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("empty record".into()))?;
+    let (d, rest): (Doc<'_>, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let rotation = match *version {
+        FORMAT_V1 => RotationDoc {
+            rotated_from: None,
+            rotated_to: None,
+            version: 0,
+        },
+        FORMAT_V2 => postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?,
+        _ => return Err(corrupt("unknown record format".into())),
+    };
+    let time = Timestamp::from_unix;
+    Ok(KeyRecord {
+        id: KeyId::from_u128(d.id),
+        org_id: OrgId::new(d.org_id).map_err(|e| corrupt(e.to_string()))?,
+        name: KeyName::from_stored(d.name),
+        description: d.description.map(Description::from_stored),
+        key_type: d.key_type,
+        owner: d.owner.map(Owner::from_stored),
+        permissions: Permissions::from_strings(&d.scopes).map_err(|e| corrupt(e.to_string()))?,
+        status: d.status,
+        hint: d.hint.to_owned(),
+        secret_hash: SecretHash(d.secret_hash),
+        created_at: time(d.created_at),
+        created_by: d.created_by.map(KeyId::from_u128),
+        updated_at: time(d.updated_at),
+        suspended_at: d.suspended_at.map(time),
+        revoked_at: d.revoked_at.map(time),
+        revoked_reason: d.revoked_reason.map(RevokeReason::from_stored),
+        revoked_by: d.revoked_by.map(KeyId::from_u128),
+        expires_at: d.expires_at.map(time),
+        last_used_at: d.last_used_at.map(time),
+        rotated_from: rotation.rotated_from.map(KeyId::from_u128),
+        rotated_to: rotation.rotated_to.map(KeyId::from_u128),
+        version: rotation.version,
+    })
+}
+
+/// Leading byte of a stored audit event.
+const EVENT_FORMAT: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct EventDoc<'a> {
+    id: u128,
+    org_id: &'a str,
+    at: i64,
+    action: &'a str,
+    key_id: u128,
+    key_name: &'a str,
+    /// `None` for bootstrap.
+    actor_key_id: Option<u128>,
+    actor_hint: Option<&'a str>,
+    reason: Option<&'a str>,
+    status_before: Option<KeyStatus>,
+    status_after: Option<KeyStatus>,
+    rotated_to: Option<u128>,
+    rotated_from: Option<u128>,
+    request_id: &'a str,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+pub(super) fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
+    let (actor_key_id, actor_hint) = match &e.actor {
+        Actor::Key { id, hint } => (Some(id.as_u128()), Some(hint.as_str())),
+        Actor::Bootstrap => (None, None),
+    };
+    let doc = EventDoc {
+        id: e.id.as_u128(),
+        org_id: e.org_id.as_str(),
+        at: e.at.unix(),
+        action: e.action.as_str(),
+        key_id: e.key_id.as_u128(),
+        key_name: e.key_name.as_str(),
+        actor_key_id,
+        actor_hint,
+        reason: e.reason.as_ref().map(RevokeReason::as_str),
+        status_before: e.status_before,
+        status_after: e.status_after,
+        rotated_to: e.rotated_to.map(KeyId::as_u128),
+        rotated_from: e.rotated_from.map(KeyId::as_u128),
+        request_id: &e.request_id,
+        source_ip: e.source_ip.as_deref(),
+        user_agent: e.user_agent.as_deref(),
+    };
+    Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT])?)
+}
+
+pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let Some((&EVENT_FORMAT, body)) = bytes.split_first() else {
+        return Err(corrupt("unknown event format".into()));
+    };
+    let d: EventDoc<'_> = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let actor = match (d.actor_key_id, d.actor_hint) {
+        (Some(id), Some(hint)) => Actor::Key {
+            id: KeyId::from_u128(id),
+            hint: hint.to_owned(),
+        },
+        (None, None) => Actor::Bootstrap,
+        _ => {
+            return Err(corrupt(
+                "an event's actor has an id without a hint, or the reverse".into(),
+            ));
+        }
+    };
+    Ok(AuditEvent {
+        id: EventId::from_u128(d.id),
+        org_id: OrgId::new(d.org_id).map_err(|e| corrupt(e.to_string()))?,
+        at: Timestamp::from_unix(d.at),
+        action: d
+            .action
+            .parse::<AuditAction>()
+            .map_err(|_| corrupt(format!("unknown action {:?}", d.action)))?,
+        key_id: KeyId::from_u128(d.key_id),
+        key_name: KeyName::from_stored(d.key_name),
+        actor,
+        reason: d.reason.map(RevokeReason::from_stored),
+        status_before: d.status_before,
+        status_after: d.status_after,
+        rotated_to: d.rotated_to.map(KeyId::from_u128),
+        rotated_from: d.rotated_from.map(KeyId::from_u128),
+        request_id: d.request_id.to_owned(),
+        source_ip: d.source_ip.map(str::to_owned),
+        user_agent: d.user_agent.map(str::to_owned),
+    })
+}

@@ -1,0 +1,436 @@
+//! The embedded store: one redb file, for `keygate serve` and for tests.
+//!
+//! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()) and
+//! `keys_by_org_status` ((org, status, id) → ()). Audit events: `events`
+//! (id → event) and one index per filter: `events_by_org` ((org, id)),
+//! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id))
+//! and `events_by_key_action` ((org, key, action, id)). Ids are time-ordered,
+//! so a reverse range over an index is "newest first" and a page starts
+//! exactly after the cursor's id without skipping anything.
+//!
+//! Every change is one redb write transaction (serialised, ACID): its
+//! conditions are checked, its writes made and its event recorded before the
+//! commit, and an error anywhere drops the transaction with nothing written.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use self::codec::{decode, decode_event, encode, encode_event};
+use super::{Page, Store, StoreError};
+use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::change::{Change, KeyWrite};
+use crate::domain::id::{EventId, KeyId};
+use crate::domain::org::OrgId;
+use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::time::Timestamp;
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+
+mod codec;
+mod error;
+
+const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
+const BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_org");
+const BY_STATUS: TableDefinition<(&str, &str, u128), ()> =
+    TableDefinition::new("keys_by_org_status");
+const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
+const EVENTS_BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("events_by_org");
+const EVENTS_BY_KEY: TableDefinition<(&str, u128, u128), ()> =
+    TableDefinition::new("events_by_key");
+const EVENTS_BY_ACTION: TableDefinition<(&str, &str, u128), ()> =
+    TableDefinition::new("events_by_action");
+const EVENTS_BY_KEY_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
+    TableDefinition::new("events_by_key_action");
+
+/// The file inside `--data DIR`.
+pub const DATA_FILE: &str = "keygate.redb";
+
+/// Expired events removed per change at most, so a purge never makes one
+/// change slow; a backlog drains over the following changes.
+const PURGE_BATCH: usize = 64;
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    /// Keep audit events this many seconds; `None` keeps them forever.
+    retention_secs: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the data directory {0} is in use by another keygate process (is `keygate serve` running?)"
+    )]
+    Locked(String),
+    #[error("cannot open the data directory {path}")]
+    Other {
+        path: String,
+        #[source]
+        source: super::BoxError,
+    },
+}
+
+impl EmbeddedStore {
+    /// Open (or create) `DIR/keygate.redb`. Fails with `Locked` while another
+    /// process has it open.
+    pub fn open(dir: &Path) -> Result<Self, OpenError> {
+        let shown = dir.display().to_string();
+        let other = |source: super::BoxError| OpenError::Other {
+            path: shown.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| other(e.into()))?;
+        let db = Database::create(dir.join(DATA_FILE)).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(shown.clone()),
+            e => other(e.into()),
+        })?;
+        Self::init(db).map_err(|e| other(e.into()))
+    }
+
+    /// A store that lives in memory only (tests and benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::init(db)
+    }
+
+    /// Remove audit events older than `days` (from the next change on).
+    pub fn with_audit_retention(mut self, days: Option<u32>) -> Self {
+        self.retention_secs = days.map(|d| i64::from(d) * 86_400);
+        self
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
+        let txn = db.begin_write()?;
+        txn.open_table(KEYS)?;
+        txn.open_table(BY_ORG)?;
+        txn.open_table(BY_STATUS)?;
+        txn.open_table(EVENTS)?;
+        txn.open_table(EVENTS_BY_ORG)?;
+        txn.open_table(EVENTS_BY_KEY)?;
+        txn.open_table(EVENTS_BY_ACTION)?;
+        txn.open_table(EVENTS_BY_KEY_ACTION)?;
+        txn.commit()?;
+        Ok(Self {
+            db: Arc::new(db),
+            retention_secs: None,
+        })
+    }
+
+    /// Run a write transaction off the async executor; commit when `f`
+    /// succeeds, drop (abort) it when `f` fails.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write()?;
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })
+        .await?
+    }
+}
+
+fn read_record(txn: &WriteTransaction, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    let keys = txn.open_table(KEYS)?;
+    let bytes = keys.get(id.as_u128())?;
+    bytes.map(|b| decode(b.value())).transpose()
+}
+
+fn write_record(txn: &WriteTransaction, record: &KeyRecord) -> Result<(), StoreError> {
+    let mut keys = txn.open_table(KEYS)?;
+    keys.insert(record.id.as_u128(), encode(record)?.as_slice())?;
+    Ok(())
+}
+
+fn insert_key(txn: &WriteTransaction, record: &KeyRecord) -> Result<(), StoreError> {
+    if read_record(txn, record.id)?.is_some() {
+        return Err(StoreError::AlreadyExists);
+    }
+    write_record(txn, record)?;
+    let (org, id) = (record.org_id.as_str(), record.id.as_u128());
+    txn.open_table(BY_ORG)?.insert((org, id), ())?;
+    txn.open_table(BY_STATUS)?
+        .insert((org, record.status.as_str(), id), ())?;
+    Ok(())
+}
+
+/// The stored key, if it is still `before` as far as the change's checks went.
+fn unchanged(txn: &WriteTransaction, before: &KeyRecord) -> Result<KeyRecord, StoreError> {
+    read_record(txn, before.id)?
+        .filter(|current| before.unchanged_in(current))
+        .ok_or(StoreError::Changed)
+}
+
+fn update_key(
+    txn: &WriteTransaction,
+    before: &KeyRecord,
+    after: &KeyRecord,
+) -> Result<(), StoreError> {
+    let current = unchanged(txn, before)?;
+    let next = KeyRecord {
+        last_used_at: current.last_used_at,
+        ..after.clone()
+    };
+    write_record(txn, &next)?;
+    if current.status != next.status {
+        let mut by_status = txn.open_table(BY_STATUS)?;
+        let (org, id) = (next.org_id.as_str(), next.id.as_u128());
+        by_status.remove((org, current.status.as_str(), id))?;
+        by_status.insert((org, next.status.as_str(), id), ())?;
+    }
+    Ok(())
+}
+
+fn delete_key(txn: &WriteTransaction, before: &KeyRecord) -> Result<(), StoreError> {
+    let current = unchanged(txn, before)?;
+    let (org, id) = (current.org_id.as_str(), current.id.as_u128());
+    txn.open_table(KEYS)?.remove(id)?;
+    txn.open_table(BY_ORG)?.remove((org, id))?;
+    txn.open_table(BY_STATUS)?
+        .remove((org, current.status.as_str(), id))?;
+    Ok(())
+}
+
+fn insert_event(txn: &WriteTransaction, event: &AuditEvent) -> Result<(), StoreError> {
+    let id = event.id.as_u128();
+    let mut events = txn.open_table(EVENTS)?;
+    if events.get(id)?.is_some() {
+        return Err(StoreError::failed(format!(
+            "an audit event with id {} exists",
+            event.id
+        )));
+    }
+    events.insert(id, encode_event(event)?.as_slice())?;
+    index_event(txn, event, true)
+}
+
+/// Add (or remove) an event's entries in every event index.
+fn index_event(txn: &WriteTransaction, event: &AuditEvent, add: bool) -> Result<(), StoreError> {
+    let (org, key, action, id) = (
+        event.org_id.as_str(),
+        event.key_id.as_u128(),
+        event.action.as_str(),
+        event.id.as_u128(),
+    );
+    let mut by_org = txn.open_table(EVENTS_BY_ORG)?;
+    let mut by_key = txn.open_table(EVENTS_BY_KEY)?;
+    let mut by_action = txn.open_table(EVENTS_BY_ACTION)?;
+    let mut by_key_action = txn.open_table(EVENTS_BY_KEY_ACTION)?;
+    if add {
+        by_org.insert((org, id), ())?;
+        by_key.insert((org, key, id), ())?;
+        by_action.insert((org, action, id), ())?;
+        by_key_action.insert((org, key, action, id), ())?;
+    } else {
+        by_org.remove((org, id))?;
+        by_key.remove((org, key, id))?;
+        by_action.remove((org, action, id))?;
+        by_key_action.remove((org, key, action, id))?;
+    }
+    Ok(())
+}
+
+/// Remove up to [`PURGE_BATCH`] events older than `cutoff`, oldest first.
+fn purge_events(txn: &WriteTransaction, cutoff: Timestamp) -> Result<(), StoreError> {
+    let expired: Vec<AuditEvent> = {
+        let events = txn.open_table(EVENTS)?;
+        let mut found = vec![];
+        for entry in events.iter()?.take(PURGE_BATCH) {
+            let (_, bytes) = entry?;
+            let event = decode_event(bytes.value())?;
+            if event.at >= cutoff {
+                break;
+            }
+            found.push(event);
+        }
+        found
+    };
+    let mut events = txn.open_table(EVENTS)?;
+    for event in &expired {
+        events.remove(event.id.as_u128())?;
+    }
+    drop(events);
+    for event in &expired {
+        index_event(txn, event, false)?;
+    }
+    Ok(())
+}
+
+/// Up to `limit + 1` ids from a reverse range over an index, newest first.
+macro_rules! newest_ids {
+    ($txn:expr, $table:expr, $limit:expr, $after:expr, ($($prefix:expr),*), $pick:expr) => {{
+        let index = $txn.open_table($table)?;
+        let range = match $after {
+            None => index.range(($($prefix,)* 0)..=($($prefix,)* u128::MAX)),
+            Some(after) => index.range(($($prefix,)* 0)..($($prefix,)* after)),
+        }?;
+        range
+            .rev()
+            .take($limit + 1)
+            .map(|e| e.map(|(k, _)| $pick(k.value())).map_err(StoreError::from))
+            .collect::<Result<Vec<u128>, StoreError>>()?
+    }};
+}
+
+impl Store for EmbeddedStore {
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let keys = txn.open_table(KEYS)?;
+        let bytes = keys.get(id.as_u128())?;
+        bytes.map(|b| decode(b.value())).transpose()
+    }
+
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let org = org.as_str();
+        let after = after.map(KeyId::as_u128);
+        // One extra id tells whether another page follows.
+        let ids = match filter {
+            StatusFilter::All => {
+                newest_ids!(txn, BY_ORG, limit, after, (org), |k: (&str, u128)| k.1)
+            }
+            StatusFilter::Only(status) => newest_ids!(
+                txn,
+                BY_STATUS,
+                limit,
+                after,
+                (org, status.as_str()),
+                |k: (&str, &str, u128)| k.2
+            ),
+        };
+        let keys = txn.open_table(KEYS)?;
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = keys
+                .get(id)?
+                .ok_or_else(|| StoreError::Corrupt("index names a missing key".into()))?;
+            records.push(decode(bytes.value())?);
+        }
+        Ok(Page::from_overfetch(records, limit))
+    }
+
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        change.validate()?;
+        let change = change.clone();
+        let retention = self.retention_secs;
+        self.write(move |txn| {
+            for write in change.writes() {
+                match write {
+                    KeyWrite::Insert(record) => insert_key(txn, record)?,
+                    KeyWrite::Update { before, after } => update_key(txn, before, after)?,
+                    KeyWrite::Delete(before) => delete_key(txn, before)?,
+                }
+            }
+            if let Some(guard) = change.guard() {
+                let holds = match (read_record(txn, guard.key_id)?, change.at()) {
+                    (Some(caller), Some(at)) => guard.holds(&caller, at),
+                    _ => false,
+                };
+                if !holds {
+                    return Err(StoreError::ActorChanged);
+                }
+            }
+            for event in change.events() {
+                insert_event(txn, event)?;
+            }
+            if let (Some(secs), Some(at)) = (retention, change.at()) {
+                purge_events(txn, at.plus_seconds(-secs))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        org: &OrgId,
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let org = org.as_str();
+        let after = after.map(EventId::as_u128);
+        let ids = match (filter.key_id.map(KeyId::as_u128), filter.action) {
+            (None, None) => {
+                newest_ids!(txn, EVENTS_BY_ORG, limit, after, (org), |k: (
+                    &str,
+                    u128
+                )| {
+                    k.1
+                })
+            }
+            (Some(key), None) => newest_ids!(
+                txn,
+                EVENTS_BY_KEY,
+                limit,
+                after,
+                (org, key),
+                |k: (&str, u128, u128)| k.2
+            ),
+            (None, Some(action)) => newest_ids!(
+                txn,
+                EVENTS_BY_ACTION,
+                limit,
+                after,
+                (org, action.as_str()),
+                |k: (&str, &str, u128)| k.2
+            ),
+            (Some(key), Some(action)) => newest_ids!(
+                txn,
+                EVENTS_BY_KEY_ACTION,
+                limit,
+                after,
+                (org, key, action.as_str()),
+                |k: (&str, u128, &str, u128)| k.3
+            ),
+        };
+        let events = txn.open_table(EVENTS)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = events
+                .get(id)?
+                .ok_or_else(|| StoreError::Corrupt("index names a missing event".into()))?;
+            found.push(decode_event(bytes.value())?);
+        }
+        Ok(Page::from_overfetch(found, limit))
+    }
+
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| {
+            let Some(mut record) = read_record(txn, id)? else {
+                return Ok(false);
+            };
+            if record.last_used_at.is_some_and(|t| t > unless_after) {
+                return Ok(false);
+            }
+            record.last_used_at = Some(at);
+            write_record(txn, &record)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        let keys = txn.open_table(KEYS)?;
+        Ok(keys.is_empty()?)
+    }
+}

@@ -1,0 +1,431 @@
+//! The audit trail: exactly one event per change and none for a refused
+//! call or a repeat, listed by every filter newest first, in pages, each
+//! organization seeing only its own, and never a secret.
+
+use keygate::domain::audit::{AuditAction, EventFilter};
+use keygate::domain::change::Change;
+use keygate::domain::id::{EventId, KeyId};
+use keygate::domain::lifecycle::Transition;
+use keygate::domain::record::KeyStatus;
+use keygate::store::Store;
+use serde_json::{Value, json};
+
+use super::{events_of, get, id, key_in, org, origin, updated};
+use crate::{Harness, assert_no_secret, id_of};
+
+/// Events of two orgs, listed by every filter, newest first, in pages.
+pub async fn events_are_listed_by_every_filter<S: Store>(store: S) {
+    let a = key_in(&store, "acme", KeyStatus::Active).await;
+    let b = key_in(&store, "acme", KeyStatus::Suspended).await;
+    let theirs = key_in(&store, "other", KeyStatus::Revoked).await;
+    let a_suspended = Change::status(a.clone(), Transition::Suspend, None, &origin()).0;
+    store.commit(&a_suspended).await.expect("suspend a");
+    let a_now = updated(&a_suspended);
+    store
+        .commit(&Change::status(a_now, Transition::Reactivate, None, &origin()).0)
+        .await
+        .expect("reactivate a");
+    let all = events_of(&store, "acme").await;
+    // a: create, suspend, reactivate; b: create, suspend.
+    assert_eq!(all.len(), 5);
+    let ids: Vec<EventId> = all.iter().map(|e| e.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(ids, sorted, "newest first");
+    assert!(all.iter().all(|e| e.org_id == org("acme")));
+    assert!(all.iter().all(|e| e.key_id != theirs.id));
+
+    let cases = [
+        (Some(a.id), None, 3),
+        (Some(b.id), None, 2),
+        (None, Some(AuditAction::Suspend), 2),
+        (None, Some(AuditAction::Create), 2),
+        (Some(a.id), Some(AuditAction::Suspend), 1),
+        (Some(b.id), Some(AuditAction::Reactivate), 0),
+        (Some(theirs.id), None, 0),
+    ];
+    for (key_id, action, count) in cases {
+        let filter = EventFilter { key_id, action };
+        let want: Vec<EventId> = all
+            .iter()
+            .filter(|e| {
+                key_id.is_none_or(|k| k == e.key_id) && action.is_none_or(|a| a == e.action)
+            })
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(want.len(), count, "{filter:?}");
+        // Pages of one: every page exact, the last says no more.
+        let mut got = vec![];
+        let mut after = None;
+        loop {
+            let page = store
+                .list_events(&org("acme"), filter, 1, after)
+                .await
+                .expect("page");
+            got.extend(page.items.iter().map(|e| e.id));
+            match page.next_after() {
+                Some(e) => after = Some(e.id),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{filter:?}");
+    }
+}
+
+/// Each change leaves one event with who, what, when and whence;
+/// a repeat that changes nothing leaves none; no event holds a secret.
+pub async fn every_change_leaves_exactly_one_event<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let root_hint = get(&h, &root, &id_of(&root)).await.body["hint"].clone();
+    let mut seen = h.events("acme").await.len();
+    assert_eq!(seen, 1, "bootstrap");
+    let (key, record) = h
+        .create(&root, json!({"name": "audited", "key_type": "service"}))
+        .await;
+    let target = id(&record);
+    let rotate_body = r#"{"grace_period_seconds": 60, "reason": "scheduled"}"#;
+    let mut successor = String::new();
+    for (method, verb, body, action, before, after, reason) in [
+        (
+            "",
+            "create",
+            None,
+            AuditAction::Create,
+            None,
+            Some("active"),
+            None,
+        ),
+        (
+            "POST",
+            "suspend",
+            None,
+            AuditAction::Suspend,
+            Some("active"),
+            Some("suspended"),
+            None,
+        ),
+        (
+            "POST",
+            "reactivate",
+            None,
+            AuditAction::Reactivate,
+            Some("suspended"),
+            Some("active"),
+            None,
+        ),
+        (
+            "POST",
+            "rotate",
+            Some(rotate_body),
+            AuditAction::Rotate,
+            Some("active"),
+            Some("active"),
+            Some("scheduled"),
+        ),
+        (
+            "POST",
+            "revoke",
+            Some(r#"{"reason":"done"}"#),
+            AuditAction::Revoke,
+            Some("active"),
+            Some("revoked"),
+            Some("done"),
+        ),
+        (
+            "DELETE",
+            "",
+            None,
+            AuditAction::Delete,
+            Some("revoked"),
+            None,
+            None,
+        ),
+    ] {
+        let reply = match method {
+            "" => None,
+            "DELETE" => Some(
+                h.call(
+                    "DELETE",
+                    &format!("/v1/api-keys/{target}"),
+                    Some(&root),
+                    None,
+                )
+                .await,
+            ),
+            _ => Some(h.act(&root, &target, verb, body).await),
+        };
+        if let Some(reply) = &reply {
+            assert!(reply.status < 300, "{verb}: {:#}", reply.body);
+            if verb == "rotate" {
+                successor = id(&reply.body);
+            }
+        }
+        let events = h.events("acme").await;
+        // A rotation changes two keys: the old key's `rotate` and the new
+        // key's `create`, newest first.
+        let recorded = if verb == "rotate" { 2 } else { 1 };
+        assert_eq!(
+            events.len(),
+            seen + recorded,
+            "{verb}: exactly {recorded} event(s)"
+        );
+        seen += recorded;
+        let e = events
+            .iter()
+            .find(|e| e.key_id.to_string() == target)
+            .expect("the target's event");
+        if verb == "rotate" {
+            let born = &events[0];
+            assert_eq!(born.action, AuditAction::Create);
+            assert_eq!(born.key_id.to_string(), successor);
+            assert_eq!(
+                born.rotated_from.map(|k| k.to_string()),
+                Some(target.clone())
+            );
+        }
+        assert_eq!(e.action, action);
+        assert_eq!(e.key_id.to_string(), target, "{verb}");
+        assert_eq!(e.key_name.as_str(), "audited");
+        assert_eq!(e.actor.key_id().map(|k| k.to_string()), Some(id_of(&root)));
+        assert_eq!(e.status_before.map(|s| s.as_str()), before, "{verb}");
+        assert_eq!(e.status_after.map(|s| s.as_str()), after, "{verb}");
+        assert_eq!(e.reason.as_ref().map(|r| r.as_str()), reason, "{verb}");
+        assert_eq!(e.source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(e.user_agent.as_deref(), Some("keygate-tests/1"));
+        assert!(!e.request_id.is_empty());
+        if action == AuditAction::Rotate {
+            assert_eq!(e.rotated_to.map(|k| k.to_string()), Some(successor.clone()));
+        }
+        // A repeat that changes nothing records nothing.
+        if verb == "suspend" {
+            assert_eq!(h.act(&root, &target, "suspend", None).await.status, 200);
+            assert_eq!(h.events("acme").await.len(), seen, "no event for a no-op");
+        }
+    }
+    // Through the API: the documented shape, and never a key or a hash.
+    let listed = h.call("GET", "/v1/audit-events", Some(&root), None).await;
+    assert_eq!(listed.status, 200, "{:#}", listed.body);
+    let first = &listed.body["data"][0];
+    assert_eq!(first["action"], "delete");
+    assert_eq!(first["actor_type"], "key");
+    assert_eq!(first["actor_hint"], root_hint);
+    assert!(first["status_after"].is_null());
+    let text = listed.body.to_string();
+    assert_no_secret(text.as_bytes(), &[&root, &key], "audit events");
+    for event in listed.body["data"].as_array().expect("data") {
+        assert!(event.get("key").is_none() && event.get("secret_hash").is_none());
+    }
+    let last = listed.body["data"]
+        .as_array()
+        .expect("data")
+        .last()
+        .cloned();
+    assert_eq!(last.expect("bootstrap")["actor_type"], "bootstrap");
+}
+
+pub async fn refused_calls_leave_no_event<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (limited, _) = h
+        .create_scoped(&root, &["api-keys:write", "api-keys:read", "runs:read"])
+        .await;
+    let (_, revoked) = h.create_scoped(&root, &["runs:read"]).await;
+    h.act(&root, &id(&revoked), "revoke", Some(r#"{"reason":"x"}"#))
+        .await;
+    let before = h.events("acme").await;
+    let unknown = KeyId::generate().to_string();
+    for (key, method, path, body, status) in [
+        (
+            &root,
+            "POST",
+            "/v1/api-keys".to_owned(),
+            Some(r#"{"name":""}"#),
+            400,
+        ),
+        (
+            &limited,
+            "POST",
+            "/v1/api-keys".to_owned(),
+            Some(r#"{"name":"x","key_type":"service"}"#),
+            403,
+        ),
+        (
+            &limited,
+            "POST",
+            format!("/v1/api-keys/{}/suspend", id_of(&root)),
+            None,
+            403,
+        ),
+        (
+            &root,
+            "POST",
+            format!("/v1/api-keys/{unknown}/suspend"),
+            None,
+            404,
+        ),
+        (
+            &root,
+            "POST",
+            format!("/v1/api-keys/{}/reactivate", id(&revoked)),
+            None,
+            409,
+        ),
+        (
+            &root,
+            "POST",
+            format!("/v1/api-keys/{}/rotate", id(&revoked)),
+            Some("{}"),
+            409,
+        ),
+        (
+            &root,
+            "POST",
+            format!("/v1/api-keys/{}/revoke", id(&revoked)),
+            Some("{}"),
+            400,
+        ),
+    ] {
+        let reply = h.call(method, &path, Some(key), body).await;
+        reply.assert_error(status);
+    }
+    assert_eq!(h.events("acme").await, before);
+}
+
+pub async fn the_audit_api_filters_pages_and_isolates<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let other = h.root_key("other").await;
+    let (_, a) = h.create_scoped(&root, &["runs:read"]).await;
+    let (_, b) = h.create_scoped(&root, &["runs:read"]).await;
+    for _ in 0..3 {
+        h.act(&root, &id(&a), "suspend", None).await;
+        h.act(&root, &id(&a), "reactivate", None).await;
+    }
+    h.act(&root, &id(&b), "suspend", None).await;
+    h.call(
+        "DELETE",
+        &format!("/v1/api-keys/{}", id(&b)),
+        Some(&root),
+        None,
+    )
+    .await;
+    let (reader, _) = h.create_scoped(&root, &["api-keys:read"]).await;
+    let (no_read, _) = h.create_scoped(&root, &["runs:read"]).await;
+
+    let page_through = |query: String| {
+        let h = &h;
+        let reader = reader.clone();
+        async move {
+            let mut got: Vec<Value> = vec![];
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut path = format!("/v1/audit-events?limit=2{query}");
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let reply = h.call("GET", &path, Some(&reader), None).await;
+                assert_eq!(reply.status, 200, "{path}: {:#}", reply.body);
+                let data = reply.body["data"].as_array().expect("data").clone();
+                assert!(data.len() <= 2);
+                got.extend(data);
+                match reply.body["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => return got,
+                }
+            }
+        }
+    };
+    let a_events = page_through(format!("&key_id={}", id(&a))).await;
+    assert_eq!(a_events.len(), 7, "create + 3 suspends + 3 reactivates");
+    assert!(a_events.iter().all(|e| e["key_id"] == a["id"]));
+    let suspends = page_through("&action=suspend".into()).await;
+    assert_eq!(suspends.len(), 4);
+    let a_suspends = page_through(format!("&key_id={}&action=suspend", id(&a))).await;
+    assert_eq!(a_suspends.len(), 3);
+    // A deleted key's history is still there.
+    let b_events = page_through(format!("&key_id={}", id(&b))).await;
+    let actions: Vec<&str> = b_events
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["delete", "suspend", "create"]);
+    let all = page_through(String::new()).await;
+    let ids: Vec<&str> = all.iter().filter_map(|e| e["id"].as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(ids, sorted, "newest first");
+    assert!(all.iter().all(|e| e["org_id"] == "acme"));
+
+    // Another org sees none of it, even asking by key id.
+    let theirs = h
+        .call(
+            "GET",
+            &format!("/v1/audit-events?key_id={}", id(&a)),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, 200);
+    assert_eq!(theirs.body["data"], json!([]));
+    let theirs = h.call("GET", "/v1/audit-events", Some(&other), None).await;
+    assert_eq!(
+        theirs.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "their bootstrap"
+    );
+
+    for (query, field) in [
+        ("action=update", "action"),
+        ("key_id=nope", "key_id"),
+        ("limit=0", "limit"),
+        ("cursor=garbage", "cursor"),
+        ("status=active", "status"),
+        ("action=suspend&action=delete", "action"),
+    ] {
+        let reply = h
+            .call(
+                "GET",
+                &format!("/v1/audit-events?{query}"),
+                Some(&reader),
+                None,
+            )
+            .await;
+        reply.assert_error(400);
+        assert!(
+            reply.error_message().contains(field),
+            "{query}: {}",
+            reply.error_message()
+        );
+    }
+    // A cursor of one filter does not continue another.
+    let first = h
+        .call(
+            "GET",
+            "/v1/audit-events?limit=1&action=suspend",
+            Some(&reader),
+            None,
+        )
+        .await;
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let reply = h
+        .call(
+            "GET",
+            &format!("/v1/audit-events?limit=1&cursor={cursor}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    reply.assert_error(400);
+    // The trail needs api-keys:read.
+    let reply = h
+        .call("GET", "/v1/audit-events", Some(&no_read), None)
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (403, json!({"message": "Forbidden"}))
+    );
+}

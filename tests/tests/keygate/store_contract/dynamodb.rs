@@ -1,0 +1,262 @@
+//! The store contract on the DynamoDB store, against moto's DynamoDB API
+//! (started by `infra/test.sh`), plus what only DynamoDB can show: the
+//! operations sent on the wire, the raw items at rest, TTL.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use keygate::store::dynamodb::{
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION, Tables,
+};
+use keygate_tests::{Harness, assert_no_secret, authorizer_event, fresh_dynamodb_store, id_of};
+use serde_json::json;
+
+keygate_tests::contract_suite!(keygate_tests::fresh_dynamodb_store().await.0);
+
+/// `key` with its last character replaced by another base62 character:
+/// always a different string, so never the real key.
+fn with_last_char_changed(key: &str) -> String {
+    let last = key.chars().last().expect("non-empty");
+    let replacement = if last == 'x' { 'y' } else { 'x' };
+    format!("{}{replacement}", &key[..key.len() - 1])
+}
+
+#[tokio::test]
+async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (key, _) = h.create_scoped(&root, &["runs:read"]).await;
+
+    log.clear();
+    let malformed = with_last_char_changed(&key);
+    assert_ne!(malformed, key);
+    let event = authorizer_event(&malformed, "GET /v1/runs");
+    assert!(
+        !keygate::http::authorizer::authorize(&h.app, &event)
+            .await
+            .is_authorized
+    );
+    assert!(
+        log.calls().is_empty(),
+        "a malformed key makes no DynamoDB call: {:?}",
+        log.calls()
+    );
+
+    assert!(h.authorize(&key, "GET /v1/runs").await);
+    let reads: Vec<_> = log
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "GetItem")
+        .collect();
+    assert_eq!(reads.len(), 1, "{:?}", log.calls());
+    assert!(
+        reads[0].consistent_read,
+        "the authorizer's read is strongly consistent"
+    );
+    assert!(log.count("UpdateItem") <= 1, "at most the last-used write");
+
+    // Within the minute the key is not written again.
+    log.clear();
+    assert!(h.authorize(&key, "GET /v1/runs").await);
+    assert_eq!(log.count("GetItem"), 1);
+    assert_eq!(log.count("UpdateItem"), 0, "{:?}", log.calls());
+
+    for (status, index) in [
+        ("all", INDEX_BY_ORG),
+        ("active", INDEX_BY_ORG_STATUS),
+        ("revoked", INDEX_BY_ORG_STATUS),
+    ] {
+        log.clear();
+        let reply = h
+            .call(
+                "GET",
+                &format!("/v1/api-keys?status={status}"),
+                Some(&root),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        let queries: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "Query")
+            .collect();
+        assert_eq!(queries.len(), 1, "{:?}", log.calls());
+        assert_eq!(queries[0].index.as_deref(), Some(index));
+        assert_eq!(log.count("Scan"), 0);
+    }
+}
+
+/// Every change is exactly one conditional write (one
+/// `TransactWriteItems` whose every item carries a condition), a repeat is
+/// none, and nothing is ever written outside a transaction. A lost revoke
+/// would need a second, unconditional write; this catches it without
+/// waiting for the bad interleaving.
+#[tokio::test]
+async fn every_change_is_exactly_one_conditional_transaction() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let keys_table = store.tables().keys;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    // The authorizer records the root key's use once a minute; do it now so
+    // the calls below are only the handlers' own.
+    assert!(h.authorize(&root, "GET /v1/api-keys").await);
+    let (_, record) = h
+        .create(&root, json!({"name": "t", "key_type": "service"}))
+        .await;
+    let id = record["id"].as_str().unwrap().to_owned();
+    // Items: the key write(s), the check that the calling key is still as its
+    // request saw it, and the event(s).
+    let cases: [(&str, &str, Option<&str>, usize); 8] = [
+        ("POST", "suspend", None, 3),
+        ("POST", "suspend", None, 0),
+        ("POST", "reactivate", None, 3),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 5),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 3),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
+        ("POST", "reactivate", None, 0),
+        ("DELETE", "", None, 3),
+    ];
+    for (method, verb, body, items) in cases {
+        log.clear();
+        let path = if verb.is_empty() {
+            format!("/v1/api-keys/{id}")
+        } else {
+            format!("/v1/api-keys/{id}/{verb}")
+        };
+        let reply = h.call(method, &path, Some(&root), body).await;
+        assert!(
+            reply.status < 300 || reply.status == 409,
+            "{verb}: {:#}",
+            reply.body
+        );
+        let writes: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation != "GetItem" && c.operation != "Query")
+            .collect();
+        if items == 0 {
+            assert!(writes.is_empty(), "{verb} again writes nothing: {writes:?}");
+            continue;
+        }
+        assert_eq!(writes.len(), 1, "{verb}: one write call: {writes:?}");
+        assert_eq!(writes[0].operation, "TransactWriteItems", "{verb}");
+        assert_eq!(
+            (writes[0].transact_items, writes[0].conditional_items),
+            (items, items),
+            "{verb}: the key writes and the event, every one conditional"
+        );
+        let reads: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "GetItem")
+            .collect();
+        assert!(
+            reads
+                .iter()
+                .all(|c| c.consistent_read && c.table.as_deref() == Some(&keys_table)),
+            "{reads:?}"
+        );
+    }
+}
+
+/// Each audit filter is one `Query` on its own index, newest first,
+/// never a `Scan`.
+#[tokio::test]
+async fn each_audit_filter_is_one_query() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let audit_table = store.tables().audit;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let root_id = id_of(&root);
+    for (query, index) in [
+        (String::new(), None),
+        (format!("key_id={root_id}"), Some(INDEX_EVENTS_BY_KEY)),
+        ("action=bootstrap".to_owned(), Some(INDEX_EVENTS_BY_ACTION)),
+        (
+            format!("key_id={root_id}&action=bootstrap"),
+            Some(INDEX_EVENTS_BY_KEY_ACTION),
+        ),
+    ] {
+        // Warm the authorizer's last-use write out of the count.
+        assert!(h.authorize(&root, "GET /v1/audit-events").await);
+        log.clear();
+        let reply = h
+            .call(
+                "GET",
+                &format!("/v1/audit-events?limit=1&{query}"),
+                Some(&root),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        assert_eq!(reply.body["data"][0]["action"], "bootstrap", "{query}");
+        let queries: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "Query")
+            .collect();
+        assert_eq!(queries.len(), 1, "{query}: {:?}", log.calls());
+        assert_eq!(queries[0].table.as_deref(), Some(audit_table.as_str()));
+        assert_eq!(queries[0].index.as_deref(), index, "{query}");
+        assert_eq!(log.count("Scan"), 0);
+    }
+}
+
+/// No 12-character window of a key's secret in any raw item of either table,
+/// and events carry a TTL only when a retention is set.
+#[tokio::test]
+async fn nothing_secret_at_rest_and_events_expire_by_ttl() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let raw = keygate_tests::dynamodb_client().await;
+    let Tables {
+        keys: keys_table,
+        audit: audit_table,
+    } = store.tables();
+    let h = Harness::new(store.with_audit_retention(Some(400)));
+    let root = h.root_key("acme").await;
+    let (key, record) = h
+        .create(&root, json!({"name": "k", "key_type": "service"}))
+        .await;
+    let rotated = h
+        .act(&root, record["id"].as_str().unwrap(), "rotate", Some("{}"))
+        .await;
+    let successor = rotated.body["key"].as_str().unwrap().to_owned();
+    let mut dump = String::new();
+    for table in [&keys_table, &audit_table] {
+        let items = raw
+            .scan()
+            .table_name(table.as_str())
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default();
+        assert!(!items.is_empty(), "{table}");
+        dump.push_str(&format!("{items:?}"));
+        if table == &audit_table {
+            for item in &items {
+                let (Some(AttributeValue::N(at)), Some(AttributeValue::N(purge))) =
+                    (item.get("at"), item.get(EVENT_TTL_ATTRIBUTE))
+                else {
+                    panic!("event without a TTL: {item:?}");
+                };
+                let (at, purge): (i64, i64) = (at.parse().unwrap(), purge.parse().unwrap());
+                assert_eq!(purge - at, 400 * 86_400);
+            }
+        }
+    }
+    assert_no_secret(dump.as_bytes(), &[&root, &key, &successor], "raw items");
+    assert!(
+        dump.contains("secret_hash"),
+        "the hash is there, the secret is not"
+    );
+    let ttl = raw
+        .describe_time_to_live()
+        .table_name(&audit_table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description.unwrap();
+    assert_eq!(ttl.attribute_name(), Some(EVENT_TTL_ATTRIBUTE));
+}

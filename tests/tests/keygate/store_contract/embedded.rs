@@ -1,0 +1,143 @@
+//! The store contract on the embedded (redb) store, plus what only it
+//! shows: one commit per change, persistence, the lock, retention, and the
+//! bytes at rest.
+
+use keygate::domain::audit::{AuditAction, EventFilter};
+use keygate::domain::change::Change;
+use keygate::domain::record::KeyStatus;
+use keygate::store::{EmbeddedStore, Store, embedded::OpenError};
+use keygate_tests::contract::{key_in, org, origin, record};
+use keygate_tests::{CountingStore, Harness, all_events, assert_no_secret};
+use serde_json::json;
+
+keygate_tests::contract_suite!(EmbeddedStore::in_memory().expect("in-memory store"));
+
+/// The file-backed store keeps everything across a reopen, and a second
+/// process-level open of the same directory is refused while the first is open.
+#[tokio::test]
+async fn the_file_store_survives_a_reopen_and_is_locked_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = record("acme", "persisted");
+    let change = Change::create(record.clone(), &origin());
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.commit(&change).await.unwrap();
+        assert!(matches!(
+            EmbeddedStore::open(dir.path()),
+            Err(OpenError::Locked(_))
+        ));
+    }
+    let reopened = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.get(record.id).await.unwrap(), Some(record));
+    let events = reopened
+        .list_events(&org("acme"), EventFilter::default(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(events.items, vec![change.events()[0].clone()]);
+}
+
+/// No 12-character window of any key's secret is anywhere in the data file,
+/// after creates, a rotation (which shows a new key) and revocations.
+#[tokio::test]
+async fn nothing_secret_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::new(EmbeddedStore::open(dir.path()).unwrap());
+    let root = h.root_key("acme").await;
+    let (key, record) = h
+        .create(&root, json!({"name": "k", "key_type": "service"}))
+        .await;
+    let id = record["id"].as_str().unwrap();
+    let rotated = h.act(&root, id, "rotate", Some("{}")).await;
+    let successor = rotated.body["key"].as_str().unwrap().to_owned();
+    drop(h);
+    let bytes = std::fs::read(dir.path().join(keygate::store::embedded::DATA_FILE)).unwrap();
+    assert!(!bytes.is_empty());
+    assert_no_secret(&bytes, &[&root, &key, &successor], "the data file");
+}
+
+/// With a retention set, events older than it are removed as later changes
+/// are written; without one, they stay.
+#[tokio::test]
+async fn audit_retention_removes_old_events() {
+    let store = EmbeddedStore::in_memory()
+        .unwrap()
+        .with_audit_retention(Some(1));
+    let old = key_in(&store, "acme", KeyStatus::Suspended).await;
+    let org = org("acme");
+    assert_eq!(
+        all_events(&store, &org, EventFilter::default()).await.len(),
+        2
+    );
+    // A change two days later: the day-old retention drops the two events.
+    let mut later = origin();
+    later.at = later.at.plus_seconds(2 * 86_400);
+    let fresh = record("acme", "fresh");
+    store
+        .commit(&Change::create(fresh.clone(), &later))
+        .await
+        .unwrap();
+    let left = all_events(&store, &org, EventFilter::default()).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].key_id, fresh.id);
+    let by_key = store
+        .list_events(
+            &org,
+            EventFilter {
+                key_id: Some(old.id),
+                action: Some(AuditAction::Suspend),
+            },
+            100,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(by_key.items.is_empty(), "gone from every index");
+
+    let forever = EmbeddedStore::in_memory().unwrap();
+    key_in(&forever, "acme", KeyStatus::Active).await;
+    let mut much_later = origin();
+    much_later.at = much_later.at.plus_seconds(3650 * 86_400);
+    forever
+        .commit(&Change::create(record("acme", "x"), &much_later))
+        .await
+        .unwrap();
+    assert_eq!(
+        all_events(&forever, &org, EventFilter::default())
+            .await
+            .len(),
+        2,
+        "kept forever without a retention"
+    );
+}
+
+/// On the embedded store, each applied transition is exactly one commit (its
+/// write and its event), a repeat none: the embedded twin of the DynamoDB
+/// store's one-conditional-transaction check.
+#[tokio::test]
+async fn each_transition_is_one_commit_and_a_repeat_none() {
+    use std::sync::atomic::Ordering;
+    let h = Harness::new(CountingStore::new(
+        keygate::store::EmbeddedStore::in_memory().unwrap(),
+    ));
+    let root = h.root_key("acme").await;
+    let (_, target) = h.create_scoped(&root, &["runs:read"]).await;
+    let id = target["id"].as_str().unwrap();
+    for (verb, body, commits) in [
+        ("suspend", None, 1),
+        ("suspend", None, 0),
+        ("reactivate", None, 1),
+        ("reactivate", None, 0),
+        ("revoke", Some(r#"{"reason":"r"}"#), 1),
+        ("revoke", Some(r#"{"reason":"r"}"#), 0),
+        ("suspend", None, 0),
+    ] {
+        let before = h.store().commits.load(Ordering::SeqCst);
+        let reply = h.act(&root, id, verb, body).await;
+        assert!(reply.status == 200 || reply.status == 409, "{verb}");
+        assert_eq!(
+            h.store().commits.load(Ordering::SeqCst) - before,
+            commits,
+            "{verb}"
+        );
+    }
+}

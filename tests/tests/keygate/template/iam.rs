@@ -1,0 +1,222 @@
+//! Each function's permissions: only the actions it needs, on the resources
+//! it needs them on, as inline statements: no function may change an audit
+//! event, only the list function may read the trail, and only the functions
+//! that hash secrets may read the pepper.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+
+use super::{
+    AUTHORIZER_BINARY, Function, PEPPER_PARAMETER, TableIds, assert_flagged, intrinsic, is_arn_of,
+    is_index_arn_of, one_or_many, problems_after, ref_target, str_at, strings,
+};
+
+/// What a grant is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum On {
+    Keys,
+    KeysIndexes,
+    Audit,
+    AuditIndexes,
+    Pepper,
+}
+
+const GET: (&str, On) = ("dynamodb:GetItem", On::Keys);
+
+/// Every change checks, in its transaction, that the calling key is still
+/// active with the expiry its request saw.
+const CALLER: (&str, On) = ("dynamodb:ConditionCheckItem", On::Keys);
+
+const UPDATE: (&str, On) = ("dynamodb:UpdateItem", On::Keys);
+
+/// Every change's audit event, in the change's transaction.
+const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
+
+const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
+
+/// Each function's grants, and nothing more. A change reads the key it is
+/// decided on (`GetItem`) and writes conditionally on it; no function may
+/// update or delete an audit event; only the functions that hash secrets
+/// (the authorizer, create-key, rotate-key) may read the pepper.
+fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
+    let grants: &[(&str, On)] = match binary {
+        AUTHORIZER_BINARY => &[GET, UPDATE, PEPPER],
+        "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, PEPPER],
+        "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
+        "get-key" => &[GET],
+        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT],
+        "rotate-key" => &[
+            GET,
+            UPDATE,
+            ("dynamodb:PutItem", On::Keys),
+            CALLER,
+            EVENT,
+            PEPPER,
+        ],
+        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), CALLER, EVENT],
+        "list-audit-events" => &[
+            ("dynamodb:Query", On::Audit),
+            ("dynamodb:Query", On::AuditIndexes),
+        ],
+        "list-scopes" | "console" => &[],
+        _ => return None,
+    };
+    Some(grants.iter().copied().collect())
+}
+
+pub(super) fn hashes(binary: &str) -> bool {
+    expected_grants(binary).is_some_and(|g| g.contains(&PEPPER))
+}
+
+/// One policy statement, or the statement inside `!If [HasPepper, …, NoValue]`.
+fn statement_of(value: &Value) -> Option<(&Value, Option<&str>)> {
+    match intrinsic(value) {
+        Some((name, Value::Sequence(parts))) if name == "If" && parts.len() == 3 => {
+            Some((&parts[1], parts[0].as_str()))
+        }
+        Some(_) => None,
+        None => Some((value, None)),
+    }
+}
+
+pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: &mut Vec<String>) {
+    for f in functions {
+        if f.property("Role").is_some() {
+            out.push(format!(
+                "{}: an explicit Role bypasses the checked Policies",
+                f.id
+            ));
+        }
+        let mut granted: BTreeSet<(&str, On)> = BTreeSet::new();
+        for (n, policy) in f
+            .property("Policies")
+            .map(one_or_many)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let Some(statements) = policy.get("Statement") else {
+                out.push(format!(
+                    "{}: policy {n} is not an inline statement (SAM policy templates and \
+                     managed policies grant more than keygate uses)",
+                    f.id
+                ));
+                continue;
+            };
+            for raw in one_or_many(statements) {
+                let Some((statement, condition)) = statement_of(raw) else {
+                    out.push(format!("{}: policy {n} has an unreadable statement", f.id));
+                    continue;
+                };
+                if str_at(statement, &["Effect"]) != Some("Allow") {
+                    out.push(format!(
+                        "{}: policy {n} has a statement that is not Allow",
+                        f.id
+                    ));
+                }
+                let resources = statement
+                    .get("Resource")
+                    .map(one_or_many)
+                    .unwrap_or_default();
+                if resources.is_empty() {
+                    out.push(format!("{}: a statement names no Resource", f.id));
+                }
+                for action in strings(statement.get("Action")) {
+                    for resource in &resources {
+                        let on = if is_arn_of(resource, tables.keys) {
+                            Some(On::Keys)
+                        } else if is_index_arn_of(resource, tables.keys) {
+                            Some(On::KeysIndexes)
+                        } else if is_arn_of(resource, tables.audit) {
+                            Some(On::Audit)
+                        } else if is_index_arn_of(resource, tables.audit) {
+                            Some(On::AuditIndexes)
+                        } else if ref_target(resource) == Some(PEPPER_PARAMETER) {
+                            Some(On::Pepper)
+                        } else {
+                            None
+                        };
+                        match on {
+                            Some(on) => {
+                                granted.insert((action, on));
+                            }
+                            None => out.push(format!(
+                                "{}: {action} is granted on {resource:?}, which is neither \
+                                 table, their indexes, nor the pepper secret",
+                                f.id
+                            )),
+                        }
+                        if on == Some(On::Pepper) && condition != Some("HasPepper") {
+                            out.push(format!(
+                                "{}: the pepper grant is not under !If HasPepper",
+                                f.id
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let Some(expected) = expected_grants(f.binary) else {
+            continue; // reported by check_binaries
+        };
+        if granted != expected {
+            out.push(format!(
+                "{} ({}): grants {granted:?}, expected exactly {expected:?}",
+                f.id, f.binary
+            ));
+        }
+    }
+}
+
+#[test]
+fn extra_actions_or_resources_are_caught() {
+    let found = problems_after(
+        "Action: [dynamodb:Query]\n              Resource: !Sub \"${KeysTable.Arn}/index/*\"",
+        "Action: [dynamodb:Query, dynamodb:Scan]\n              Resource: !Sub \"${KeysTable.Arn}/index/*\"",
+    );
+    assert_flagged(&found, "\"dynamodb:Scan\"");
+
+    let found = problems_after(
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: \"*\"",
+    );
+    assert_flagged(
+        &found,
+        "dynamodb:DeleteItem is granted on String(\"*\"), which is neither",
+    );
+}
+
+#[test]
+fn query_outside_the_indexes_is_caught() {
+    let found = problems_after(
+        "Resource: !Sub \"${KeysTable.Arn}/index/*\"",
+        "Resource: !GetAtt KeysTable.Arn",
+    );
+    assert_flagged(&found, "ListKeysFunction (list-keys): grants");
+}
+
+/// No function may rewrite the audit trail, and only the list
+/// function may read it.
+#[test]
+fn the_audit_trail_is_append_only_and_read_by_one_function() {
+    let found = problems_after(
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
+    );
+    assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
+    let found = problems_after(
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  SuspendKeyFunction:",
+    );
+    assert_flagged(&found, "GetKeyFunction (get-key): grants");
+}
+
+#[test]
+fn broad_sam_policy_templates_are_caught() {
+    let found = problems_after(
+        "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !Sub",
+        "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref KeysTable\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !Sub",
+    );
+    assert_flagged(&found, "is not an inline statement");
+}
