@@ -93,7 +93,9 @@ pub struct Answer {
 pub fn request(method: &str, url: &str, key: Option<&str>, body: Option<&str>) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
+        // Generous: a debug build on a busy machine builds its first
+        // /openapi.json slowly.
+        .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
     let with_key = |r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match key {
