@@ -1,12 +1,139 @@
-//! `keygate keys …` and `keygate scopes`: a thin client of the HTTP API.
+//! The HTTP client of the keygate API: where the key may go, and each call's
+//! method and path taken from the library's route table.
 
-use std::fmt::Write as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
 
-use serde_json::{Value, json};
+use crate::library::Route;
+use crate::output::terminal_safe;
 
-/// A failed call: the API's own message, or why the API could not be reached.
+/// Characters a path segment keeps as they are: RFC 3986's unreserved ones.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One call: a route of the route table, its path parameters, query and
+/// body.
+pub struct Request {
+    pub route: Route,
+    params: Vec<(&'static str, String)>,
+    query: Vec<(&'static str, String)>,
+    body: Option<Value>,
+}
+
+impl Request {
+    pub fn new(route: impl Into<Route>) -> Self {
+        Self {
+            route: route.into(),
+            params: vec![],
+            query: vec![],
+            body: None,
+        }
+    }
+
+    /// Fill the path's `{id}`.
+    pub fn id(mut self, id: &str) -> Self {
+        self.params.push(("id", id.to_owned()));
+        self
+    }
+
+    /// The value of the path's `{id}`, if it has one.
+    pub fn id_param(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub fn query_if(self, name: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(value) => self.query(name, value),
+            None => self,
+        }
+    }
+
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The method and the path with its query, e.g. `("GET",
+    /// "/v1/api-keys/0354…?x=y")`: the route key's template with each
+    /// `{name}` replaced by its percent-encoded value.
+    fn method_and_path(&self) -> Result<(&'static str, String), CallError> {
+        let route_key = self.route.route_key();
+        let (method, template) = route_key
+            .split_once(' ')
+            .ok_or_else(|| CallError::Route(route_key.to_owned()))?;
+        let mut path = String::new();
+        for segment in template.split('/').skip(1) {
+            path.push('/');
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => {
+                    let (_, value) = self
+                        .params
+                        .iter()
+                        .find(|(param, _)| *param == name)
+                        .ok_or_else(|| CallError::Route(route_key.to_owned()))?;
+                    path.extend(utf8_percent_encode(value, PATH_SEGMENT));
+                }
+                None => path.push_str(segment),
+            }
+        }
+        if !self.query.is_empty() {
+            path.push('?');
+            path.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&self.query)
+                    .finish(),
+            );
+        }
+        Ok((method, path))
+    }
+}
+
+/// Why a call failed. Every text in it that came from the server is
+/// already terminal-safe.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("cannot reach {base}: {reason}")]
+    Unreachable { base: String, reason: String },
+    #[error(
+        "{status}: the API redirects to {location}; keygate does not follow redirects with your \
+         key. If the API moved, set KEYGATE_API_URL to its new address."
+    )]
+    Redirect { status: u16, location: String },
+    #[error("{0}")]
+    Api(ApiFailure),
+    /// The route table has no usable template for the call (a bug here).
+    #[error("route {0:?} cannot be called")]
+    Route(String),
+}
+
+/// An answer outside 2xx: the API's status, error code and message.
 #[derive(Debug)]
-pub struct CallError(pub String);
+pub struct ApiFailure {
+    pub status: u16,
+    /// `error.code`; absent in API Gateway's own answers (`{"message": …}`).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} {code}: {}", self.status, self.message),
+            None => write!(f, "{}: {}", self.status, self.message),
+        }
+    }
+}
 
 pub struct Client {
     base: String,
@@ -29,23 +156,21 @@ impl Client {
     /// A client of the API at `base`, which must be `https://`, or `http://`
     /// to this machine (any host with `allow_http`): the key goes nowhere
     /// unencrypted unless asked.
-    pub fn new(base: &str, key: &str, allow_http: bool) -> Result<Self, String> {
+    pub fn new(base: &str, key: &str, allow_http: bool) -> anyhow::Result<Self> {
         let uri: http::Uri = base
             .parse()
-            .map_err(|_| format!("the API URL {base:?} is not a URL"))?;
+            .map_err(|_| anyhow::anyhow!("the API URL {base:?} is not a URL"))?;
         let host = uri
             .host()
-            .ok_or_else(|| format!("the API URL {base:?} has no host"))?;
+            .ok_or_else(|| anyhow::anyhow!("the API URL {base:?} has no host"))?;
         match uri.scheme_str() {
             Some("https") => {}
             Some("http") if allow_http || is_loopback(host) => {}
-            Some("http") => {
-                return Err(format!(
-                    "refusing to send the API key over plain http:// to {host}; use https://, \
-                     or pass --allow-http if the network to it is trusted"
-                ));
-            }
-            _ => return Err(format!("the API URL {base:?} is not http:// or https://")),
+            Some("http") => anyhow::bail!(
+                "refusing to send the API key over plain http:// to {host}; use https://, or \
+                 pass --allow-http if the network to it is trusted"
+            ),
+            _ => anyhow::bail!("the API URL {base:?} is not http:// or https://"),
         }
         // A proxy from the environment (HTTP_PROXY, ALL_PROXY) would see the
         // key in plain text on an http:// call; over https it only tunnels
@@ -71,27 +196,35 @@ impl Client {
         })
     }
 
-    /// Send one call; `Ok` with the JSON body on 2xx, else the API's message.
-    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, CallError> {
+    /// The key this client calls with.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Send one call; `Ok` with the JSON body (`Null` when empty) on 2xx.
+    /// Public routes (the OpenAPI document) are called without the key.
+    pub fn send(&self, request: &Request) -> Result<Value, CallError> {
+        let (method, path) = request.method_and_path()?;
         let url = format!("{}{path}", self.base);
-        let unreachable = |e: ureq::Error| CallError(format!("cannot reach {}: {e}", self.base));
-        let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).header("x-api-key", &self.key).call(),
-            ("DELETE", _) => self
-                .agent
-                .delete(&url)
-                .header("x-api-key", &self.key)
-                .call(),
-            (_, Some(body)) => self
-                .agent
-                .post(&url)
-                .header("x-api-key", &self.key)
-                .send_json(body),
-            (_, None) => self
-                .agent
-                .post(&url)
-                .header("x-api-key", &self.key)
-                .send_empty(),
+        let unreachable = |e: ureq::Error| CallError::Unreachable {
+            base: self.base.clone(),
+            reason: terminal_safe(&e.to_string()),
+        };
+        let key = (!request.route.is_public()).then_some(self.key.as_str());
+        let result = match method {
+            "GET" => with_key(self.agent.get(&url), key).call(),
+            "DELETE" => with_key(self.agent.delete(&url), key).call(),
+            _ => {
+                let post = self.agent.post(&url);
+                let post = match key {
+                    Some(key) => post.header("x-api-key", key),
+                    None => post,
+                };
+                match &request.body {
+                    Some(body) => post.send_json(body),
+                    None => post.send_empty(),
+                }
+            }
         };
         let mut response = result.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -101,10 +234,10 @@ impl Client {
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("(no Location header)");
-            return Err(CallError(format!(
-                "{status}: the API redirects to {location}; keygate does not follow redirects \
-                 with your key. If the API moved, set KEYGATE_API_URL to its new address."
-            )));
+            return Err(CallError::Redirect {
+                status,
+                location: terminal_safe(location),
+            });
         }
         let text = response.body_mut().read_to_string().map_err(unreachable)?;
         let value: Value = if text.trim().is_empty() {
@@ -120,182 +253,24 @@ impl Client {
             .or(value["message"].as_str())
             .map(str::to_owned)
             .unwrap_or_else(|| value.to_string());
-        let code = value["error"]["code"].as_str().unwrap_or("");
-        Err(CallError(if code.is_empty() {
-            format!("{status}: {}", terminal_safe(&message))
-        } else {
-            format!("{status} {code}: {}", terminal_safe(&message))
+        let code = value["error"]["code"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(terminal_safe);
+        Err(CallError::Api(ApiFailure {
+            status,
+            code,
+            message: terminal_safe(&message),
         }))
     }
 }
 
-/// Text from the API as a terminal shows it: control and invisible
-/// formatting characters escaped, so no value can move the cursor, recolour
-/// the terminal or display as something else.
-pub fn terminal_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let hidden = c.is_control()
-                || unicode_general_category::get_general_category(c)
-                    == unicode_general_category::GeneralCategory::Format;
-            if hidden {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => terminal_safe(s),
-        other => terminal_safe(&other.to_string()),
+fn with_key(
+    request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    key: Option<&str>,
+) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    match key {
+        Some(key) => request.header("x-api-key", key),
+        None => request,
     }
-}
-
-fn scopes_of(record: &Value) -> String {
-    record["scopes"]
-        .as_array()
-        .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
-        .unwrap_or_default()
-}
-
-/// A table of key records, one per line.
-pub fn render_table(records: &[Value]) -> String {
-    let headers = ["ID", "NAME", "STATUS", "TYPE", "HINT", "SCOPES", "CREATED"];
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
-            let mut status = text(&r["status"]);
-            if r["expired"] == json!(true) {
-                status.push_str(" (expired)");
-            }
-            vec![
-                text(&r["id"]),
-                text(&r["name"]),
-                status,
-                text(&r["key_type"]),
-                text(&r["hint"]),
-                scopes_of(r),
-                text(&r["created_at"]),
-            ]
-        })
-        .collect();
-    table(&headers, &rows)
-}
-
-/// Rows under headers, columns padded to their widest cell.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// One record as `field: value` lines.
-pub fn render_record(record: &Value) -> String {
-    let fields = [
-        "id",
-        "name",
-        "description",
-        "status",
-        "expired",
-        "key_type",
-        "owner",
-        "hint",
-        "org_id",
-        "created_at",
-        "created_by",
-        "updated_at",
-        "suspended_at",
-        "revoked_at",
-        "revoked_reason",
-        "revoked_by",
-        "expires_at",
-        "last_used_at",
-        "rotated_from",
-        "rotated_to",
-    ];
-    let mut out = String::new();
-    for f in fields {
-        let _ = writeln!(out, "{f:<15} {}", text(&record[f]));
-    }
-    let _ = writeln!(out, "{:<15} {}", "scopes", scopes_of(record));
-    out
-}
-
-/// Audit events, one per line, newest first.
-pub fn render_events(events: &[Value]) -> String {
-    let headers = ["TIME", "ACTION", "KEY", "NAME", "BY", "STATUS", "REASON"];
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            let by = match e["actor_type"].as_str() {
-                Some("key") => text(&e["actor_hint"]),
-                _ => "bootstrap".to_owned(),
-            };
-            let status = format!(
-                "{} -> {}",
-                text(&e["status_before"]),
-                match &e["status_after"] {
-                    Value::Null => "deleted".to_owned(),
-                    v => text(v),
-                }
-            );
-            vec![
-                text(&e["time"]),
-                text(&e["action"]),
-                text(&e["key_id"]),
-                text(&e["key_name"]),
-                by,
-                status,
-                text(&e["reason"]),
-            ]
-        })
-        .collect();
-    table(&headers, &rows)
-}
-
-/// The scope catalog and presets, readable.
-pub fn render_scopes(catalog: &Value) -> String {
-    let mut out = String::from("SCOPES\n");
-    for r in catalog["resources"].as_array().into_iter().flatten() {
-        let scopes: Vec<String> = r["scopes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
-        let _ = writeln!(out, "  {:<16} {}", text(&r["resource"]), scopes.join(" "));
-    }
-    out.push_str("PRESETS\n");
-    if let Some(presets) = catalog["presets"].as_object() {
-        for (name, scopes) in presets {
-            let list: Vec<String> = scopes.as_array().into_iter().flatten().map(text).collect();
-            let _ = writeln!(out, "  {name:<21} {}", list.join(" "));
-        }
-    }
-    let _ = writeln!(out, "FULL ACCESS\n  {}", text(&catalog["full_access"]));
-    out
 }

@@ -1,5 +1,6 @@
-//! `keygate serve`: the whole API on 127.0.0.1, through [`keygate::gateway`]:
-//! the same authorizer and handlers as in Lambda, answering as API Gateway does.
+//! The HTTP server of `keygate serve`: each connection through the
+//! library's local gateway, so the same authorizer and handlers as in Lambda
+//! answer, as API Gateway would.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,13 +11,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use keygate::app::App;
-use keygate::http::MAX_BODY_BYTES;
-use keygate::http::error::ApiError;
-use keygate::lambda_http;
-use keygate::runtime::gateway;
-use keygate::store::Store;
 use tokio::net::TcpListener;
+
+use crate::library::{ApiError, App, MAX_BODY_BYTES, Store, gateway, lambda_http};
 
 /// Bodies are kept up to this size; the handlers answer 413 above 16 KiB.
 const READ_LIMIT: usize = 1024 * 1024;

@@ -1,9 +1,7 @@
 //! `keygate serve` end to end over real HTTP: the built binary, a temp data
 //! directory, the printed first key, the whole lifecycle, then a restart.
 
-mod common;
-
-use common::{KEYGATE, Server, request};
+use crate::common::{KEYGATE, Server, request};
 use serde_json::json;
 
 #[test]
@@ -176,7 +174,7 @@ fn lifecycle_over_http_and_data_survives_a_restart() {
     server.stop();
 }
 
-/// Issue 8: an organization whose only full-access key is gone is recovered
+/// An organization whose only full-access key is gone is recovered
 /// with `keygate bootstrap --org` by whoever can write the store.
 #[test]
 fn bootstrap_recovers_a_locked_out_organization() {
@@ -234,6 +232,50 @@ fn bootstrap_recovers_a_locked_out_organization() {
     assert_eq!(
         events.body["data"][1]["action"], "delete",
         "the old key's history stays"
+    );
+    server.stop();
+}
+
+/// `keygate serve` on a port another process holds: it fails, saying so,
+/// before minting anything, so a later start still prints the first key.
+#[test]
+fn serve_listens_before_it_mints_the_first_key() {
+    let data = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut child = std::process::Command::new(KEYGATE)
+        .args(["serve", "--port", &port, "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("keygate serve kept running on a port in use");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("--port"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("kg_") && !stdout.contains("shown only this once"),
+        "no key was printed: {stdout}"
+    );
+    drop(taken);
+
+    let server = Server::start(data.path());
+    assert!(
+        server.first_key.is_some(),
+        "the first successful start prints the first key"
     );
     server.stop();
 }

@@ -1,11 +1,9 @@
 //! The `keygate` command on DynamoDB (moto, started by `infra/test.sh`):
 //! `table create`, `bootstrap --table` and `serve --table`.
 
-mod common;
-
 use std::process::Command;
 
-use common::{KEYGATE, Server, request};
+use crate::common::{KEYGATE, Server, request};
 
 /// `keygate <args> --table T --dynamodb-endpoint E` with dummy AWS credentials.
 fn keygate_on(table: &str, endpoint: &str, args: &[&str]) -> Command {
@@ -98,7 +96,7 @@ fn serve_on(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Server {
     Server::spawn(command)
 }
 
-/// Issue 8 on DynamoDB: a locked-out organization is recovered with
+/// On DynamoDB: a locked-out organization is recovered with
 /// `bootstrap --org --table`, and the pepper comes from Secrets Manager
 /// (moto's), never from a plain setting; an unreadable secret stops the
 /// process at start.

@@ -1,0 +1,350 @@
+//! The command line: every command, option and argument, with its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use crate::library::MAX_GRACE_SECS;
+
+pub const DEFAULT_PORT: u16 = 8787;
+pub const DEFAULT_DATA: &str = ".keygate";
+pub const DEFAULT_ORG: &str = "default";
+
+#[derive(Parser)]
+#[command(
+    name = "keygate",
+    version,
+    about = "API keys with scoped permissions for APIs behind AWS API Gateway"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the whole API and the console on 127.0.0.1, with the same authorizer and handlers as in Lambda.
+    Serve(ServeArgs),
+    /// Mint a full-access key for an organization, new or existing, straight into the store; prints only the key.
+    ///
+    /// This is also how a locked-out organization is recovered: whoever can
+    /// write the store can mint it a new full-access key. The audit trail
+    /// records it as a `bootstrap` event.
+    Bootstrap(BootstrapArgs),
+    /// Manage the DynamoDB tables.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+    /// Manage API keys through the HTTP API.
+    Keys {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// List the organization's audit trail, newest first.
+    Audit(AuditArgs),
+    /// Show the calling key's own record: organization, name, scopes, expiry.
+    Whoami {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List the scope catalog and presets.
+    Scopes {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print a shell completion script (e.g. `keygate completions bash > /etc/bash_completion.d/keygate`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Organization created on first start with an empty store.
+    #[arg(long, default_value = DEFAULT_ORG)]
+    pub org: String,
+}
+
+#[derive(Args)]
+pub struct BootstrapArgs {
+    /// Organization id: 1-64 of a-z, 0-9, '-' and '_'.
+    #[arg(long)]
+    pub org: String,
+    /// Name of the new key.
+    #[arg(long, default_value = "bootstrap")]
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded store (default ./.keygate).
+    #[arg(long, conflicts_with = "table")]
+    pub data: Option<PathBuf>,
+    /// Use this DynamoDB keys table instead of the embedded store.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// The DynamoDB audit table (default: <table>-audit).
+    #[arg(long, requires = "table")]
+    pub audit_table: Option<String>,
+    /// DynamoDB endpoint URL (default: the standard AWS environment).
+    #[arg(long, requires = "table")]
+    pub dynamodb_endpoint: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TableCommand {
+    /// Create the keys table and the audit table with their GSIs and wait until they are active.
+    Create {
+        /// Name of the keys table.
+        #[arg(long)]
+        table: String,
+        /// The audit table (default: <table>-audit).
+        #[arg(long)]
+        audit_table: Option<String>,
+        /// DynamoDB endpoint URL (default: the standard AWS environment).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ApiArgs {
+    /// Base URL of the keygate API.
+    #[arg(long, env = "KEYGATE_API_URL", global = true, hide_env_values = true)]
+    pub api_url: Option<String>,
+    /// API key to call it with. Prefer KEYGATE_API_KEY or --api-key-file: other users of this machine can read command lines.
+    #[arg(long, env = "KEYGATE_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Read the API key from FILE, or from standard input with `-`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Allow a plain http:// URL to a host other than this machine (the key would cross the network unencrypted).
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Only the events of this key: its id, or its exact name.
+    #[arg(long = "key", value_name = "KEY")]
+    pub key: Option<String>,
+    /// Only the events of this action.
+    #[arg(long, value_enum)]
+    pub action: Option<AuditAction>,
+    /// Page size, 1-100.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+    /// Continue from a previous page's next_cursor.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    // Flattened last: its "Connection" help heading would otherwise head
+    // the options after it too.
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints the full key once, and only it, on standard output.
+    Create(CreateArgs),
+    /// List keys, newest first.
+    List {
+        /// Only the keys of this status.
+        #[arg(long, value_enum, default_value_t = StatusFilter::All)]
+        status: StatusFilter,
+        /// Page size, 1-100.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+        /// Continue from a previous page's next_cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one key.
+    Get {
+        /// The key: its id, or its exact name.
+        key: String,
+    },
+    /// Suspend an active key (reversible).
+    Suspend {
+        /// The key: its id, or its exact name.
+        key: String,
+    },
+    /// Reactivate a suspended key.
+    Reactivate {
+        /// The key: its id, or its exact name.
+        key: String,
+    },
+    /// Replace a key by a new one with the same name, scopes and expiry; prints the new key once, and only it, on standard output.
+    Rotate {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// How long the old key keeps working: 0 (revoke it now, the default) up to 7d, e.g. 30m, 24h.
+        #[arg(long, default_value = "0", value_parser = parse_grace)]
+        grace: u32,
+        /// Why (recorded on the old key and in the audit trail).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke a key for good; asks first on a terminal.
+    Revoke {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// Why (recorded on the key and in the audit trail).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete a key's record (its audit trail stays); asks first on a terminal.
+    Delete {
+        /// The key: its id, or its exact name.
+        key: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+}
+
+#[derive(Args)]
+pub struct Confirm {
+    /// Do not ask for confirmation; needed when standard input is not a terminal.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// Name of the key, 1-100 characters.
+    #[arg(long)]
+    pub name: String,
+    /// What the key is for, up to 500 characters.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Who uses the key.
+    #[arg(long = "type", value_enum, default_value_t = KeyType::Service)]
+    pub key_type: KeyType,
+    /// The person a user key belongs to, e.g. an email address (user keys only).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Comma-separated scopes; default full access.
+    #[arg(long, value_delimiter = ',', conflicts_with = "preset")]
+    pub scopes: Vec<String>,
+    /// A preset of the catalog, e.g. read_only, run_evaluations or upload_conversations (`keygate scopes` lists them).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// When the key stops working: a time (2030-01-31T00:00:00Z), a date (2030-01-31, midnight UTC) or a duration from now (30d, 90d, 12h). Default: never, or the calling key's own expiry.
+    #[arg(long, value_name = "WHEN", value_parser = parse_expiry)]
+    pub expires_at: Option<String>,
+}
+
+/// Who uses a key.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyType {
+    /// For automated systems.
+    Service,
+    /// For one person, named by --owner.
+    User,
+}
+
+/// Which keys a list shows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusFilter {
+    /// Every key.
+    All,
+    /// Keys that work (unless expired).
+    Active,
+    /// Keys stopped for now; they can be reactivated.
+    Suspended,
+    /// Keys stopped for good.
+    Revoked,
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AuditAction {
+    Create,
+    Rotate,
+    Suspend,
+    Reactivate,
+    Revoke,
+    Delete,
+    /// A full-access key minted straight into the store.
+    Bootstrap,
+}
+
+/// Each value as the API spells it, which is as the command line does.
+macro_rules! display_as_on_the_command_line {
+    ($($name:ty),*) => {$(
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.to_possible_value() {
+                    Some(value) => f.write_str(value.get_name()),
+                    None => Ok(()),
+                }
+            }
+        }
+    )*};
+}
+display_as_on_the_command_line!(KeyType, StatusFilter, AuditAction);
+
+/// An expiry, as the RFC 3339 UTC time the API takes: a time, a date
+/// (midnight UTC at its start) or a duration from now; in the future.
+fn parse_expiry(text: &str) -> Result<String, String> {
+    let now = OffsetDateTime::now_utc();
+    let at = if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        at
+    } else if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
+        date.midnight().assume_utc()
+    } else if let Ok(duration) = humantime::parse_duration(text) {
+        time::Duration::try_from(duration)
+            .ok()
+            .and_then(|d| now.checked_add(d))
+            .ok_or_else(|| "that is too far in the future".to_owned())?
+    } else {
+        return Err(
+            "expected a time (2030-01-31T00:00:00Z), a date (2030-01-31) or a duration from now \
+             (30d, 90d, 12h)"
+                .into(),
+        );
+    };
+    if at <= now {
+        return Err("that is in the past".into());
+    }
+    at.to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|e| e.to_string())?
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
+}
+
+/// A grace period: seconds, or a duration such as `30m`, `24h`, `7d`.
+fn parse_grace(text: &str) -> Result<u32, String> {
+    let secs = match text.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (e.g. 0, 3600, 30m, 24h, 7d)"))?
+            .as_secs(),
+    };
+    u32::try_from(secs)
+        .ok()
+        .filter(|s| *s <= MAX_GRACE_SECS)
+        .ok_or_else(|| format!("at most 7 days ({MAX_GRACE_SECS} seconds)"))
+}

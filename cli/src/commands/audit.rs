@@ -1,0 +1,77 @@
+//! `keygate audit`: the organization's audit trail, newest first.
+
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::args::AuditArgs;
+use crate::client::Request;
+use crate::library::Operation;
+use crate::output::{next_page_hint, print_json, terminal_width, text};
+use crate::table::{Fit, Table, column};
+
+pub fn run(args: AuditArgs) -> anyhow::Result<()> {
+    let api = Api::connect(&args.api)?;
+    let key_id = match &args.key {
+        Some(key) => Some(api.resolve_key(key)?.id),
+        None => None,
+    };
+    let mut more = format!("keygate audit --limit {}", args.limit);
+    if let Some(id) = &key_id {
+        more.push_str(&format!(" --key {id}"));
+    }
+    if let Some(a) = &args.action {
+        more.push_str(&format!(" --action {a}"));
+    }
+    let page = api.call(
+        Request::new(Operation::ListAuditEvents)
+            .query("limit", args.limit)
+            .query_if("key_id", key_id)
+            .query_if("action", args.action)
+            .query_if("cursor", args.cursor),
+    )?;
+    if api.json {
+        print_json(&page);
+    } else {
+        let events = page["data"].as_array().cloned().unwrap_or_default();
+        print!("{}", render_events(&events, terminal_width()));
+        next_page_hint(&more, &page)?;
+    }
+    Ok(())
+}
+
+/// Audit events, one per line, newest first.
+fn render_events(events: &[Value], width: usize) -> String {
+    let mut table = Table::new(vec![
+        column("TIME", Fit::Keep),
+        column("ACTION", Fit::Keep),
+        column("KEY", Fit::Keep),
+        column("NAME", Fit::Shrink),
+        column("BY", Fit::Keep),
+        column("STATUS", Fit::Optional),
+        column("REASON", Fit::Shrink),
+    ]);
+    for e in events {
+        let by = match e["actor_type"].as_str() {
+            Some("key") => text(&e["actor_hint"]),
+            _ => "bootstrap".to_owned(),
+        };
+        let status = format!(
+            "{} -> {}",
+            text(&e["status_before"]),
+            match &e["status_after"] {
+                Value::Null => "deleted".to_owned(),
+                v => text(v),
+            }
+        );
+        table.row(vec![
+            text(&e["time"]).into(),
+            text(&e["action"]).into(),
+            text(&e["key_id"]).into(),
+            text(&e["key_name"]).into(),
+            by.into(),
+            status.into(),
+            text(&e["reason"]).into(),
+        ]);
+    }
+    table.render(width)
+}

@@ -1,0 +1,12 @@
+//! The `keygate` command's tests: each runs the built binary and checks what
+//! a user would notice (stdout, stderr, exit codes), one module per behaviour.
+
+mod common;
+mod dynamodb;
+mod errors;
+mod help;
+mod keys;
+mod safety;
+mod scripts;
+mod serve;
+mod width;
