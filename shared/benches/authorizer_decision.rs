@@ -93,6 +93,12 @@ impl Store for MapStore {
     async fn record_use(&self, _: KeyId, _: Timestamp, _: Timestamp) -> Result<bool, StoreError> {
         Ok(false)
     }
+    async fn chain_head(
+        &self,
+        _: &OrgId,
+    ) -> Result<Option<keygate::domain::audit::chain::ChainHead>, StoreError> {
+        Ok(None)
+    }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(false)
     }

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use keygate::domain::audit::chain::ChainHead;
 use keygate::domain::audit::{AuditEvent, EventFilter};
 use keygate::domain::change::Change;
 use keygate::domain::id::{EventId, KeyId};
@@ -78,6 +79,10 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<bool, StoreError> {
         self.tick();
         self.inner.record_use(id, at, unless_after).await
+    }
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        self.tick();
+        self.inner.chain_head(org).await
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.tick();
@@ -184,6 +189,9 @@ impl<S: Store> Store for StaleReadStore<S> {
         unless_after: Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.record_use(id, at, unless_after).await
+    }
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        self.inner.chain_head(org).await
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty().await

@@ -335,6 +335,7 @@ fn event(
         request_id: origin.request_id.clone(),
         source_ip: origin.source_ip.clone(),
         user_agent: origin.user_agent.clone(),
+        link: None,
     }
 }
 

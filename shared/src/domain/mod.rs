@@ -7,7 +7,8 @@
 //! - [`record`]: a key as stored; [`scope`]: the catalog and permissions.
 //! - [`routes`]: which scope each route needs, and keygate's operations.
 //! - [`lifecycle`], [`authority`], [`change`], [`audit`]: what may change,
-//!   who may change it, and the change with its audit event as one value.
+//!   who may change it, and the change with its audit event as one value;
+//!   the audit trail's hash chain ([`audit::chain`]) makes tampering evident.
 //! - [`redaction`]: every "could this be a secret?" rule.
 
 pub mod audit;

@@ -24,7 +24,7 @@ impl Timestamp {
         Self(OffsetDateTime::now_utc().unix_timestamp())
     }
 
-    pub fn from_unix(secs: i64) -> Self {
+    pub const fn from_unix(secs: i64) -> Self {
         Self(secs)
     }
 

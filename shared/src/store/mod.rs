@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::{Change, MalformedChange, Refused};
 use crate::domain::id::EventId;
@@ -132,6 +133,13 @@ pub trait Store: Send + Sync + 'static {
         unless_after: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The head of `org`'s audit chain: its last event's place and hash
+    /// (`None` before its first chained event).
+    fn chain_head(
+        &self,
+        org: &OrgId,
+    ) -> impl Future<Output = Result<Option<ChainHead>, StoreError>> + Send;
+
     /// Whether the store holds no keys at all (first start of `keygate serve`).
     fn is_empty(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
@@ -183,6 +191,9 @@ impl Store for AnyStore {
         unless_after: Timestamp,
     ) -> Result<bool, StoreError> {
         delegate!(self, s => s.record_use(id, at, unless_after))
+    }
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        delegate!(self, s => s.chain_head(org))
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         delegate!(self, s => s.is_empty())

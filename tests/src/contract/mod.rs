@@ -47,6 +47,15 @@ pub fn record(org_id: &str, name: &str) -> KeyRecord {
 }
 
 /// A change made by key 7 through a request, 5 seconds from now.
+/// Events as a change holds them, before a store links them into its
+/// organization's hash chain: to compare what a store wrote with the change.
+pub fn unlinked(events: impl IntoIterator<Item = AuditEvent>) -> Vec<AuditEvent> {
+    events
+        .into_iter()
+        .map(|e| AuditEvent { link: None, ..e })
+        .collect()
+}
+
 pub fn origin() -> Origin {
     Origin::new(
         Actor::Key {

@@ -86,7 +86,15 @@ async fn stub(fault: Fault) -> (String, Arc<AtomicUsize>) {
                     .and_then(|t| t.rsplit('.').next())
                     .unwrap_or_default()
                     .to_owned();
-                let _ = req.into_body().collect().await;
+                let sent: Value = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok())
+                    .unwrap_or_default();
+                // The audit chain's head is read by its organization's key.
+                let reads_head = sent["Key"]["org_id"].is_object();
                 let (status, body) = match (fault, target.as_str()) {
                     (Fault::Hang, _) => {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -96,6 +104,7 @@ async fn stub(fault: Fault) -> (String, Arc<AtomicUsize>) {
                     (Fault::ProvisionedThroughput, _) => {
                         error("ProvisionedThroughputExceededException", json!({}))
                     }
+                    (Fault::EventWriteThrottled, "GetItem") if reads_head => (200, json!({})),
                     (Fault::EventWriteThrottled, "GetItem") => {
                         (200, json!({"Item": fixture_item()}))
                     }

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
+use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
 use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
@@ -198,6 +199,94 @@ struct EventItem {
     user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     purge_at: Option<i64>,
+    /// The event's link in its organization's hash chain (absent on events
+    /// written before the chain existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prev_at: Option<i64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_bytes"
+    )]
+    prev_hash: Option<Vec<u8>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_bytes"
+    )]
+    hash: Option<Vec<u8>>,
+}
+
+/// An optional binary attribute (`B`).
+mod optional_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => s.serialize_bytes(bytes),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<serde_bytes::ByteBuf>::deserialize(d).map(|b| b.map(|b| b.into_vec()))
+    }
+}
+
+/// The chain head of an organization: an item of the audit table under a
+/// partition no organization can have (`#` is not allowed in org ids), so
+/// no query of an organization's events ever sees it, and with none of the
+/// event indexes' keys, so no index holds it.
+#[derive(Serialize, Deserialize)]
+struct HeadItem {
+    org_id: String,
+    id: String,
+    seq: u64,
+    #[serde(with = "serde_bytes")]
+    hash: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<i64>,
+}
+
+const HEAD_ID: &str = "head";
+
+fn head_partition(org: &OrgId) -> String {
+    format!("{}#chain", org.as_str())
+}
+
+pub(super) fn head_key(org: &OrgId) -> Item {
+    Item::from([
+        ("org_id".to_owned(), s(head_partition(org))),
+        ("id".to_owned(), s(HEAD_ID)),
+    ])
+}
+
+pub(super) fn head_to_item(org: &OrgId, head: &ChainHead) -> Result<Item, StoreError> {
+    let item = HeadItem {
+        org_id: head_partition(org),
+        id: HEAD_ID.to_owned(),
+        seq: head.seq,
+        hash: head.hash.0.to_vec(),
+        at: head.at.map(Timestamp::unix),
+    };
+    to_item(item).map_err(|e| StoreError::Failed(Box::new(e)))
+}
+
+pub(super) fn head_from_item(item: Item) -> Result<ChainHead, StoreError> {
+    let d: HeadItem = from_item(item).map_err(|e| corrupt("chain head", e))?;
+    Ok(ChainHead {
+        seq: d.seq,
+        hash: hash32(&d.hash, "chain head hash")?,
+        at: d.at.map(Timestamp::from_unix),
+    })
+}
+
+fn hash32(bytes: &[u8], what: &str) -> Result<ChainHash, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(ChainHash)
+        .map_err(|_| corrupt(what, "not 32 bytes"))
 }
 
 pub(super) fn event_to_item(
@@ -232,12 +321,26 @@ pub(super) fn event_to_item(
         source_ip: e.source_ip.clone(),
         user_agent: e.user_agent.clone(),
         purge_at: retention_secs.map(|secs| e.at.plus_seconds(secs).unix()),
+        seq: e.link.map(|l| l.seq),
+        prev_at: e.link.and_then(|l| l.prev_at).map(Timestamp::unix),
+        prev_hash: e.link.map(|l| l.prev_hash.0.to_vec()),
+        hash: e.link.map(|l| l.hash.0.to_vec()),
     };
     to_item(item).map_err(|e| StoreError::Failed(Box::new(e)))
 }
 
 pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
     let d: EventItem = from_item(item).map_err(|e| corrupt("event item", e))?;
+    let link = match (d.seq, &d.prev_hash, &d.hash) {
+        (Some(seq), Some(prev_hash), Some(hash)) => Some(ChainLink {
+            seq,
+            prev_at: d.prev_at.map(Timestamp::from_unix),
+            prev_hash: hash32(prev_hash, "event prev_hash")?,
+            hash: hash32(hash, "event hash")?,
+        }),
+        (None, None, None) => None,
+        _ => return Err(corrupt("event link", "seq, prev_hash and hash disagree")),
+    };
     let actor = match (d.actor_type, d.actor_key_id, d.actor_hint) {
         (ActorKind::Key, Some(id), Some(hint)) => Actor::Key { id, hint },
         (ActorKind::Bootstrap, None, None) => Actor::Bootstrap,
@@ -259,6 +362,7 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         request_id: d.request_id,
         source_ip: d.source_ip,
         user_agent: d.user_agent,
+        link,
     })
 }
 
@@ -324,6 +428,7 @@ mod tests {
             request_id: "req".into(),
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
+            link: None,
         };
         let item = event_to_item(&event, Some(100)).unwrap();
         let key = KeyId::from_u128(7).to_string();
@@ -332,6 +437,20 @@ mod tests {
         assert_eq!(item["actor_type"], s("key"));
         assert_eq!(item["purge_at"], AttributeValue::N("2100".into()));
         assert!(!item.contains_key("user_agent"));
+        assert!(!item.contains_key("seq"), "an unlinked event has no link");
         assert_eq!(event_from_item(item).unwrap(), event);
+        let (links, head) = ChainHead::START.extend(std::slice::from_ref(&event));
+        let linked = AuditEvent {
+            link: Some(links[0]),
+            ..event
+        };
+        let item = event_to_item(&linked, None).unwrap();
+        assert_eq!(item["seq"], AttributeValue::N("1".into()));
+        assert!(matches!(&item["hash"], AttributeValue::B(b) if b.as_ref() == head.hash.0));
+        assert_eq!(event_from_item(item).unwrap(), linked);
+        let org = OrgId::new("acme").unwrap();
+        let head_item = head_to_item(&org, &head).unwrap();
+        assert_eq!(head_item["org_id"], s("acme#chain"));
+        assert_eq!(head_from_item(head_item).unwrap(), head);
     }
 }

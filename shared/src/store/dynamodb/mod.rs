@@ -35,6 +35,7 @@ use aws_sdk_dynamodb::types::Select;
 use self::error::{classify, is_conditional_failure};
 use self::item::{Item, event_from_item, key_from_item, n, org_status, s};
 use super::{Page, Store, StoreError};
+use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::Change;
 use crate::domain::id::{EventId, KeyId};
@@ -49,6 +50,10 @@ mod schema;
 mod write;
 
 pub use self::client::{Timeouts, client, client_config};
+
+/// How often a change is linked again when other changes of its
+/// organization moved the audit chain's head first.
+const HEAD_ATTEMPTS: usize = 8;
 pub use self::schema::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
@@ -150,35 +155,64 @@ impl Store for DynamoDbStore {
         Ok(Page::from_overfetch(records, limit))
     }
 
+    /// The change's writes, the caller's check, its events linked into
+    /// their organization's chain, and the chain head's move, as one
+    /// transaction. Another change of the organization moving the head
+    /// first cancels it with nothing written: link again after the new
+    /// head and try again.
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         change.validate()?;
-        let mut items = change
-            .writes()
-            .iter()
-            .map(|w| self.transact_item(w))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let (Some(guard), Some(at)) = (change.guard(), change.at()) {
-            items.push(self.guard_item(&guard, at)?);
-        }
-        for event in change.events() {
-            items.push(self.event_item(event)?);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                TransactWriteItemsError::TransactionCanceledException(t) => {
-                    Err(write::cancelled(change, t.cancellation_reasons()))
+        let Some(org) = change.events().first().map(|e| e.org_id.clone()) else {
+            return Ok(());
+        };
+        for _ in 0..HEAD_ATTEMPTS {
+            let head = self.chain_head(&org).await?;
+            let (links, next) = head.unwrap_or(ChainHead::START).extend(change.events());
+            let mut items = change
+                .writes()
+                .iter()
+                .map(|w| self.transact_item(w))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let (Some(guard), Some(at)) = (change.guard(), change.at()) {
+                items.push(self.guard_item(&guard, at)?);
+            }
+            for (event, link) in change.events().iter().zip(links) {
+                let linked = AuditEvent {
+                    link: Some(link),
+                    ..event.clone()
+                };
+                items.push(self.event_item(&linked)?);
+            }
+            items.push(self.head_item(&org, head.as_ref(), &next)?);
+            let head_index = items.len() - 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    tracing::info!(org = %org, head = %next, "audit chain head");
+                    return Ok(());
                 }
-                _ => Err(classify(SdkError::ServiceError(e))),
-            },
-            Err(e) => Err(classify(e)),
+                Err(SdkError::ServiceError(e)) => match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(t) => {
+                        let reasons = t.cancellation_reasons();
+                        if write::only_the_head_moved(reasons, head_index) {
+                            continue;
+                        }
+                        return Err(write::cancelled(change, reasons));
+                    }
+                    _ => return Err(classify(SdkError::ServiceError(e))),
+                },
+                Err(e) => return Err(classify(e)),
+            }
         }
+        Err(error::unavailable(
+            "other changes of the organization kept moving its audit chain's head",
+            None,
+        ))
     }
 
     async fn list_events(
@@ -248,6 +282,19 @@ impl Store for DynamoDbStore {
             Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.audit.as_ref())
+            .set_key(Some(item::head_key(org)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(item::head_from_item).transpose()
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {

@@ -11,9 +11,13 @@ use aws_sdk_dynamodb::types::{
 
 use super::DynamoDbStore;
 use super::error::{is_retryable, unavailable};
-use super::item::{event_to_item, key_to_item, n, org_status, s, scopes_value, state_fields};
+use super::item::{
+    event_to_item, head_to_item, key_to_item, n, org_status, s, scopes_value, state_fields,
+};
 use crate::domain::audit::AuditEvent;
+use crate::domain::audit::chain::ChainHead;
 use crate::domain::change::{ActorGuard, Change, KeyWrite};
+use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
@@ -191,6 +195,32 @@ impl DynamoDbStore {
             .build())
     }
 
+    /// The chain head's move to `next`, conditional on it being `current`
+    /// (or absent): two changes of one organization cannot take one place.
+    pub(super) fn head_item(
+        &self,
+        org: &OrgId,
+        current: Option<&ChainHead>,
+        next: &ChainHead,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(self.audit.as_ref())
+            .set_item(Some(head_to_item(org, next)?));
+        put = match current {
+            // HASH is one of DynamoDB's reserved words.
+            Some(current) => put
+                .condition_expression("seq = :seq AND #hash = :hash")
+                .expression_attribute_names("#hash", "hash")
+                .expression_attribute_values(":seq", AttributeValue::N(current.seq.to_string()))
+                .expression_attribute_values(
+                    ":hash",
+                    AttributeValue::B(current.hash.0.to_vec().into()),
+                ),
+            None => put.condition_expression("attribute_not_exists(id)"),
+        };
+        Ok(TransactWriteItem::builder().put(put.build()?).build())
+    }
+
     pub(super) fn event_item(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .put(
@@ -202,6 +232,16 @@ impl DynamoDbStore {
             )
             .build())
     }
+}
+
+/// Whether a cancelled transaction failed only on the chain head (the last
+/// item): another change of the organization moved it first.
+pub(super) fn only_the_head_moved(reasons: &[CancellationReason], head_index: usize) -> bool {
+    let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+    matches!(
+        code(head_index),
+        "ConditionalCheckFailed" | "TransactionConflict"
+    ) && (0..head_index).all(|i| code(i) == "None")
 }
 
 /// What a cancelled transaction means: the first reason that is not `None`,

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
 use crate::domain::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
@@ -134,8 +135,46 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// Leading byte of a stored audit event.
-const EVENT_FORMAT: u8 = 1;
+/// Leading byte of a stored audit event: 1 is an [`EventDoc`] alone (written
+/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`].
+const EVENT_FORMAT_V1: u8 = 1;
+const EVENT_FORMAT_V2: u8 = 2;
+
+/// An event's place in its organization's hash chain.
+#[derive(Serialize, Deserialize)]
+struct LinkDoc {
+    seq: u64,
+    prev_at: Option<i64>,
+    prev_hash: [u8; 32],
+    hash: [u8; 32],
+}
+
+/// A chain head: the organization's last event's place, hash and time.
+#[derive(Serialize, Deserialize)]
+struct HeadDoc {
+    seq: u64,
+    hash: [u8; 32],
+    at: Option<i64>,
+}
+
+pub(super) fn encode_head(head: &ChainHead) -> Result<Vec<u8>, StoreError> {
+    let doc = HeadDoc {
+        seq: head.seq,
+        hash: head.hash.0,
+        at: head.at.map(Timestamp::unix),
+    };
+    Ok(postcard::to_allocvec(&doc)?)
+}
+
+pub(super) fn decode_head(bytes: &[u8]) -> Result<ChainHead, StoreError> {
+    let d: HeadDoc =
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?;
+    Ok(ChainHead {
+        seq: d.seq,
+        hash: ChainHash(d.hash),
+        at: d.at.map(Timestamp::from_unix),
+    })
+}
 
 #[derive(Serialize, Deserialize)]
 struct EventDoc<'a> {
@@ -181,15 +220,39 @@ pub(super) fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
         source_ip: e.source_ip.as_deref(),
         user_agent: e.user_agent.as_deref(),
     };
-    Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT])?)
+    let Some(link) = e.link else {
+        return Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT_V1])?);
+    };
+    let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V2])?;
+    let link = LinkDoc {
+        seq: link.seq,
+        prev_at: link.prev_at.map(Timestamp::unix),
+        prev_hash: link.prev_hash.0,
+        hash: link.hash.0,
+    };
+    Ok(postcard::to_extend(&link, bytes)?)
 }
 
 pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
     let corrupt = |e: String| StoreError::Corrupt(e);
-    let Some((&EVENT_FORMAT, body)) = bytes.split_first() else {
-        return Err(corrupt("unknown event format".into()));
+    let (format, body) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("empty event".into()))?;
+    let (d, rest): (EventDoc<'_>, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let link = match *format {
+        EVENT_FORMAT_V1 => None,
+        EVENT_FORMAT_V2 => {
+            let l: LinkDoc = postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            Some(ChainLink {
+                seq: l.seq,
+                prev_at: l.prev_at.map(Timestamp::from_unix),
+                prev_hash: ChainHash(l.prev_hash),
+                hash: ChainHash(l.hash),
+            })
+        }
+        _ => return Err(corrupt("unknown event format".into())),
     };
-    let d: EventDoc<'_> = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
     let actor = match (d.actor_key_id, d.actor_hint) {
         (Some(id), Some(hint)) => Actor::Key {
             id: KeyId::from_u128(id),
@@ -221,5 +284,6 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         request_id: d.request_id.to_owned(),
         source_ip: d.source_ip.map(str::to_owned),
         user_agent: d.user_agent.map(str::to_owned),
+        link,
     })
 }

@@ -15,8 +15,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use self::codec::{decode, decode_event, encode, encode_event};
+use self::codec::{decode, decode_event, decode_head, encode, encode_event, encode_head};
 use super::{Page, Store, StoreError};
+use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::{Change, KeyWrite};
 use crate::domain::id::{EventId, KeyId};
@@ -41,6 +42,8 @@ const EVENTS_BY_KEY: TableDefinition<(&str, u128, u128), ()> =
     TableDefinition::new("events_by_key");
 const EVENTS_BY_ACTION: TableDefinition<(&str, &str, u128), ()> =
     TableDefinition::new("events_by_action");
+/// Each organization's audit chain head (see [`crate::domain::chain`]).
+const CHAIN_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("chain_heads");
 const EVENTS_BY_KEY_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
     TableDefinition::new("events_by_key_action");
 
@@ -131,6 +134,7 @@ impl EmbeddedStore {
         txn.open_table(EVENTS_BY_KEY)?;
         txn.open_table(EVENTS_BY_ACTION)?;
         txn.open_table(EVENTS_BY_KEY_ACTION)?;
+        txn.open_table(CHAIN_HEADS)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),
@@ -215,6 +219,35 @@ fn delete_key(txn: &WriteTransaction, before: &KeyRecord) -> Result<(), StoreErr
     txn.open_table(BY_STATUS)?
         .remove((org, current.status.as_str(), id))?;
     Ok(())
+}
+
+/// Link `events` into their organization's chain after its head, write
+/// them, and move the head: all inside the change's transaction, so the
+/// chain has no gaps and no two events share a place.
+fn link_and_insert_events(txn: &WriteTransaction, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    let org = first.org_id.as_str();
+    let head = read_head(txn, org)?.unwrap_or(ChainHead::START);
+    let (links, next) = head.extend(events);
+    for (event, link) in events.iter().zip(links) {
+        let linked = AuditEvent {
+            link: Some(link),
+            ..event.clone()
+        };
+        insert_event(txn, &linked)?;
+    }
+    txn.open_table(CHAIN_HEADS)?
+        .insert(org, encode_head(&next)?.as_slice())?;
+    tracing::info!(org, head = %next, "audit chain head");
+    Ok(())
+}
+
+fn read_head(txn: &WriteTransaction, org: &str) -> Result<Option<ChainHead>, StoreError> {
+    let heads = txn.open_table(CHAIN_HEADS)?;
+    let bytes = heads.get(org)?;
+    bytes.map(|b| decode_head(b.value())).transpose()
 }
 
 fn insert_event(txn: &WriteTransaction, event: &AuditEvent) -> Result<(), StoreError> {
@@ -362,9 +395,7 @@ impl Store for EmbeddedStore {
                     return Err(StoreError::ActorChanged);
                 }
             }
-            for event in change.events() {
-                insert_event(txn, event)?;
-            }
+            link_and_insert_events(txn, change.events())?;
             if let (Some(secs), Some(at)) = (retention, change.at()) {
                 purge_events(txn, at.plus_seconds(-secs))?;
             }
@@ -446,6 +477,13 @@ impl Store for EmbeddedStore {
             Ok(true)
         })
         .await
+    }
+
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let heads = txn.open_table(CHAIN_HEADS)?;
+        let bytes = heads.get(org.as_str())?;
+        bytes.map(|b| decode_head(b.value())).transpose()
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {

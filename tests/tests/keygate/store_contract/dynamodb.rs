@@ -95,7 +95,10 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
 #[tokio::test]
 async fn every_change_is_exactly_one_conditional_transaction() {
     let (store, log) = fresh_dynamodb_store().await;
-    let keys_table = store.tables().keys;
+    let Tables {
+        keys: keys_table,
+        audit: audit_table,
+    } = store.tables();
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     // The authorizer records the root key's use once a minute; do it now so
@@ -106,16 +109,16 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         .await;
     let id = record["id"].as_str().unwrap().to_owned();
     // Items: the key write(s), the check that the calling key is still as its
-    // request saw it, and the event(s).
+    // request saw it, the event(s), and the move of the audit chain's head.
     let cases: [(&str, &str, Option<&str>, usize); 8] = [
-        ("POST", "suspend", None, 3),
+        ("POST", "suspend", None, 4),
         ("POST", "suspend", None, 0),
-        ("POST", "reactivate", None, 3),
-        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 5),
-        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 3),
+        ("POST", "reactivate", None, 4),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 6),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 4),
         ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
         ("POST", "reactivate", None, 0),
-        ("DELETE", "", None, 3),
+        ("DELETE", "", None, 4),
     ];
     for (method, verb, body, items) in cases {
         log.clear();
@@ -144,17 +147,27 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         assert_eq!(
             (writes[0].transact_items, writes[0].conditional_items),
             (items, items),
-            "{verb}: the key writes and the event, every one conditional"
+            "{verb}: the key writes, the events and the head, every one conditional"
         );
         let reads: Vec<_> = log
             .calls()
             .into_iter()
             .filter(|c| c.operation == "GetItem")
             .collect();
-        assert!(
+        // Reads: the key (and, for a delete, the key it replaced), then the
+        // organization's chain head, each strongly consistent.
+        assert!(reads.iter().all(|c| c.consistent_read), "{reads:?}");
+        assert_eq!(
             reads
                 .iter()
-                .all(|c| c.consistent_read && c.table.as_deref() == Some(&keys_table)),
+                .filter(|c| c.table.as_deref() == Some(audit_table.as_str()))
+                .count(),
+            1,
+            "{verb}: one read of the chain head: {reads:?}"
+        );
+        assert!(
+            reads.iter().all(|c| c.table.as_deref() == Some(&keys_table)
+                || c.table.as_deref() == Some(audit_table.as_str())),
             "{reads:?}"
         );
     }
@@ -235,7 +248,10 @@ async fn nothing_secret_at_rest_and_events_expire_by_ttl() {
         assert!(!items.is_empty(), "{table}");
         dump.push_str(&format!("{items:?}"));
         if table == &audit_table {
-            for item in &items {
+            // Events expire; the chain head of each organization does not.
+            let is_head = |item: &&std::collections::HashMap<String, AttributeValue>| matches!(item.get("org_id"), Some(AttributeValue::S(o)) if o.ends_with("#chain"));
+            assert_eq!(items.iter().filter(is_head).count(), 1, "one org, one head");
+            for item in items.iter().filter(|i| !is_head(i)) {
                 let (Some(AttributeValue::N(at)), Some(AttributeValue::N(purge))) =
                     (item.get("at"), item.get(EVENT_TTL_ATTRIBUTE))
                 else {

@@ -5,11 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use self::chain::ChainLink;
 use super::id::{EventId, KeyId};
 use super::org::OrgId;
 use super::record::KeyStatus;
 use super::text::{KeyName, RevokeReason};
 use super::time::Timestamp;
+
+pub mod chain;
 
 /// What happened to the key.
 #[derive(
@@ -120,6 +123,10 @@ pub struct AuditEvent {
     pub request_id: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Its place in the organization's hash chain: set by the store when it
+    /// writes the event (see [`chain`]); `None` before then,
+    /// and on events written before the chain existed.
+    pub link: Option<ChainLink>,
 }
 
 /// Which events a list returns; each combination is one index query.
