@@ -7,7 +7,11 @@ where making them through the page is what is being tested.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -41,19 +45,41 @@ def row_names(page: Page) -> list[str]:
 
 
 def choose_action(page: Page, key_name: str, action: str) -> None:
-    page.get_by_role("button", name=f"Actions for {key_name}").click()
-    page.get_by_role("menuitem", name=action).click()
+    page.get_by_role("button", name=f"Actions for {key_name}", exact=True).click()
+    page.get_by_role("menuitem", name=action, exact=True).click()
 
 
 def menu_items(page: Page, key_name: str) -> list[str]:
-    button = page.get_by_role("button", name=f"Actions for {key_name}")
+    """The labels of a row's menu items, in order (without the reasons shown under disabled ones)."""
+    button = page.get_by_role("button", name=f"Actions for {key_name}", exact=True)
     button.click()
     menu = page.get_by_role("menu", name=f"Actions for {key_name}")
     expect(menu).to_be_visible()
-    items = menu.get_by_role("menuitem").all_inner_texts()
+    items = menu.locator(".menu-item-label").all_inner_texts()
     page.keyboard.press("Escape")
     expect(menu).to_be_hidden()
     return items
+
+
+def toasts(page: Page):
+    return page.locator("#toasts .toast")
+
+
+def close_shown_once(page: Page) -> None:
+    """Closes the shown-once dialog without copying the key: the page asks, the test confirms."""
+    shown = page.locator("#secret-dialog")
+    shown.get_by_role("button", name="Done").click()
+    confirm = page.get_by_role("dialog", name="Close without copying the key?")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Close without copying").click()
+    expect(shown).to_be_hidden()
+
+
+def in_view(page: Page, locator) -> bool:
+    """Whether the element is wholly inside the window."""
+    box = locator.bounding_box()
+    viewport = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
 
 
 def stored_everywhere(page: Page) -> str:
@@ -107,7 +133,9 @@ def test_sign_in_with_the_printed_key_then_sign_out(page, console_url, keygate, 
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
-    expect(page.locator("#signin-message")).to_contain_text("signed out")
+    # Signing out is information, said politely, not an error.
+    expect(page.get_by_role("status").filter(has_text="You signed out")).to_be_visible()
+    expect(page.locator("#signin-message")).to_be_empty()
     assert session_storage(page) == {}
     assert keygate.root_key not in stored_everywhere(page)
 
@@ -182,8 +210,8 @@ def test_create_a_scoped_key_from_a_preset_shown_once(page, console_url, keygate
     assert re.fullmatch(r"kg_[0-9A-Za-z]{65}", new_key)
     assert api.works(new_key)  # the shown key authenticates against the API
 
-    shown.get_by_role("button", name="Copy").click()
-    expect(shown).to_contain_text("Copied")
+    shown.get_by_role("button", name="Copy key").click()
+    expect(shown).to_contain_text("copied to the clipboard")
     assert page.evaluate("() => navigator.clipboard.readText()") == new_key
 
     record = api.get_key(new_key.split("_")[1][:22])
@@ -192,45 +220,88 @@ def test_create_a_scoped_key_from_a_preset_shown_once(page, console_url, keygate
     expires = datetime.fromisoformat(record["expires_at"].replace("Z", "+00:00"))
     assert timedelta(days=29) < expires - datetime.now(timezone.utc) <= timedelta(days=30)
 
-    shown.get_by_role("button", name="Done").click()
+    shown.get_by_role("button", name="Done").click()  # copied: closes without asking
     expect(shown).to_be_hidden()
     expect(page.get_by_role("button", name="Create key")).to_be_focused()
     row = key_row(page, record["id"])
     expect(row).to_contain_text("evaluations-ci")
     expect(row).to_contain_text("Run Evaluations")
     expect(row).to_contain_text("never")  # last used
+    expect(row).to_have_class(re.compile("is-highlighted"))
+    expect(page.get_by_role("status").filter(has_text="Created “evaluations-ci”")).to_be_visible()
     assert_page_forgot(page, new_key)
 
 
-def test_create_shows_api_validation_errors_next_to_their_fields(page, console_url, keygate, api):
+def test_create_checks_its_fields_in_the_page_before_calling_the_api(page, console_url, keygate, api, screenshots):
+    sign_in(page, console_url, keygate.root_key)
+    creates = []
+    page.on("request", lambda r: creates.append(r) if r.method == "POST" and r.url.endswith("/v1/api-keys") else None)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    name = dialog.get_by_label("Name")
+
+    # Full access is the default, with the advice beside it.
+    expect(dialog.get_by_role("radio", name=re.compile("^Full access"))).to_be_checked()
+    expect(dialog.locator("#create-full-choice")).to_contain_text("Avoid full access keys in production")
+
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-name-error")).to_contain_text("Name is required: 1–100 characters")
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_be_focused()
+    name.fill("x" * 101)
+    expect(page.locator("#create-name-error")).to_be_hidden()  # the error goes once the field changes
+    expect(name).not_to_have_attribute("aria-invalid", "true")
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-name-error")).to_contain_text("(it has 101)")
+
+    name.fill("ada's key")
+    dialog.get_by_label("Description").fill("d" * 501)
+    dialog.get_by_role("radio", name=re.compile("^User")).check()
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_label("Expires").select_option(label="On a date…")
+    dialog.get_by_label("Expiry date").fill("2001-01-01")
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-name-error")).to_be_hidden()
+    expect(page.locator("#create-description-error")).to_contain_text("at most 500 characters (it has 501)")
+    expect(page.locator("#create-owner-error")).to_contain_text("Owner is required for a user key")
+    expect(page.locator("#create-permissions-error")).to_contain_text("at least one scope")
+    expect(page.locator("#create-expires_at-error")).to_contain_text("must be in the future")
+    expect(dialog.get_by_label("Description")).to_be_focused()  # the first field in error
+    page.screenshot(path=screenshots / "create-validation.png")
+    assert creates == []  # none of this reached the API
+
+    dialog.get_by_label("Description").fill("For Ada")
+    dialog.get_by_label("Owner").fill("ada@example.com")
+    dialog.get_by_role("checkbox", name="read").first.check()
+    expect(page.locator("#create-permissions-error")).to_be_hidden()
+    dialog.get_by_label("Expiry date").fill("")  # no date: the key never expires
+    expect(page.locator("#create-expires_at-error")).to_be_hidden()
+    for error in ("description", "owner", "permissions", "expires_at"):
+        expect(page.locator(f"#create-{error}-error")).to_be_hidden()
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.get_by_role("dialog", name="Copy your new key")).to_be_visible()
+    close_shown_once(page)
+    status, listing = api.call("GET", "/v1/api-keys")
+    made = [k for k in listing["data"] if k["name"] == "ada's key"]
+    assert len(made) == 1
+    assert (made[0]["key_type"], made[0]["owner"], made[0]["expires_at"]) == ("user", "ada@example.com", None)
+
+
+def test_create_shows_api_errors_next_to_their_fields(page, console_url, keygate, api):
     sign_in(page, console_url, keygate.root_key)
     page.get_by_role("button", name="Create key").click()
     dialog = page.get_by_role("dialog", name="Create key")
-
+    dialog.get_by_label("Name").fill("invisible")
+    # A zero-width space passes the page's length check; the API refuses it and names the field.
+    dialog.get_by_label("Description").fill("zero\u200bwidth")
     dialog.get_by_role("button", name="Create key").click()
-    expect(page.locator("#create-name-error")).to_contain_text("Name must be 1-100 characters")
-    expect(dialog.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
-    expect(dialog.get_by_label("Name")).to_be_focused()
-
-    dialog.get_by_label("Name").fill("ada's key")
-    dialog.get_by_role("radio", name=re.compile("^User")).check()
-    dialog.get_by_role("button", name="Create key").click()
-    expect(page.locator("#create-owner-error")).to_contain_text("Owner is required for a user key")
-    expect(page.locator("#create-name-error")).to_be_hidden()
-
-    dialog.get_by_label("Owner").fill("ada@example.com")
-    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
-    dialog.get_by_role("button", name="Create key").click()
-    expect(page.locator("#create-permissions-error")).to_contain_text("at least one scope")
-
-    dialog.get_by_role("checkbox", name="read").first.check()
+    expect(page.locator("#create-description-error")).to_contain_text("invisible formatting characters")
+    expect(dialog.get_by_label("Description")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_label("Description")).to_be_focused()
+    dialog.get_by_label("Description").fill("visible")
+    expect(page.locator("#create-description-error")).to_be_hidden()
     dialog.get_by_role("button", name="Create key").click()
     expect(page.get_by_role("dialog", name="Copy your new key")).to_be_visible()
-    page.keyboard.press("Escape")
-    expect(page.get_by_role("dialog", name="Copy your new key")).to_be_hidden()
-    status, listing = api.call("GET", "/v1/api-keys")
-    made = [k for k in listing["data"] if k["name"] == "ada's key"]
-    assert len(made) == 1 and made[0]["key_type"] == "user" and made[0]["owner"] == "ada@example.com"
 
 
 def test_a_limited_key_cannot_pick_what_it_does_not_hold(page, console_url, api):
@@ -273,7 +344,7 @@ def test_suspend_reactivate_revoke_delete(page, console_url, keygate, api):
 
     choose_action(page, "ci-deployer", "Suspend")
     expect(row.locator(".badge")).to_have_text(["Suspended"])
-    expect(page.locator("#notice")).to_contain_text("Suspended “ci-deployer”")
+    expect(page.get_by_role("status").filter(has_text="Suspended “ci-deployer”")).to_be_visible()
     assert not api.works(victim["key"])  # denied at once
 
     assert "Suspend" not in menu_items(page, "ci-deployer")
@@ -297,25 +368,32 @@ def test_suspend_reactivate_revoke_delete(page, console_url, keygate, api):
     record = api.get_key(victim["id"])
     assert (record["status"], record["revoked_reason"]) == ("revoked", "leaked in a CI log")
     assert not api.works(victim["key"])
-    assert menu_items(page, "ci-deployer") == ["Delete…", "History"]
+    expect(page.get_by_role("status").filter(has_text="Revoked “ci-deployer”")).to_be_visible()
+    assert menu_items(page, "ci-deployer") == ["Details", "History", "Delete…"]
 
     choose_action(page, "ci-deployer", "Delete…")
     confirm = page.get_by_role("dialog", name="Delete key")
     expect(confirm).to_contain_text("permanent")
     confirm.get_by_role("button", name="Delete key").click()
     expect(row).to_have_count(0)
+    expect(page.get_by_role("status").filter(has_text="Deleted “ci-deployer”")).to_be_visible()
     status, _ = api.call("GET", f"/v1/api-keys/{victim['id']}")
     assert status == 404
 
 
-def test_actions_the_key_lacks_the_scope_for_are_reported(page, console_url, api):
+def test_actions_the_key_lacks_the_scope_for_are_disabled_with_the_reason(page, console_url, api):
     writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write", "runs:read"])
     target = api.create_key("target", permissions=["runs:read"])
     sign_in(page, console_url, writer["key"])
 
-    choose_action(page, "target", "Delete…")
-    page.get_by_role("dialog", name="Delete key").get_by_role("button", name="Delete key").click()
-    expect(page.locator("#delete-dialog .form-error")).to_contain_text("lacks api-keys:delete")
+    page.get_by_role("button", name="Actions for target", exact=True).click()
+    delete = page.get_by_role("menuitem", name="Delete…")
+    expect(delete).to_have_attribute("aria-disabled", "true")
+    expect(delete).to_have_accessible_description(re.compile("lacks api-keys:delete"))
+    expect(delete).to_contain_text("Your key lacks api-keys:delete")
+    delete.click(force=True)  # says why, does nothing
+    expect(page.get_by_role("dialog", name="Delete key")).to_be_hidden()
+    expect(page.get_by_role("menuitem", name="Suspend")).not_to_have_attribute("aria-disabled", "true")
     assert api.get_key(target["id"])["status"] == "active"
 
 
@@ -327,22 +405,26 @@ def test_menus_and_dialogs_work_from_the_keyboard(page, console_url, keygate, ap
     button.focus()
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("menuitem", name="Details")).to_be_focused()
+    page.keyboard.press("ArrowDown")
     expect(page.get_by_role("menuitem", name="Suspend")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(page.get_by_role("menuitem", name="Rotate…")).to_be_focused()
-    page.keyboard.press("End")
-    expect(page.get_by_role("menuitem", name="History")).to_be_focused()
+    page.keyboard.press("End")  # destructive actions come last, after a separator
+    expect(page.get_by_role("menuitem", name="Delete…")).to_be_focused()
     page.keyboard.press("ArrowDown")  # wraps
-    expect(page.get_by_role("menuitem", name="Suspend")).to_be_focused()
+    expect(page.get_by_role("menuitem", name="Details")).to_be_focused()
     page.keyboard.press("Escape")
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(button).to_be_focused()
 
     page.keyboard.press("ArrowUp")  # opens on the last item
-    expect(page.get_by_role("menuitem", name="History")).to_be_focused()
-    page.keyboard.press("ArrowUp")
-    page.keyboard.press("ArrowUp")
+    expect(page.get_by_role("menuitem", name="Delete…")).to_be_focused()
+    page.keyboard.press("ArrowUp")  # the separator is skipped
     expect(page.get_by_role("menuitem", name="Revoke…")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_role("menuitem", name="History")).to_be_focused()
+    page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Revoke key")
     expect(dialog).to_be_visible()
@@ -445,7 +527,13 @@ def test_csp_header_and_a_session_without_console_errors(page, page_log, console
     expect(shown).to_be_visible()
     new_key = page.locator("#secret-value").inner_text().strip()
     assert new_key.startswith("kg_")
-    shown.get_by_role("button", name="Done").click()
+    close_shown_once(page)
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator("#audit-rows tr.audit-row")).to_have_count(2)
+    sections = page.get_by_role("navigation", name="Console sections")
+    sections.get_by_role("link", name="API reference").click()
+    expect(page.locator("#ref-create-key")).to_be_visible()
+    sections.get_by_role("link", name="API keys").click()
     choose_action(page, "session-key", "Suspend")
     expect(page.locator("#keys-rows tr").first.locator(".badge")).to_have_text(["Suspended"])
     choose_action(page, "session-key", "Reactivate")
@@ -499,7 +587,7 @@ def test_rotate_with_a_grace_period(page, console_url, keygate, api):
     new_key = page.locator("#secret-value").inner_text().strip()
     assert new_key != old["key"] and api.works(new_key)
     assert api.works(old["key"])  # still inside its grace period
-    shown.get_by_role("button", name="Done").click()
+    close_shown_once(page)
     assert_page_forgot(page, new_key)
 
     successor = api.get_key(new_key.split("_")[1][:22])
@@ -515,8 +603,8 @@ def test_rotate_with_a_grace_period(page, console_url, keygate, api):
     # Both rows carry the name; the old one no longer offers Rotate.
     old_menu = key_row(page, old["id"]).get_by_role("button", name="Actions for rotating")
     old_menu.click()
-    expect(key_row(page, old["id"]).get_by_role("menuitem")).to_have_text(
-        ["Suspend", "Revoke…", "Delete…", "History"]
+    expect(key_row(page, old["id"]).locator(".menu-item-label")).to_have_text(
+        ["Details", "Suspend", "History", "Revoke…", "Delete…"]
     )
 
 
@@ -552,7 +640,7 @@ def test_audit_log_tab_lists_filters_and_pages(page, console_url, keygate, api):
 
     page.get_by_role("link", name="Audit log").click()
     expect(page.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
-    rows = page.locator("#audit-rows tr")
+    rows = page.locator("#audit-rows tr.audit-row")
     expect(rows).to_have_count(50)
     expect(rows.first).to_contain_text("Revoked")
     expect(rows.first).to_contain_text("compromised")
@@ -603,7 +691,7 @@ def test_screenshots_and_a_375px_layout(page, console_url, keygate, api, screens
     shown = page.get_by_role("dialog", name="Copy your new key")
     expect(shown).to_be_visible()
     page.screenshot(path=screenshots / "shown-once-dialog.png")
-    shown.get_by_role("button", name="Done").click()
+    close_shown_once(page)
 
     choose_action(page, "ci-deployer", "Revoke…")
     revoke = page.get_by_role("dialog", name="Revoke key")
