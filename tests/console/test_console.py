@@ -709,3 +709,93 @@ def test_screenshots_and_a_375px_layout(page, console_url, keygate, api, screens
 
     for shot in ("sign-in", "keys-light", "keys-dark", "create-dialog", "shown-once-dialog", "revoke-dialog", "keys-375px"):
         assert (screenshots / f"{shot}.png").stat().st_size > 5_000
+
+
+# Feedback where the user is
+
+
+def test_feedback_is_a_toast_in_view_announced_and_dismissible(page, console_url, keygate, api, screenshots):
+    for n in range(30):
+        api.create_key(f"bulk-{n:02d}")
+    sign_in(page, console_url, keygate.root_key)
+    expect(page.locator("#keys-rows tr")).to_have_count(31)
+
+    # Far down the page, a suspension is said where the user is and the row is marked.
+    page.get_by_role("button", name="Actions for bulk-01", exact=True).scroll_into_view_if_needed()
+    choose_action(page, "bulk-01", "Suspend")
+    done = page.get_by_role("status").locator(".toast").filter(has_text="Suspended “bulk-01”")
+    expect(done).to_be_visible()
+    assert in_view(page, done)
+    assert page.evaluate("() => window.scrollY") > 500  # still far down the page
+    row = page.locator("#keys-rows tr").filter(has_text="bulk-01")
+    expect(row).to_have_class(re.compile("is-highlighted"))
+    assert in_view(page, row)
+    page.screenshot(path=screenshots / "toast-success.png")
+    done.get_by_role("button", name="Dismiss").click()
+    expect(done).to_have_count(0)
+
+    # A refused action is an assertive alert that stays until dismissed.
+    bulk_00 = [k for k in api.call("GET", "/v1/api-keys?limit=100")[1]["data"] if k["name"] == "bulk-00"][0]
+    api.call("POST", f"/v1/api-keys/{bulk_00['id']}/revoke", {"reason": "behind the page's back"})
+    choose_action(page, "bulk-00", "Suspend")
+    refused = page.get_by_role("alert").locator(".toast").filter(has_text="Could not suspend “bulk-00”")
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("not in a state that allows this")
+    assert in_view(page, refused)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "toast-error-dark.png")
+    assert serious_violations(page) == []
+    page.emulate_media(color_scheme="light")
+    page.wait_for_timeout(8500)  # longer than a success toast stays
+    expect(refused).to_be_visible()
+    refused.get_by_role("button", name="Dismiss").click()
+    expect(toasts(page)).to_have_count(0)
+
+
+def test_a_toast_never_covers_a_dialogs_buttons_at_375px(page, console_url, keygate, api, screenshots):
+    api.create_key("first")
+    api.create_key("second")
+    page.set_viewport_size({"width": 375, "height": 667})
+    sign_in(page, console_url, keygate.root_key)
+    choose_action(page, "first", "Suspend")
+    toast = page.get_by_role("status").locator(".toast").filter(has_text="Suspended “first”")
+    expect(toast).to_be_visible()
+    page.screenshot(path=screenshots / "toast-375px.png")
+
+    choose_action(page, "second", "Revoke…")
+    dialog = page.get_by_role("dialog", name="Revoke key")
+    expect(dialog).to_be_visible()
+    for name in ("Cancel", "Revoke key"):
+        button = dialog.get_by_role("button", name=name)
+        box = button.bounding_box()
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.closest('button')?.textContent.trim()",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert on_top == name  # what a tap there reaches
+    page.screenshot(path=screenshots / "toast-and-dialog-375px.png")
+
+
+def test_a_successor_comes_into_view_focused_and_marked(page, console_url, keygate, api):
+    for n in range(30):
+        api.create_key(f"bulk-{n:02d}")
+    page.emulate_media(reduced_motion="reduce")
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Actions for bulk-00", exact=True).scroll_into_view_if_needed()
+    choose_action(page, "bulk-00", "Rotate…")
+    page.get_by_role("dialog", name="Rotate key").get_by_role("button", name="Rotate key").click()
+    close_shown_once(page)
+
+    successor = page.locator("#keys-rows tr").first
+    expect(successor).to_contain_text("Rotated from “bulk-00”")
+    expect(successor).to_have_class(re.compile("is-highlighted"))
+    expect(successor.locator(".key-name")).to_be_focused()
+    expect(successor).to_be_in_viewport(ratio=1)
+    # Reduced motion: the mark is still, not animated.
+    cell = successor.locator("td").first
+    assert cell.evaluate("e => getComputedStyle(e).animationName") == "none"
+    assert cell.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 240, 179)"  # --highlight
+    expect(page.get_by_role("status").filter(has_text="Rotated “bulk-00”")).to_be_visible()
+    old = page.locator("#keys-rows tr").filter(has_text="Rotated to")
+    expect(old).to_have_count(1)
+    expect(old).to_contain_text("bulk-00")
