@@ -799,3 +799,108 @@ def test_a_successor_comes_into_view_focused_and_marked(page, console_url, keyga
     old = page.locator("#keys-rows tr").filter(has_text="Rotated to")
     expect(old).to_have_count(1)
     expect(old).to_contain_text("bulk-00")
+
+
+# The shown-once key
+
+
+def test_the_shown_once_key_asks_before_it_is_lost_and_shows_how_to_use_it(page, console_url, keygate, api, screenshots):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_url)
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_label("Name").fill("deployer")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    dialog.get_by_role("button", name="Run Evaluations").click()
+    dialog.get_by_label("Expires").select_option(label="In 90 days")
+    dialog.get_by_role("button", name="Create key").click()
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown).to_be_visible()
+    new_key = page.locator("#secret-value").inner_text().strip()
+
+    # What the key can do, and how to use it: each line with its own copy button.
+    summary = shown.locator("#secret-summary")
+    expect(summary).to_contain_text("Run Evaluations")
+    expect(summary).to_contain_text("runs:write")
+    expect(summary).to_contain_text("in 3 months")
+    snippets = {
+        "Copy curl command": f'curl -H "X-API-Key: {new_key}" {console_url}/v1/scopes',
+        "Copy environment variables": f"export KEYGATE_API_URL={console_url}\nexport KEYGATE_API_KEY={new_key}",
+        "Copy workflow lines": (
+            f"env:\n  KEYGATE_API_URL: {console_url}\n  KEYGATE_API_KEY: ${{{{ secrets.KEYGATE_API_KEY }}}}"
+        ),
+    }
+    for button, text in snippets.items():
+        shown.get_by_role("button", name=button).click()
+        expect(shown.locator("#secret-copied")).to_contain_text("copied to the clipboard")
+        assert page.evaluate("() => navigator.clipboard.readText()") == text
+    page.screenshot(path=screenshots / "shown-once-usage.png")
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "shown-once-dark.png")
+    assert serious_violations(page) == []
+    page.emulate_media(color_scheme="light")
+    # The key never goes into storage: sessionStorage holds only the signed-in key.
+    assert session_storage(page) == {STORAGE_KEY: keygate.root_key}
+    assert page.evaluate("() => localStorage.length") == 0
+    assert new_key not in page.url
+
+
+def test_closing_an_uncopied_key_asks_first_from_escape_the_close_button_and_done(page, console_url, keygate, api, screenshots):
+    old = api.create_key("nightly", permissions=["runs:read"])
+    sign_in(page, console_url, keygate.root_key)
+    choose_action(page, "nightly", "Rotate…")
+    rotate = page.get_by_role("dialog", name="Rotate key")
+    rotate.get_by_label("Keep the old key working for").select_option(label="No grace period: revoke it now")
+    rotate.get_by_role("button", name="Rotate key").click()
+    shown = page.get_by_role("dialog", name="Copy the new key")
+    expect(shown).to_be_visible()
+    new_key = page.locator("#secret-value").inner_text().strip()
+    confirm = page.get_by_role("dialog", name="Close without copying the key?")
+
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_visible()
+    # After a rotation without grace the old key is gone too, and the page says so.
+    expect(confirm).to_contain_text("“nightly” was revoked by this rotation")
+    expect(confirm.get_by_role("button", name="Keep it open")).to_be_focused()
+    page.screenshot(path=screenshots / "shown-once-confirm.png")
+    page.keyboard.press("Enter")  # keep it open
+    expect(confirm).to_be_hidden()
+    expect(shown).to_be_visible()
+    assert page.locator("#secret-value").inner_text().strip() == new_key
+    expect(shown.get_by_role("button", name="Copy key")).to_be_focused()  # focus returns where it was
+
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_visible()
+    page.keyboard.press("Escape")  # Escape in the question keeps the key too
+    expect(confirm).to_be_hidden()
+    expect(shown).to_be_visible()
+
+    shown.get_by_role("button", name="Close").click()
+    expect(confirm).to_be_visible()
+    page.set_viewport_size({"width": 375, "height": 667})
+    page.screenshot(path=screenshots / "shown-once-confirm-375px.png")
+    confirm.get_by_role("button", name="Keep it open").click()
+    shown.get_by_role("button", name="Done").click()
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Close without copying").click()
+    expect(shown).to_be_hidden()
+    assert_page_forgot(page, new_key)
+    assert api.get_key(old["id"])["status"] == "revoked"
+
+
+def test_a_copied_key_closes_without_asking(page, console_url, keygate, api):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_url)
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    page.get_by_role("dialog", name="Create key").get_by_label("Name").fill("copied")
+    page.get_by_role("dialog", name="Create key").get_by_role("button", name="Create key").click()
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown).to_be_visible()
+    new_key = page.locator("#secret-value").inner_text().strip()
+    assert new_key.startswith("kg_")
+    shown.get_by_role("button", name="Copy key").click()
+    expect(shown.locator("#secret-copied")).to_have_text("Key copied to the clipboard.")
+    page.keyboard.press("Escape")
+    expect(shown).to_be_hidden()
+    expect(page.get_by_role("dialog", name="Close without copying the key?")).to_be_hidden()
+    assert_page_forgot(page, new_key)
