@@ -397,6 +397,90 @@ def test_actions_the_key_lacks_the_scope_for_are_disabled_with_the_reason(page, 
     assert api.get_key(target["id"])["status"] == "active"
 
 
+def test_a_read_only_key_is_offered_only_what_it_can_do(page, console_url, api, screenshots):
+    reader = api.create_key("auditor", permissions={"preset": "read_only"})
+    api.create_key("ci-deployer")
+    sign_in(page, console_url, reader["key"])
+
+    create = page.get_by_role("button", name="Create key")
+    expect(create).to_have_attribute("aria-disabled", "true")
+    expect(page.locator("#create-key-reason")).to_have_text(
+        "Your key lacks api-keys:write, which is needed to create a key."
+    )
+    expect(create).to_have_accessible_description(re.compile("lacks api-keys:write"))
+    create.click(force=True)  # a click does nothing
+    expect(page.get_by_role("dialog", name="Create key")).to_be_hidden()
+
+    page.get_by_role("button", name="Actions for ci-deployer", exact=True).click()
+    menu = page.get_by_role("menu", name="Actions for ci-deployer")
+    for action, scope in (("Suspend", "api-keys:write"), ("Rotate…", "api-keys:write"),
+                          ("Revoke…", "api-keys:write"), ("Delete…", "api-keys:delete")):
+        item = menu.get_by_role("menuitem", name=action)
+        expect(item).to_have_attribute("aria-disabled", "true")
+        expect(item).to_contain_text(f"lacks {scope}")
+    for action in ("Details", "History"):
+        expect(menu.get_by_role("menuitem", name=action)).not_to_have_attribute("aria-disabled", "true")
+    page.screenshot(path=screenshots / "read-only-menu.png")
+    menu.get_by_role("menuitem", name="Suspend").click(force=True)
+    expect(menu).to_be_visible()  # a disabled item does not close the menu or act
+    page.keyboard.press("Escape")
+    assert serious_violations(page) == []
+    listing = api.call("GET", "/v1/api-keys")[1]["data"]
+    assert [k["status"] for k in listing if k["name"] == "ci-deployer"] == ["active"]
+
+
+def test_what_is_offered_follows_the_openapi_document(page, console_url, api):
+    # The console learns each route's scope from /openapi.json, not from a copy:
+    # a document that says suspend needs api-keys:delete makes Suspend unavailable
+    # to a key that holds only read and write.
+    writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write"])
+    api.create_key("target", permissions=["runs:read"])
+
+    def changed_document(route):
+        document = route.fetch().json()
+        for item in document["paths"].values():
+            for operation in item.values():
+                if isinstance(operation, dict) and operation.get("operationId") == "suspend-key":
+                    operation["x-required-scope"] = "api-keys:delete"
+        route.fulfill(json=document)
+
+    page.route("**/openapi.json", changed_document)
+    sign_in(page, console_url, writer["key"])
+    page.get_by_role("button", name="Actions for target", exact=True).click()
+    suspend = page.get_by_role("menuitem", name="Suspend")
+    expect(suspend).to_have_attribute("aria-disabled", "true")
+    expect(suspend).to_contain_text("Your key lacks api-keys:delete.")
+    expect(page.get_by_role("menuitem", name="Revoke…")).not_to_have_attribute("aria-disabled", "true")
+
+
+def test_suspending_or_revoking_your_own_key_asks_first(page, console_url, keygate, api, screenshots):
+    root_id = keygate.root_key.split("_")[1][:22]
+    sign_in(page, console_url, keygate.root_key)
+
+    choose_action(page, "root", "Suspend")
+    confirm = page.get_by_role("dialog", name="Suspend your own key?")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text("signs you out")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice
+    page.screenshot(path=screenshots / "own-key-confirm.png")
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("button", name="Actions for root", exact=True)).to_be_focused()
+    assert api.get_key(root_id)["status"] == "active"
+
+    choose_action(page, "root", "Revoke…")
+    revoke = page.get_by_role("dialog", name="Revoke key")
+    expect(revoke).to_contain_text("You are signed in with this key: revoking it signs you out.")
+    page.keyboard.press("Escape")
+
+    choose_action(page, "root", "Suspend")
+    page.get_by_role("dialog", name="Suspend your own key?").get_by_role("button", name="Suspend and sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    expect(page.locator("#signin-info")).to_contain_text("You suspended the key you were signed in with")
+    assert session_storage(page) == {}
+    assert not api.works(keygate.root_key)
+
+
 def test_menus_and_dialogs_work_from_the_keyboard(page, console_url, keygate, api):
     api.create_key("keyboard-key")
     sign_in(page, console_url, keygate.root_key)
