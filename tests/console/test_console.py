@@ -304,6 +304,30 @@ def test_create_shows_api_errors_next_to_their_fields(page, console_url, keygate
     expect(page.get_by_role("dialog", name="Copy your new key")).to_be_visible()
 
 
+def test_presets_say_which_one_is_applied(page, console_url, keygate, api):
+    _, catalog = api.call("GET", "/v1/scopes")
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    status = dialog.locator("#preset-status")
+    expect(status).to_contain_text("No scopes picked yet")
+
+    read_only = dialog.get_by_role("button", name="Read Only")
+    read_only.click()
+    expect(read_only).to_have_attribute("aria-pressed", "true")
+    expect(dialog.get_by_role("button", name="Run Evaluations")).to_have_attribute("aria-pressed", "false")
+    expect(status).to_have_text("Preset applied: Read Only.")
+
+    # A scope changed by hand: the preset no longer applies.
+    first = catalog["presets"]["read_only"][0]
+    dialog.locator(f'input[name=scope][value="{first}"]').uncheck()
+    expect(status).to_have_text("Custom scopes: no preset applies.")
+    expect(read_only).to_have_attribute("aria-pressed", "false")
+    dialog.locator(f'input[name=scope][value="{first}"]').check()
+    expect(status).to_have_text("Preset applied: Read Only.")
+
+
 def test_a_limited_key_cannot_pick_what_it_does_not_hold(page, console_url, api):
     limited = api.create_key(
         "team-admin", permissions=["api-keys:read", "api-keys:write", "runs:read", "agents:read"]
