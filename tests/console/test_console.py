@@ -1012,3 +1012,106 @@ def test_a_copied_key_closes_without_asking(page, console_url, keygate, api):
     expect(shown).to_be_hidden()
     expect(page.get_by_role("dialog", name="Close without copying the key?")).to_be_hidden()
     assert_page_forgot(page, new_key)
+
+
+# Finding keys
+
+
+def test_rotated_keys_link_to_each_other_by_name(page, console_url, keygate, api):
+    old = api.create_key("ci-deployer", permissions=["runs:read"])
+    for n in range(30):
+        api.create_key(f"filler-{n:02d}")
+    status, new = api.call("POST", f"/v1/api-keys/{old['id']}/rotate", {"grace_period_seconds": 3600})
+    assert status == 201
+    sign_in(page, console_url, keygate.root_key)
+
+    successor, predecessor = key_row(page, new["id"]), key_row(page, old["id"])
+    expect(successor).to_contain_text(f"Rotated from “ci-deployer” ({old['hint']})")
+    expect(predecessor).to_contain_text(f"Rotated to “ci-deployer” ({new['hint']})")
+    predecessor.get_by_role("link", name=re.compile("ci-deployer” \\(")).click()
+    expect(successor).to_be_in_viewport(ratio=1)
+    expect(successor.locator(".key-name")).to_be_focused()
+    expect(successor).to_have_class(re.compile("is-highlighted"))
+    assert "#key/" not in page.url  # the table stays; the row came into view
+
+    # The audit log tells the rotation as what happened, by name.
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Audit log").click()
+    rows = page.locator("#audit-rows tr.audit-row")
+    expect(rows.first).to_contain_text("Created by rotation of ci-deployer")
+    expect(rows.nth(1)).to_contain_text("Rotated to ci-deployer; works until its grace period ends")
+    expect(page.locator("#audit-rows")).not_to_contain_text("active → active")
+    expect(rows.nth(1).get_by_role("link", name="ci-deployer").first).to_have_attribute("href", f"#key/{old['id']}")
+
+
+# A key's page
+
+
+def test_a_keys_page_shows_its_record_history_and_rotation(page, console_url, keygate, api, screenshots):
+    soon = (datetime.now(timezone.utc) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old = api.create_key(
+        "billing-sync", key_type="user", owner="grace.hopper@example.com", description="Syncs invoices nightly",
+        permissions=["runs:read", "traces:read"], expires_at=soon,
+    )
+    api.call("POST", f"/v1/api-keys/{old['id']}/suspend")
+    api.call("POST", f"/v1/api-keys/{old['id']}/reactivate")
+    status, new = api.call("POST", f"/v1/api-keys/{old['id']}/rotate", {"grace_period_seconds": 3600, "reason": "quarterly"})
+    assert status == 201
+    sign_in(page, console_url, keygate.root_key)
+
+    # From the row: the name is a link.
+    key_row(page, old["id"]).locator(".key-name").click()
+    expect(page).to_have_url(re.compile(f"#key/{old['id']}$"))
+    heading = page.get_by_role("heading", name="billing-sync", level=1)
+    expect(heading).to_be_focused()
+    facts = page.locator("#key-facts")
+    record = api.get_key(old["id"])
+    for text in (record["id"], record["hint"], record["org_id"], "User", "grace.hopper@example.com",
+                 "Syncs invoices nightly", "runs:read", "traces:read", "Active", "never"):
+        expect(facts).to_contain_text(text)
+    created = datetime.fromisoformat(record["created_at"].replace("Z", "+00:00"))
+    expect(facts.locator("dt", has_text=re.compile("^Created$")).locator("xpath=following-sibling::dd[1]")).to_contain_text("(just now)")
+    expect(facts).to_contain_text(str(created.astimezone().year))  # absolute, with the relative beside
+    expect(facts).to_contain_text("(in 1 hour)")  # the grace period's end is its expiry now
+    expect(page.locator("#key-history-list > li .badge")).to_have_text(["Rotated", "Reactivated", "Suspended", "Created"])
+    expect(page.locator("#key-history-list")).to_contain_text("Rotated to billing-sync")
+    expect(page.locator("#key-history-list")).to_contain_text("Reason: quarterly")
+    assert serious_violations(page) == []
+    page.screenshot(path=screenshots / "key-details.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "key-details-dark.png", full_page=True)
+    page.emulate_media(color_scheme="light")
+
+    # It survives a reload; its successor is a link.
+    page.reload()
+    expect(page.get_by_role("heading", name="billing-sync", level=1)).to_be_visible()
+    page.locator("#key-facts").get_by_role("link", name=re.compile("billing-sync")).click()
+    expect(page).to_have_url(re.compile(f"#key/{new['id']}$"))
+    expect(page.locator("#key-facts")).to_contain_text(new["hint"])
+    expect(page.locator("#key-facts dt", has_text="Rotated from")).to_be_visible()
+    expect(page.locator("#key-history-list")).to_contain_text("Created by rotation of billing-sync")
+
+    # Its actions work from the page, which then shows the change.
+    page.get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Suspend").click()
+    expect(page.locator("#key-facts .badge-suspended")).to_have_text("Suspended")
+    expect(page.get_by_role("status").filter(has_text="Suspended “billing-sync”")).to_be_visible()
+    expect(page.locator("#key-history-list > li .badge").first).to_have_text("Suspended")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "key-details-375px.png", full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+
+    # From the menu's Details, and back to the table.
+    page.get_by_role("link", name="← API keys").click()
+    key_row(page, old["id"]).get_by_role("button", name="Actions for billing-sync").click()
+    key_row(page, old["id"]).get_by_role("menuitem", name="Details").click()
+    expect(page).to_have_url(re.compile(f"#key/{old['id']}$"))
+    expect(page.get_by_role("heading", name="billing-sync", level=1)).to_be_visible()
+
+
+def test_a_deleted_keys_page_still_shows_its_history(page, console_url, keygate, api):
+    gone = api.create_key("short-lived")
+    api.call("DELETE", f"/v1/api-keys/{gone['id']}")
+    sign_in(page, console_url, keygate.root_key)
+    page.goto(f"{console_url}/#key/{gone['id']}")
+    expect(page.locator("#key-error")).to_contain_text("no longer exists")
+    expect(page.locator("#key-history-list > li .badge")).to_have_text(["Deleted", "Created"])
