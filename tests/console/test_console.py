@@ -1115,3 +1115,100 @@ def test_a_deleted_keys_page_still_shows_its_history(page, console_url, keygate,
     page.goto(f"{console_url}/#key/{gone['id']}")
     expect(page.locator("#key-error")).to_contain_text("no longer exists")
     expect(page.locator("#key-history-list > li .badge")).to_have_text(["Deleted", "Created"])
+
+
+# The audit log
+
+
+def test_audit_log_rows_expand_filter_by_key_and_export(page, console_url, keygate, api, screenshots):
+    hostile = api.create_key('=HYPERLINK("http://x","y")')
+    api.call("POST", f"/v1/api-keys/{hostile['id']}/revoke", {"reason": '+1 "quoted", with a comma'})
+    other = api.create_key("other")
+    api.call("POST", f"/v1/api-keys/{other['id']}/suspend")
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Audit log").click()
+    rows = page.locator("#audit-rows tr.audit-row")
+    expect(rows).to_have_count(5)  # bootstrap, two creates, a revoke, a suspend
+
+    # Times absolute with the relative beside; the request's details behind a disclosure.
+    first = rows.first
+    expect(first.locator(".when")).to_contain_text("(just now)")
+    toggle = first.get_by_role("button", name=re.compile("Request details"))
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    details = page.locator("#audit-rows tr.audit-details-row").first
+    expect(details).to_be_hidden()
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(details).to_be_visible()
+    expect(details).to_contain_text("127.0.0.1")
+    expect(details).to_contain_text("Python-urllib")  # the test's client made that change
+    events = api.call("GET", "/v1/audit-events?limit=100")[1]["data"]
+    expect(details).to_contain_text(events[0]["request_id"])
+    assert serious_violations(page) == []
+    page.screenshot(path=screenshots / "audit-log.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "audit-log-dark.png", full_page=True)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "audit-log-375px.png", full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 800})
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(details).to_be_hidden()
+
+    # Filter by key: in the fragment, kept on reload.
+    page.get_by_role("combobox", name="Key", exact=True).select_option(other["id"])
+    expect(page).to_have_url(re.compile(f"#audit\\?key={other['id']}$"))
+    expect(rows).to_have_count(2)
+    expect(page.locator("#audit-rows")).not_to_contain_text("HYPERLINK")
+    page.get_by_label("Action", exact=True).select_option("suspend")
+    expect(page).to_have_url(re.compile(f"#audit/suspend\\?key={other['id']}$"))
+    expect(rows).to_have_count(1)
+    page.reload()
+    expect(page.get_by_role("combobox", name="Key", exact=True)).to_have_value(other["id"])
+    expect(page.get_by_label("Action", exact=True)).to_have_value("suspend")
+    expect(rows).to_have_count(1)
+
+    # Export what is filtered, walking every page.
+    page.get_by_role("combobox", name="Key", exact=True).select_option("")
+    page.get_by_label("Action", exact=True).select_option("")
+    expect(rows).to_have_count(5)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".csv")
+    raw = open(path, "rb").read()
+    assert b"\r\n" in raw
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    header, body = table[0], table[1:]
+    assert len(body) == 5
+    assert header[:4] == ["time", "action", "key_id", "key_name"]
+    by_action = {row[1]: dict(zip(header, row)) for row in body}
+    assert by_action["revoke"]["key_name"] == "'=HYPERLINK(\"http://x\",\"y\")"  # defused formula
+    assert by_action["revoke"]["reason"] == "'+1 \"quoted\", with a comma"
+    lines = raw.decode("utf-8-sig").split("\r\n")
+    assert all(line.startswith('"') and line.endswith('"') for line in lines if line)  # every field quoted
+    assert '""quoted"", with a comma' in raw.decode()  # quotes doubled
+    expect(page.get_by_role("status").filter(has_text="Exported 5 events as CSV")).to_be_visible()
+
+    page.get_by_label("Action", exact=True).select_option("revoke")
+    expect(rows).to_have_count(1)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(open(download.value.path()).read())
+    assert [e["id"] for e in exported] == [e["id"] for e in events if e["action"] == "revoke"]
+    assert exported[0]["key_name"] == hostile["name"]  # JSON keeps the data as it is
+
+
+def test_audit_export_walks_every_page(page, console_url, keygate, api):
+    for n in range(120):
+        api.create_key(f"bulk-{n:03d}")
+    sign_in(page, console_url, keygate.root_key)
+    page.goto(f"{console_url}/#audit/create")
+    expect(page.locator("#audit-rows tr.audit-row")).to_have_count(50)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(open(download.value.path()).read())
+    assert len(exported) == 120 and {e["action"] for e in exported} == {"create"}
