@@ -1212,3 +1212,70 @@ def test_audit_export_walks_every_page(page, console_url, keygate, api):
         page.get_by_role("button", name="Export JSON").click()
     exported = json.loads(open(download.value.path()).read())
     assert len(exported) == 120 and {e["action"] for e in exported} == {"create"}
+
+
+# Where next
+
+
+def test_the_api_reference_is_built_from_the_openapi_document(page, page_log, console_url, keygate, api, screenshots):
+    document = json.loads(urllib.request.urlopen(console_url + "/openapi.json").read())
+    page.goto(console_url)
+    page.get_by_role("link", name="API reference").first.click()
+    expect(page.get_by_role("heading", name="API reference", level=1)).to_be_visible()
+    reference = page.locator("#reference-body")
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            article = page.locator(f"#ref-{operation['operationId']}")
+            expect(article).to_contain_text(method.upper())
+            expect(article).to_contain_text(operation["summary"])
+    create = page.locator("#ref-create-key")
+    expect(create).to_contain_text("Scope: Needs api-keys:write.")
+    expect(create.get_by_role("link", name="CreateKeyRequest")).to_be_visible()
+    expect(page.locator("#ref-list-scopes")).to_contain_text("Needs any valid key.")
+    expect(page.locator("#ref-openapi")).to_contain_text("Public: no key needed.")
+    listing = page.locator("#ref-list-keys")
+    for parameter in ("status", "limit", "cursor"):
+        expect(listing.locator(".fields-table")).to_contain_text(parameter)
+    expect(listing).to_contain_text("From 1 to 100.")
+    create.get_by_role("link", name="CreateKeyRequest").click()
+    expect(page).to_have_url(re.compile("#reference/schema-CreateKeyRequest$"))
+    schema = page.locator("#ref-schema-CreateKeyRequest")
+    expect(schema).to_be_in_viewport()
+    expect(schema).to_contain_text("service key")
+    expect(schema).to_contain_text("1–100 characters")
+    expect(page.locator("#ref-schema-KeyRecord")).to_contain_text("rotated_to")
+    assert serious_violations(page) == []
+    page.goto(console_url + "/#reference")
+    expect(page.locator("#ref-create-key")).to_be_visible()
+    page.screenshot(path=screenshots / "reference.png")
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "reference-dark.png")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "reference-375px.png")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+
+    # Signed out, the way back is sign-in; signed in, it says what your key holds.
+    page.get_by_role("link", name="← Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in to keygate")).to_be_visible()
+    reader = api.create_key("reader", permissions={"preset": "read_only"})
+    sign_in(page, console_url, reader["key"])
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="API reference").click()
+    expect(page.locator("#ref-create-key")).to_contain_text("your key lacks it")
+    expect(page.locator("#ref-list-keys")).to_contain_text("your key holds it")
+    assert page_log.errors == []
+
+
+def test_sign_in_says_where_a_key_comes_from_and_links_onwards(page, console_url, screenshots):
+    page.goto(console_url)
+    help_text = page.locator(".signin-help")
+    expect(help_text).to_contain_text("keygate serve prints the first full-access key")
+    expect(help_text).to_contain_text("keygate bootstrap --org NAME")
+    expect(help_text).to_contain_text("api-keys:write")
+    where_next = page.get_by_role("navigation", name="Where next")
+    expect(where_next.get_by_role("link", name="API reference")).to_have_attribute("href", "#reference")
+    expect(where_next).to_contain_text("The keygate command")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "sign-in-375px.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "sign-in-dark.png")
