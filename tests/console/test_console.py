@@ -182,6 +182,31 @@ def test_a_key_denied_mid_session_returns_to_sign_in(page, console_url, api):
     assert session_storage(page) == {}
 
 
+def test_the_sign_in_key_stays_out_of_saved_passwords(page, console_url, keygate):
+    # Browsers offer to save what a submitted form's password field held, and
+    # Chromium ignores autocomplete="off" there: the key field is a text field
+    # masked by CSS, so the form has no password field for a manager to save.
+    page.goto(console_url)
+    field = page.get_by_label("API key", exact=True)
+    assert page.locator("input[type=password]").count() == 0
+    expect(field).to_have_attribute("type", "text")
+    expect(field).to_have_attribute("autocomplete", "off")
+    expect(field).to_have_attribute("autocapitalize", "off")
+    expect(field).to_have_attribute("spellcheck", "false")
+    assert field.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"  # shown as dots
+    field.fill(keygate.root_key)
+    show = page.get_by_role("button", name="Show key")
+    show.click()
+    expect(page.get_by_role("button", name="Hide key")).to_have_attribute("aria-pressed", "true")
+    assert field.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "none"
+    page.get_by_role("button", name="Hide key").click()
+    assert field.evaluate("e => getComputedStyle(e).webkitTextSecurity") == "disc"
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API keys", level=1)).to_be_visible()
+    # The field is emptied once the key is accepted.
+    assert keygate.root_key not in page.evaluate("() => [...document.querySelectorAll('input')].map(e => e.value).join()")
+
+
 # Create, shown once
 
 
@@ -1279,3 +1304,32 @@ def test_sign_in_says_where_a_key_comes_from_and_links_onwards(page, console_url
     page.screenshot(path=screenshots / "sign-in-375px.png", full_page=True)
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=screenshots / "sign-in-dark.png")
+
+
+# Polish at 375 px
+
+
+def test_compact_cards_whole_emails_and_one_line_times_at_375px(page, console_url, keygate, api, screenshots):
+    api.create_key("ada", key_type="user", owner="ada.lovelace@analytical-engines.example", description="Reads the runs",
+                   permissions=["runs:read", "traces:read"])
+    for n in range(10):
+        api.create_key(f"service-{n}", description="Deploys from CI")
+    page.set_viewport_size({"width": 375, "height": 812})
+    sign_in(page, console_url, keygate.root_key)
+    rows = page.locator("#keys-rows tr")
+    expect(rows).to_have_count(12)
+    heights = rows.evaluate_all("rows => rows.map(r => r.getBoundingClientRect().height)")
+    assert max(heights) < 150, heights  # even a user key with a long email and a description
+    assert sorted(heights)[len(heights) // 2] < 110, heights  # a typical card, a third of the 290 px it took
+
+    # The email stays whole: it is laid out as one line of text.
+    owner = page.locator(".owner").first
+    lines = owner.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length }")
+    assert lines == 1
+    # A relative time is one line too.
+    for time in page.locator("#keys-rows time").all()[:6]:
+        assert time.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length }") == 1
+    page.screenshot(path=screenshots / "keys-375px-compact.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=screenshots / "keys-375px-dark.png", full_page=True)
+    assert serious_violations(page) == []
