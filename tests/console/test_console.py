@@ -293,6 +293,10 @@ def test_create_checks_its_fields_in_the_page_before_calling_the_api(page, conso
     expect(page.locator("#create-expires_at-error")).to_contain_text("must be in the future")
     expect(dialog.get_by_label("Description")).to_be_focused()  # the first field in error
     page.screenshot(path=screenshots / "create-validation.png")
+    assert serious_violations(page) == []
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "create-validation-375px.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
     assert creates == []  # none of this reached the API
 
     dialog.get_by_label("Description").fill("For Ada")
@@ -470,6 +474,11 @@ def test_a_read_only_key_is_offered_only_what_it_can_do(page, console_url, api, 
     for action in ("Details", "History"):
         expect(menu.get_by_role("menuitem", name=action)).not_to_have_attribute("aria-disabled", "true")
     page.screenshot(path=screenshots / "read-only-menu.png")
+    page.keyboard.press("Escape")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "read-only-375px.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Actions for ci-deployer", exact=True).click()
     menu.get_by_role("menuitem", name="Suspend").click(force=True)
     expect(menu).to_be_visible()  # a disabled item does not close the menu or act
     page.keyboard.press("Escape")
@@ -834,6 +843,8 @@ def test_screenshots_and_a_375px_layout(page, console_url, keygate, api, screens
     page.keyboard.press("Escape")
 
     page.set_viewport_size({"width": 375, "height": 812})
+    for dismiss in toasts(page).get_by_role("button", name="Dismiss").all():
+        dismiss.click()
     name = key_row(page, paused["id"]).locator(".cell-name")
     expect(name).to_be_visible()
     assert name.bounding_box()["width"] >= 250  # the name has the card's width, not a squeezed column
@@ -968,6 +979,10 @@ def test_the_shown_once_key_asks_before_it_is_lost_and_shows_how_to_use_it(page,
         expect(shown.locator("#secret-copied")).to_contain_text("copied to the clipboard")
         assert page.evaluate("() => navigator.clipboard.readText()") == text
     page.screenshot(path=screenshots / "shown-once-usage.png")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "shown-once-375px.png")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=screenshots / "shown-once-dark.png")
     assert serious_violations(page) == []
@@ -996,6 +1011,7 @@ def test_closing_an_uncopied_key_asks_first_from_escape_the_close_button_and_don
     expect(confirm).to_contain_text("“nightly” was revoked by this rotation")
     expect(confirm.get_by_role("button", name="Keep it open")).to_be_focused()
     page.screenshot(path=screenshots / "shown-once-confirm.png")
+    assert serious_violations(page) == []
     page.keyboard.press("Enter")  # keep it open
     expect(confirm).to_be_hidden()
     expect(shown).to_be_visible()
