@@ -41,9 +41,9 @@ export function keyMenuItems(record, { details = true } = {}) {
 }
 
 /** When the signed-in key acted on itself in a way that ends it, sign out. */
-function endsSession(record, action) {
+function endsSession(record, action, next = 'Sign in with another key.') {
   if (!session.isMe(record.id)) return false;
-  session.end(`You ${action} the key you were signed in with. Sign in with another key.`, { tone: 'info' });
+  session.end(`You ${action} the key you were signed in with. ${next}`, { tone: 'info' });
   return true;
 }
 
@@ -56,7 +56,7 @@ async function failed(error, action, record) {
 export async function createKey() {
   const created = await createKeyDialog();
   if (!created) return;
-  const { key, ...record } = created;
+  const { key, ...record } = created; // the record goes on without its key
   await showSecret(created, { title: 'Copy your new key', subject: `“${record.name}” was created.` });
   changed('added', record);
   notify(`Created “${record.name}”.`);
@@ -95,13 +95,13 @@ async function rotate(record) {
   const rotated = await rotateDialog(record);
   if (!rotated) return;
   const { successor, graceSeconds } = rotated;
-  const { key, ...successorRecord } = successor;
+  const { key, ...successorRecord } = successor; // the record goes on without its key
   await showSecret(successor, {
     title: 'Copy the new key',
     subject: `The successor of “${record.name}”.`,
     lostOnClose: graceSeconds === 0 ? `“${record.name}” was revoked by this rotation, so without the new key neither works.` : '',
   });
-  if (graceSeconds === 0 && endsSession(record, 'rotated (and so revoked)')) return;
+  if (graceSeconds === 0 && endsSession(record, 'rotated, and so revoked,', 'Sign in with the new key.')) return;
   // Rotation answers with the successor; the old key's new expiry (or its
   // revocation) is read back.
   const old = await api.getKey(record.id).catch(() => null);
