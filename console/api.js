@@ -78,6 +78,26 @@ export async function keyIsValid(key) {
   }
 }
 
+let openApi = null;
+
+/**
+ * The API's OpenAPI document, read once (a public route: no key is sent).
+ * Every operation names the scope it needs in x-required-scope.
+ */
+export function openApiDocument() {
+  openApi ??= fetch('/openapi.json', { cache: 'no-store', credentials: 'omit', redirect: 'error' })
+    .then((response) => {
+      if (!response.ok) throw new ApiError({ status: response.status, message: response.statusText });
+      return response.json();
+    })
+    .catch((error) => {
+      openApi = null; // try again next time
+      if (error instanceof ApiError) throw error;
+      throw new ApiError({ status: 0, code: 'network', message: 'keygate could not be reached' });
+    });
+  return openApi;
+}
+
 export const whoami = () => getKey(sessionKeyId());
 export const scopes = () => request('GET', '/v1/scopes');
 export const getKey = (id) => request('GET', `/v1/api-keys/${encodeURIComponent(id)}`);

@@ -1,11 +1,16 @@
 // The organization's audit trail (GET /v1/audit-events): the Audit log tab,
-// filtered by action through the URL fragment, and one key's History panel.
+// filtered by action and by key through the URL fragment and exported as CSV
+// or JSON; one key's History panel; and how an event reads, which the key's
+// page shares.
 
 import * as api from './api.js';
-import { $, h, timeElement } from './dom.js';
+import { $, h, replaceChildren, timeWithRelative } from './dom.js';
+import { ACTION_LABELS, STATUS_LABELS } from './format.js';
+import { knownKeys, keyLink } from './links.js';
+import { notify } from './toast.js';
 import { openModal } from './dialogs.js';
-import { ACTION_LABELS } from './format.js';
 import { pagedList } from './paged.js';
+import { reason } from './errors.js';
 import { session } from './session.js';
 
 // How an event reads
@@ -14,33 +19,72 @@ function actionBadge(action) {
   return h('span', { class: `badge action action-${action}` }, ACTION_LABELS[action] ?? action);
 }
 
-function actor(event) {
+/** Who acted: the key by its hint (its name once the API gives it), or bootstrap. */
+export function actor(event) {
   if (event.actor_type === 'bootstrap' || !event.actor_hint) return h('span', {}, 'keygate bootstrap');
   return h(
     'span',
-    {},
+    { class: 'actor' },
     h('code', { class: 'hint' }, event.actor_hint),
     session.isMe(event.actor_key_id) ? h('span', { class: 'tag' }, 'your key') : null,
   );
 }
 
-function statusChange(event) {
-  if (event.action === 'delete') return `${event.status_before ?? '—'} → deleted`;
-  if (!event.status_before && !event.status_after) return '—';
-  if (!event.status_before) return `→ ${event.status_after}`;
-  return `${event.status_before} → ${event.status_after}`;
+const status = (value) => (STATUS_LABELS[value] ?? value ?? '—').toLowerCase();
+
+/**
+ * What the event did, in words: a rotation says where the key went or came
+ * from (both keys carry the same name, so the other one is named by it when
+ * the page has not seen it), other changes the status they changed.
+ */
+export function whatHappened(event) {
+  const other = (id) => keyLink(id, knownKeys.get(id)?.name ?? event.key_name);
+  switch (event.action) {
+    case 'rotate':
+      return h(
+        'span',
+        {},
+        'Rotated to ',
+        event.rotated_to ? other(event.rotated_to) : 'a successor',
+        event.status_after === 'revoked' ? '; revoked at once' : '; works until its grace period ends',
+      );
+    case 'create':
+      return event.rotated_from
+        ? h('span', {}, 'Created by rotation of ', other(event.rotated_from))
+        : h('span', {}, `Created, ${status(event.status_after)}`);
+    case 'bootstrap':
+      return h('span', {}, `Created by keygate bootstrap, ${status(event.status_after)}`);
+    case 'delete':
+      return h('span', {}, event.status_before ? `Deleted (was ${status(event.status_before)})` : 'Deleted');
+    default:
+      return h('span', {}, `${status(event.status_before)} → ${status(event.status_after)}`);
+  }
 }
 
-function successor(event) {
-  return event.rotated_to
-    ? h('span', { class: 'secondary' }, 'successor ', h('code', {}, event.rotated_to))
-    : null;
+function remember(event) {
+  knownKeys.set(event.key_id, { name: event.key_name });
+}
+
+/** One event as an item of a key's history (the History panel, the key's page). */
+export function eventItem(event) {
+  remember(event);
+  return h(
+    'li',
+    { class: 'event' },
+    h('p', { class: 'event-head' }, actionBadge(event.action), ' ', timeWithRelative(event.time)),
+    h('p', {}, whatHappened(event)),
+    h('p', { class: 'secondary' }, 'By ', actor(event)),
+    event.reason ? h('p', { class: 'event-reason' }, `Reason: ${event.reason}`) : null,
+  );
 }
 
 // The Audit log tab
 
 const auditView = $('audit-view');
 const actionFilter = $('audit-action');
+const keyFilter = $('audit-key');
+const filter = { action: null, keyId: null };
+let rowCount = 0;
 
 const auditLog = pagedList({
   list: $('audit-rows'),
@@ -48,61 +92,206 @@ const auditLog = pagedList({
   error: $('audit-error'),
   more: $('audit-more'),
   noun: 'event',
-  render: (event) =>
+  render: auditRows,
+});
+
+/** An event's row, and the row under it with the request's details, shown by a disclosure button. */
+function auditRows(event) {
+  remember(event);
+  const detailsId = `audit-details-${++rowCount}`;
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'button small disclosure', 'aria-expanded': 'false', 'aria-controls': detailsId },
+    h('span', { class: 'visually-hidden' }, `Request details of the ${ACTION_LABELS[event.action] ?? event.action} event at ${event.time}`),
+    h('span', { 'aria-hidden': 'true' }, 'Details'),
+  );
+  const details = h(
+    'tr',
+    { id: detailsId, class: 'audit-details-row', hidden: true },
     h(
-      'tr',
-      {},
-      h('td', { 'data-label': 'Time' }, timeElement(event.time)),
-      h('td', { 'data-label': 'Action' }, actionBadge(event.action)),
+      'td',
+      { colspan: '7' },
       h(
-        'td',
-        { 'data-label': 'Key' },
-        h('span', { class: 'key-name' }, event.key_name ?? '—'),
-        h('code', { class: 'secondary' }, event.key_id),
+        'dl',
+        { class: 'facts facts-compact' },
+        fact('Request id', h('code', {}, event.request_id)),
+        fact('Source IP', event.source_ip ?? '—'),
+        fact('User agent', event.user_agent ? h('span', { class: 'user-agent' }, event.user_agent) : '—'),
+        fact('Event id', h('code', {}, event.id)),
+        fact('Key id', h('code', {}, event.key_id)),
+        event.actor_key_id ? fact('Actor key id', h('code', {}, event.actor_key_id)) : null,
       ),
-      h('td', { 'data-label': 'By' }, actor(event)),
-      h('td', { 'data-label': 'Status' }, h('span', {}, statusChange(event)), successor(event)),
-      h('td', { 'data-label': 'Reason' }, event.reason ?? '—'),
     ),
-});
+  );
+  const row = h(
+    'tr',
+    { class: 'audit-row' },
+    h('td', { class: 'cell-time', 'data-label': 'Time' }, timeWithRelative(event.time)),
+    h('td', { 'data-label': 'Action' }, actionBadge(event.action)),
+    h('td', { 'data-label': 'Key' }, keyLink(event.key_id, event.key_name)),
+    h('td', { 'data-label': 'By' }, actor(event)),
+    h('td', { 'data-label': 'What happened' }, whatHappened(event)),
+    h('td', { class: 'cell-reason', 'data-label': 'Reason' }, event.reason ?? '—'),
+    h('td', { class: 'cell-actions' }, toggle),
+  );
+  toggle.addEventListener('click', () => {
+    const open = toggle.getAttribute('aria-expanded') !== 'true';
+    toggle.setAttribute('aria-expanded', String(open));
+    row.classList.toggle('is-expanded', open);
+    details.hidden = !open;
+  });
+  return [row, details];
+}
 
-actionFilter.addEventListener('change', () => {
-  window.location.hash = actionFilter.value ? `#audit/${actionFilter.value}` : '#audit';
-});
+function fact(term, ...value) {
+  return [h('dt', {}, term), h('dd', {}, ...value)];
+}
 
-/** Shows the Audit log, newest first, for one action or all. */
-export function showAudit(action) {
+actionFilter.addEventListener('change', () => setFilter({ ...filter, action: actionFilter.value || null }));
+keyFilter.addEventListener('change', () => setFilter({ ...filter, keyId: keyFilter.value || null }));
+
+/** The fragment for a filter: #audit, #audit/revoke, #audit?key=ID, #audit/revoke?key=ID. */
+export function auditHash({ action = null, keyId = null } = {}) {
+  return `#audit${action ? `/${action}` : ''}${keyId ? `?key=${encodeURIComponent(keyId)}` : ''}`;
+}
+
+function setFilter(next) {
+  window.location.hash = auditHash(next);
+}
+
+/** Shows the Audit log, newest first, for one action or all, one key or all. */
+export function showAudit({ action = null, keyId = null } = {}) {
   auditView.hidden = false;
-  actionFilter.value = action && ACTION_LABELS[action] ? action : '';
-  const filter = actionFilter.value || null;
-  $('audit-empty').textContent = filter
-    ? `No “${ACTION_LABELS[filter].toLowerCase()}” events yet. Choose “All actions” to see every event.`
+  filter.action = action && ACTION_LABELS[action] ? action : null;
+  filter.keyId = keyId && /^[0-9A-Za-z]{22}$/.test(keyId) ? keyId : null;
+  actionFilter.value = filter.action ?? '';
+  fillKeyFilter();
+  $('audit-empty').textContent = filter.action || filter.keyId
+    ? 'No events match these filters. Choose “All actions” and “All keys” to see every event.'
     : 'No events yet. Every change to a key is recorded here.';
-  auditLog.show((cursor) => api.listAuditEvents({ action: filter, cursor }));
+  $('audit-export-status').textContent = '';
+  const { action: chosenAction, keyId: chosenKey } = filter;
+  auditLog.show((cursor) => api.listAuditEvents({ action: chosenAction, keyId: chosenKey, cursor }));
+  loadKeyChoices();
 }
 
 export function hideAudit() {
   auditView.hidden = true;
 }
 
+// The key filter offers the organization's keys (the first 100, newest
+// first) and any key the fragment names, such as a deleted one.
+
+let keyChoices = null;
+
+async function loadKeyChoices() {
+  if (keyChoices) return;
+  try {
+    keyChoices = (await api.listKeys({ status: 'all', limit: 100 })).data;
+    for (const record of keyChoices) knownKeys.set(record.id, record);
+    fillKeyFilter();
+  } catch {
+    // The filter still offers "All keys" and the key in the fragment.
+  }
+}
+
+function fillKeyFilter() {
+  const records = keyChoices ?? [];
+  const options = records.map((record) => h('option', { value: record.id }, `${record.name} (${record.hint})`));
+  if (filter.keyId && !records.some((record) => record.id === filter.keyId)) {
+    const known = knownKeys.get(filter.keyId);
+    options.unshift(h('option', { value: filter.keyId }, known ? known.name : `key ${filter.keyId}`));
+  }
+  replaceChildren(keyFilter, h('option', { value: '' }, 'All keys'), options);
+  keyFilter.value = filter.keyId ?? '';
+}
+
+// Export: every page of the current filter, as CSV (RFC 4180) or JSON.
+
+const EXPORT_FIELDS = [
+  'time', 'action', 'key_id', 'key_name', 'actor_type', 'actor_key_id', 'actor_hint', 'reason',
+  'status_before', 'status_after', 'rotated_from', 'rotated_to', 'request_id', 'source_ip',
+  'user_agent', 'id', 'org_id',
+];
+
+let exporting = false;
+
+$('audit-export-csv').addEventListener('click', () => exportEvents('csv'));
+$('audit-export-json').addEventListener('click', () => exportEvents('json'));
+
+async function exportEvents(format) {
+  if (exporting) return;
+  exporting = true;
+  const buttons = [$('audit-export-csv'), $('audit-export-json')];
+  for (const button of buttons) button.setAttribute('aria-disabled', 'true');
+  const progress = $('audit-export-status');
+  const { action, keyId } = filter;
+  const events = [];
+  try {
+    let cursor = null;
+    do {
+      progress.textContent = `Exporting… ${events.length} events so far.`;
+      const page = await api.listAuditEvents({ action, keyId, cursor, limit: 100 });
+      events.push(...page.data);
+      cursor = page.next_cursor;
+    } while (cursor);
+    const text = format === 'csv' ? toCsv(events) : `${JSON.stringify(events, null, 2)}\n`;
+    const type = format === 'csv' ? 'text/csv;charset=utf-8' : 'application/json';
+    download(text, type, `${exportName(action, keyId)}.${format}`);
+    progress.textContent = '';
+    notify(`Exported ${events.length} ${events.length === 1 ? 'event' : 'events'} as ${format.toUpperCase()}.`);
+  } catch (error) {
+    progress.textContent = '';
+    if (!(error instanceof api.ApiError)) throw error;
+    if (api.hasSession()) notify(`The export failed. ${reason(error)}`, { error: true });
+  } finally {
+    exporting = false;
+    for (const button of buttons) button.removeAttribute('aria-disabled');
+  }
+}
+
+/** RFC 4180: every field quoted, quotes doubled, CRLF; a BOM so spreadsheets read UTF-8. */
+export function toCsv(events) {
+  const lines = [EXPORT_FIELDS, ...events.map((event) => EXPORT_FIELDS.map((field) => event[field]))];
+  return `\ufeff${lines.map((cells) => cells.map(csvCell).join(',')).join('\r\n')}\r\n`;
+}
+
+/**
+ * One quoted cell. Text a spreadsheet would run as a formula (starting with
+ * = + - @, a tab or a carriage return) is defused with a leading '.
+ */
+function csvCell(value) {
+  let text = value === null || value === undefined ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return `"${text.replace(/"/g, '""')}"`;
+}
+
+function exportName(action, keyId) {
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return ['keygate-audit', session.me?.org_id, action, keyId, stamp].filter(Boolean).join('-');
+}
+
+function download(text, type, name) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = h('a', { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 // One key's History panel
 
+const historyStatus = $('history-status');
 const history = pagedList({
   list: $('history-list'),
   empty: $('history-empty'),
   error: $('history-error'),
   more: $('history-more'),
   noun: 'event',
-  render: (event) => {
-    const next = successor(event);
-    return h(
-      'li',
-      { class: 'event' },
-      h('p', { class: 'event-head' }, actionBadge(event.action), ' ', timeElement(event.time)),
-      h('p', {}, 'By ', actor(event), ' · ', statusChange(event)),
-      next ? h('p', {}, next) : null,
-      event.reason ? h('p', { class: 'event-reason' }, `Reason: ${event.reason}`) : null,
-    );
+  render: eventItem,
+  announce: (text) => {
+    historyStatus.textContent = text;
   },
 });
 
@@ -123,6 +312,7 @@ export function openHistory(record) {
   $('history-title').textContent = `History of “${record.name}”`;
   $('history-for').textContent = `Key ${record.hint} · id ${record.id}`;
   history.reset();
+  historyStatus.textContent = '';
   const opened = openModal(historyDialog, { initialFocus: historyDialog.querySelector('[data-close]') });
   history.show((cursor) => api.listAuditEvents({ keyId: record.id, cursor }));
   return opened;
@@ -131,4 +321,5 @@ export function openHistory(record) {
 export function resetAudit() {
   auditLog.reset();
   history.reset();
+  keyChoices = null;
 }

@@ -1,6 +1,8 @@
-// The Create key dialog. The scope picker is built from GET /v1/scopes; what
-// the signed-in key may not grant is shown disabled, with the reason. The API
-// still decides: its errors appear next to the field they name.
+// The Create key dialog. The page checks what it can (lengths, required
+// fields, at least one scope, an expiry in the future) before calling the
+// API; the API still decides, and its errors appear next to the field they
+// name. The scope picker is built from GET /v1/scopes; what the signed-in key
+// may not grant is shown disabled, with the reason.
 
 import * as api from './api.js';
 import { $, h, replaceChildren } from './dom.js';
@@ -15,6 +17,7 @@ const DAY_MS = 86400 * 1000;
 
 form.addEventListener('change', (event) => {
   if (['key_type', 'access', 'expires'].includes(event.target.name)) showDependentFields();
+  if (event.target.name === 'scope') showAppliedPreset();
 });
 
 /** Opens the dialog; resolves to the created record (with its `key`) or null. */
@@ -24,6 +27,7 @@ export function createKeyDialog() {
     keyName: () => form.elements.name.value.trim() || 'the key',
     prepare,
     initialFocus: () => form.elements.name,
+    validate,
     submit: () => api.createKey(requestBody()),
   });
 }
@@ -39,8 +43,7 @@ function prepare() {
     ? 'Full access is unavailable: only a full-access key can create one. Scopes your key does not hold are disabled.'
     : '';
 
-  const tomorrow = new Date(Date.now() + DAY_MS);
-  $('create-expires-date').min = localDate(tomorrow);
+  $('create-expires-date').min = localDate(new Date());
   $('create-expires-hint').textContent = session.me.expires_at
     ? `Your key expires on ${formatDate(session.me.expires_at)}; a key it creates cannot outlive it, and “Never” means that date.`
     : '';
@@ -52,6 +55,29 @@ function showDependentFields() {
   $('create-owner-field').hidden = !isUser;
   $('scope-picker').hidden = form.elements.access.value !== 'scoped';
   $('create-expires-date-field').hidden = form.elements.expires.value !== 'date';
+}
+
+/** What the page can tell before asking the API: `{field: message}`. */
+function validate() {
+  const fields = form.elements;
+  const problems = {};
+  const name = [...fields.name.value.trim()].length;
+  if (name === 0) problems.name = 'Name is required: 1–100 characters.';
+  else if (name > 100) problems.name = `Name must be 1–100 characters (it has ${name}).`;
+  const description = [...fields.description.value.trim()].length;
+  if (description > 500) problems.description = `Description must be at most 500 characters (it has ${description}).`;
+  if (fields.key_type.value === 'user' && !fields.owner.value.trim()) {
+    problems.owner = 'Owner is required for a user key: the person it belongs to.';
+  }
+  if (fields.access.value === 'scoped' && !form.querySelector('input[name=scope]:checked')) {
+    problems.permissions = 'Pick at least one scope, or choose Full access.';
+  }
+  if (fields.expires.value === 'date' && fields.expires_date.value) {
+    const end = endOfDay(fields.expires_date.value);
+    if (Number.isNaN(end.getTime())) problems.expires_at = 'The expiry date is not a date.';
+    else if (end.getTime() <= Date.now()) problems.expires_at = 'The expiry date must be in the future.';
+  }
+  return problems;
 }
 
 function buildScopePicker() {
@@ -69,6 +95,8 @@ function buildScopePicker() {
           class: 'button small',
           'aria-disabled': missing.length > 0 ? 'true' : null,
           title: missing.length > 0 ? `Your key cannot grant ${missing.join(', ')}.` : `Select the ${presetName(id)} scopes.`,
+          'aria-pressed': 'false',
+          'data-preset': id,
           onclick: () => {
             if (missing.length === 0) fillPreset(presets[id]);
           },
@@ -95,18 +123,52 @@ function buildScopePicker() {
             disabled: !allowed,
             title: allowed ? null : ungrantable,
           }),
-          h('span', {}, scope.slice(scope.indexOf(':') + 1)),
+          h(
+            'span',
+            { class: 'scope-text' },
+            scope.slice(scope.indexOf(':') + 1),
+            scopeDescription(scope) ? h('span', { class: 'scope-description' }, scopeDescription(scope)) : null,
+          ),
         );
       }),
     ),
   );
   replaceChildren($('scope-groups'), groups);
+  showAppliedPreset();
+}
+
+/**
+ * What a scope allows, in words. The catalog does not describe scopes yet;
+ * when it does, its words go here and appear under each scope's name.
+ */
+function scopeDescription() {
+  return null;
 }
 
 function fillPreset(scopes) {
   for (const box of form.querySelectorAll('input[name=scope]')) {
     box.checked = !box.disabled && scopes.includes(box.value);
   }
+  form.querySelector('input[name=scope]')?.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+/**
+ * Which preset the picked scopes are: pressed on its button and said in
+ * words. A scope changed by hand makes it "custom" unless the picks happen
+ * to be a preset's again.
+ */
+function showAppliedPreset() {
+  const picked = [...form.querySelectorAll('input[name=scope]:checked')].map((box) => box.value).sort().join(' ');
+  const { presets } = session.catalog;
+  const applied = Object.keys(presets).find((id) => [...presets[id]].sort().join(' ') === picked) ?? null;
+  for (const button of form.querySelectorAll('[data-preset]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.preset === applied));
+  }
+  $('preset-status').textContent = applied
+    ? `Preset applied: ${presetName(applied)}.`
+    : picked
+      ? 'Custom scopes: no preset applies.'
+      : 'No scopes picked yet: pick some, or fill with a preset.';
 }
 
 /** The POST /v1/api-keys body, as the form says. */
@@ -125,16 +187,17 @@ function requestBody() {
   return body;
 }
 
-/** "never" → null; "30" → now + 30 days; "date" → the end of that local day. */
+/** "never" → null; "30" → now + 30 days; "date" → the end of that local day; no date → null (never). */
 function expiry(choice, date) {
   if (choice === 'never') return null;
-  if (choice === 'date') {
-    // An empty date is sent as given so that the API names the field.
-    if (!date) return '';
-    const [year, month, day] = date.split('-').map(Number);
-    return toRfc3339(new Date(year, month - 1, day, 23, 59, 59));
-  }
+  if (choice === 'date') return date ? toRfc3339(endOfDay(date)) : null;
   return toRfc3339(new Date(Date.now() + Number(choice) * DAY_MS));
+}
+
+/** The last second of a local day given as YYYY-MM-DD. */
+function endOfDay(date) {
+  const [year, month, day] = date.split('-').map(Number);
+  return new Date(year, month - 1, day, 23, 59, 59);
 }
 
 function localDate(date) {

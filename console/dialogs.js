@@ -1,15 +1,21 @@
-// Modal dialogs: opening and closing with focus return, forms whose API
-// errors land next to the field they name, and the dialogs for shown-once
-// keys, rotate, revoke and delete.
+// Modal dialogs: opening and closing with focus return, an in-page confirm,
+// forms whose errors (the page's own checks, then the API's) land next to the
+// field they name, and the dialogs for rotate, revoke and delete.
 
 import * as api from './api.js';
 import { $, restoreFocus } from './dom.js';
 import { describeFailure, sentence } from './errors.js';
-
+import { session } from './session.js';
 
 // Every [data-close] button closes its dialog.
 for (const button of document.querySelectorAll('dialog [data-close]')) {
   button.addEventListener('click', () => button.closest('dialog').close());
+}
+
+// A field's error goes as soon as the field changes.
+for (const form of document.querySelectorAll('dialog form')) {
+  form.addEventListener('input', (event) => clearFieldError(event.target));
+  form.addEventListener('change', (event) => clearFieldError(event.target));
 }
 
 /**
@@ -32,12 +38,37 @@ export function openModal(dialog, { initialFocus = null } = {}) {
   });
 }
 
+const confirm = {
+  dialog: $('confirm-dialog'),
+  title: $('confirm-title'),
+  message: $('confirm-message'),
+  ok: $('confirm-ok'),
+  cancel: $('confirm-cancel'),
+};
+confirm.ok.addEventListener('click', () => confirm.dialog.close('ok'));
+confirm.cancel.addEventListener('click', () => confirm.dialog.close('cancel'));
+
 /**
- * Runs a dialog's form: `submit(form)` calls the API; its result resolves
- * the dialog. A failure stays in the dialog, next to the field it names.
- * Resolves to null when the dialog is cancelled.
+ * Asks before something that cannot be undone; resolves to true when
+ * confirmed. The safe choice has focus; Escape is the safe choice.
  */
-export async function formDialog(dialog, { action, keyName, prepare, submit, initialFocus }) {
+export async function confirmDialog({ title, message, confirmLabel, cancelLabel = 'Cancel' }) {
+  confirm.title.textContent = title;
+  confirm.message.textContent = message;
+  confirm.ok.textContent = confirmLabel;
+  confirm.cancel.textContent = cancelLabel;
+  confirm.dialog.returnValue = '';
+  await openModal(confirm.dialog, { initialFocus: confirm.cancel });
+  return confirm.dialog.returnValue === 'ok';
+}
+
+/**
+ * Runs a dialog's form: `validate(form)` returns the page's own findings
+ * (`{field: message}`, empty when none), then `submit(form)` calls the API;
+ * its result resolves the dialog. A failure stays in the dialog, next to the
+ * field it names. Resolves to null when the dialog is cancelled.
+ */
+export async function formDialog(dialog, { action, keyName, prepare, validate, submit, initialFocus }) {
   const form = dialog.querySelector('form');
   form.reset();
   clearErrors(form);
@@ -49,9 +80,14 @@ export async function formDialog(dialog, { action, keyName, prepare, submit, ini
   const onSubmit = async (event) => {
     event.preventDefault();
     if (busy) return;
+    clearErrors(form);
+    const problems = Object.entries(validate?.(form) ?? {});
+    if (problems.length > 0) {
+      problems.forEach(([field, message], index) => showFieldError(form, field, message, index === 0));
+      return;
+    }
     busy = true;
     submitButton.setAttribute('aria-disabled', 'true');
-    clearErrors(form);
     try {
       result = await submit(form);
       dialog.close();
@@ -87,19 +123,48 @@ const FIELDS_BY_CODE = { privilege_escalation: 'permissions', unknown_scope: 'pe
 /** Shows `error` in `form`; false when it ended the session instead. */
 async function showError(form, error, action, keyName) {
   const field = error.field ?? FIELDS_BY_CODE[error.code] ?? null;
-  const slot = field && form.querySelector(`[data-error-for="${field}"]`);
-  if (slot) {
-    slot.textContent = fieldMessage(field, error);
-    const control = form.querySelector(`[aria-describedby~="${slot.id}"]:not(fieldset)`)
-      ?? slot.closest('fieldset')?.querySelector('input:not(:disabled)');
-    control?.setAttribute('aria-invalid', 'true');
-    control?.focus();
-    return true;
-  }
+  if (field && showFieldError(form, field, fieldMessage(field, error), true)) return true;
   const message = await describeFailure(error, action, keyName);
   if (message === null) return false;
   form.querySelector('[data-error-for="form"]').textContent = message;
   return true;
+}
+
+/** Puts `message` next to `field`'s control and marks it invalid; false when the form has no such field. */
+function showFieldError(form, field, message, focus) {
+  const slot = form.querySelector(`[data-error-for="${field}"]`);
+  if (!slot) return false;
+  slot.textContent = message;
+  const control = [...form.querySelectorAll(`[aria-describedby~="${slot.id}"]:not(fieldset)`)]
+    .find((element) => element.offsetParent !== null)
+    ?? slot.closest('fieldset')?.querySelector('input:not(:disabled)');
+  control?.setAttribute('aria-invalid', 'true');
+  if (focus) control?.focus();
+  return true;
+}
+
+function clearFieldError(control) {
+  const described = [control, ...ancestors(control, 'fieldset')]
+    .flatMap((element) => (element.getAttribute('aria-describedby') ?? '').split(/\s+/));
+  for (const id of described) {
+    const slot = id ? document.getElementById(id) : null;
+    if (slot?.dataset.errorFor && slot.dataset.errorFor !== 'form') {
+      slot.textContent = '';
+      for (const marked of document.querySelectorAll(`[aria-describedby~="${id}"][aria-invalid]`)) {
+        marked.removeAttribute('aria-invalid');
+      }
+    }
+  }
+  for (const fieldset of ancestors(control, 'fieldset')) {
+    for (const marked of fieldset.querySelectorAll('[aria-invalid]')) marked.removeAttribute('aria-invalid');
+  }
+  control.removeAttribute('aria-invalid');
+}
+
+function ancestors(element, selector) {
+  const found = [];
+  for (let at = element.parentElement?.closest(selector); at; at = at.parentElement?.closest(selector)) found.push(at);
+  return found;
 }
 
 function fieldMessage(field, error) {
@@ -114,53 +179,27 @@ export function clearErrors(form) {
   for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
 }
 
-// Shown-once key: the key lives only in this dialog's text while it is open.
-
-const secret = {
-  dialog: $('secret-dialog'),
-  value: $('secret-value'),
-  copied: $('secret-copied'),
-};
-
-$('secret-copy').addEventListener('click', async () => {
-  try {
-    await navigator.clipboard.writeText(secret.value.textContent);
-    secret.copied.textContent = 'Copied to the clipboard.';
-  } catch {
-    window.getSelection().selectAllChildren(secret.value);
-    secret.copied.textContent = 'The key is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
-  }
-});
-
-/** Shows a new key once; when the dialog closes the page forgets it. */
-export async function showSecret(key, { title, subject }) {
-  $('secret-title').textContent = title;
-  $('secret-for').textContent = subject;
-  secret.value.textContent = key;
-  secret.copied.textContent = '';
-  await openModal(secret.dialog, { initialFocus: $('secret-copy') });
-  secret.value.textContent = '';
-  secret.copied.textContent = '';
-  window.getSelection()?.removeAllRanges();
-}
-
-/** Rotate: resolves to the successor (with its `key`) or null. */
-export function rotateDialog(record) {
-  return formDialog($('rotate-dialog'), {
+/** Rotate: resolves to `{successor, graceSeconds}` (the successor with its `key`) or null. */
+export async function rotateDialog(record) {
+  let graceSeconds = 0;
+  const successor = await formDialog($('rotate-dialog'), {
     action: 'rotate',
     keyName: () => record.name,
     prepare: () => {
       $('rotate-name').textContent = record.name;
+      $('rotate-own').hidden = !session.isMe(record.id);
     },
     initialFocus: () => $('rotate-grace'),
     submit: (form) => {
       const reason = form.elements.reason.value.trim();
+      graceSeconds = Number(form.elements.grace_period_seconds.value);
       return api.rotateKey(record.id, {
-        grace_period_seconds: Number(form.elements.grace_period_seconds.value),
+        grace_period_seconds: graceSeconds,
         ...(reason ? { reason } : {}),
       });
     },
   });
+  return successor && { successor, graceSeconds };
 }
 
 /** Revoke: resolves to the revoked record or null. The API requires the reason. */
@@ -170,6 +209,7 @@ export function revokeDialog(record) {
     keyName: () => record.name,
     prepare: () => {
       $('revoke-name').textContent = record.name;
+      $('revoke-own').hidden = !session.isMe(record.id);
     },
     initialFocus: () => $('revoke-reason'),
     // An empty reason is left out, so the API answers "reason: is required".
@@ -184,6 +224,7 @@ export function deleteDialog(record) {
     keyName: () => record.name,
     prepare: () => {
       $('delete-name').textContent = record.name;
+      $('delete-own').hidden = !session.isMe(record.id);
     },
     // The safe choice has focus; deleting takes a deliberate move.
     initialFocus: (form) => form.querySelector('[data-close]'),

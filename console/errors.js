@@ -1,24 +1,16 @@
 // Failed calls, in words a person can act on.
 
 import * as api from './api.js';
+import { ACTIONS, scopeFor } from './capabilities.js';
 import { session } from './session.js';
 
-/** What each action is called and the scope its route needs. */
-export const ACTIONS = {
-  create: { verb: 'create', scope: 'api-keys:write' },
-  suspend: { verb: 'suspend', scope: 'api-keys:write' },
-  reactivate: { verb: 'reactivate', scope: 'api-keys:write' },
-  rotate: { verb: 'rotate', scope: 'api-keys:write' },
-  revoke: { verb: 'revoke', scope: 'api-keys:write' },
-  delete: { verb: 'delete', scope: 'api-keys:delete' },
-};
-
-/** Why a call failed, as a sentence ending in a full stop. */
-export function reason(error, action = null) {
+/** Why a call failed, as a sentence ending in a full stop. `actionName` names the action tried. */
+export function reason(error, actionName = null) {
   if (error.status === 0) return 'keygate could not be reached. Check your connection and try again.';
   if (error.gateway) {
-    if (error.status === 403 && action) {
-      return `Your key lacks ${action.scope}, which is needed to ${action.verb} a key.`;
+    const scope = actionName && scopeFor(actionName);
+    if (error.status === 403 && scope) {
+      return `Your key lacks ${scope}, which is needed to ${ACTIONS[actionName].verb} a key.`;
     }
     if (error.status === 404) return 'This keygate does not offer that call (404 Not Found).';
     return `keygate denied the request (${error.status} ${error.message}).`;
@@ -45,17 +37,22 @@ export function reason(error, action = null) {
  */
 export async function describeFailure(error, actionName, keyName) {
   const action = ACTIONS[actionName];
-  if (error.gateway && error.status === 403 && session.holds(action.scope)) {
-    // The key holds the scope, so the gateway denied the key itself. A read
-    // tells for sure, and ends the session if so.
+  const scope = scopeFor(actionName);
+  if (error.gateway && error.status === 403 && (!scope || session.holds(scope))) {
+    // The key holds the scope (or the document did not say which), so the
+    // gateway may have denied the key itself. A read tells for sure, and ends
+    // the session if so.
     try {
       await api.whoami();
     } catch {
       if (!api.hasSession()) return null;
     }
+    if (scope === undefined) {
+      return `Could not ${action.verb} “${keyName}”: keygate denied it. Your key may lack the scope this needs.`;
+    }
     return `Could not ${action.verb} “${keyName}”: keygate denied your key.`;
   }
-  return `Could not ${action.verb} “${keyName}”. ${reason(error, action)}`;
+  return `Could not ${action.verb} “${keyName}”. ${reason(error, actionName)}`;
 }
 
 /** `text` as the start of a sentence: capitalised, without a closing full stop. */

@@ -2,14 +2,13 @@
 // next_cursor, and each row's actions, which update the row in place.
 
 import * as api from './api.js';
-import { $, h, notify, timeElement } from './dom.js';
-import { createKeyDialog } from './create.js';
-import { deleteDialog, revokeDialog, rotateDialog, showSecret } from './dialogs.js';
-import { describeFailure } from './errors.js';
+import { $, bringIntoView, h, timeElement } from './dom.js';
+import { createKey, keyMenuItems } from './actions.js';
 import { STATUS_LABELS, describePermissions, expiryUrgency, formatDate, relativeTime } from './format.js';
-import { openHistory } from './audit.js';
+import { knownKeys, refreshRotationLinks, rotationLink } from './links.js';
 import { menuButton } from './menu.js';
 import { pagedList } from './paged.js';
+import { permission } from './capabilities.js';
 import { session } from './session.js';
 
 const view = $('keys-view');
@@ -34,16 +33,35 @@ const keys = pagedList({
   noun: 'key',
   render: keyRow,
   onLoaded(rows, append) {
+    refreshRotationLinks(rowsElement);
     // After the last page, focus moves from the vanished button to the new rows.
     if (append && $('keys-more').hidden) rows[0]?.querySelector('.menu-button')?.focus();
   },
 });
 
-$('create-key').addEventListener('click', createKey);
+$('create-key').addEventListener('click', () => {
+  if ($('create-key').getAttribute('aria-disabled') !== 'true') createKey();
+});
+
+document.addEventListener('keychange', ({ detail }) => {
+  if (detail.change === 'added') addRow(detail.record, detail);
+  if (detail.change === 'updated') replaceRow(detail.record);
+  if (detail.change === 'removed') removeRow(detail.record.id);
+});
+
+/** Create key is offered only to a key that may create one; otherwise it says why. */
+function offerCreate() {
+  const { allowed, reason } = permission('create');
+  const button = $('create-key');
+  if (allowed) button.removeAttribute('aria-disabled');
+  else button.setAttribute('aria-disabled', 'true');
+  $('create-key-reason').textContent = reason ?? '';
+}
 
 /** Shows the keys view for a status tab, freshly loaded. */
 export function showKeys(status) {
   view.hidden = false;
+  offerCreate();
   for (const tab of view.querySelectorAll('.tabs a')) {
     if (tab.dataset.status === status) tab.setAttribute('aria-current', 'page');
     else tab.removeAttribute('aria-current');
@@ -71,6 +89,7 @@ function showsStatus(status) {
 // Rows
 
 function keyRow(record) {
+  knownKeys.set(record.id, record);
   const permissions = describePermissions(record.scopes, session.catalog.presets);
   return h(
     'tr',
@@ -78,23 +97,25 @@ function keyRow(record) {
     h(
       'td',
       { class: 'cell-name', 'data-label': 'Name' },
-      h('span', { class: 'key-name' }, record.name),
+      h('a', { class: 'key-name', href: `#key/${record.id}` }, record.name),
       session.isMe(record.id) ? h('span', { class: 'tag' }, 'your key') : null,
       record.description ? h('span', { class: 'key-description' }, record.description) : null,
+      record.rotated_from ? rotationLink('from', record.rotated_from) : null,
+      record.rotated_to ? rotationLink('to', record.rotated_to) : null,
     ),
     h(
       'td',
-      { 'data-label': 'Type' },
+      { class: 'cell-type', 'data-label': 'Type' },
       record.key_type === 'user' ? 'User' : 'Service',
-      record.owner ? h('span', { class: 'secondary' }, record.owner) : null,
+      record.owner ? h('span', { class: 'secondary owner' }, record.owner) : null,
     ),
-    h('td', { 'data-label': 'Permissions' }, permissionsCell(permissions)),
-    h('td', { 'data-label': 'Hint' }, h('code', { class: 'hint' }, record.hint)),
-    h('td', { 'data-label': 'Status' }, statusBadges(record)),
-    h('td', { 'data-label': 'Created' }, timeElement(record.created_at)),
-    h('td', { 'data-label': 'Last used' }, record.last_used_at ? timeElement(record.last_used_at) : 'never'),
-    h('td', { 'data-label': 'Expires' }, expiresCell(record)),
-    h('td', { class: 'cell-actions' }, rowMenu(record)),
+    h('td', { class: 'cell-permissions', 'data-label': 'Permissions' }, permissionsCell(permissions)),
+    h('td', { class: 'cell-hint', 'data-label': 'Hint' }, h('code', { class: 'hint' }, record.hint)),
+    h('td', { class: 'cell-status', 'data-label': 'Status' }, statusBadges(record)),
+    h('td', { class: 'cell-time', 'data-label': 'Created' }, timeElement(record.created_at)),
+    h('td', { class: 'cell-time', 'data-label': 'Last used' }, record.last_used_at ? timeElement(record.last_used_at) : 'never'),
+    h('td', { class: 'cell-time', 'data-label': 'Expires' }, expiresCell(record)),
+    h('td', { class: 'cell-actions' }, menuButton({ label: `Actions for ${record.name}`, items: keyMenuItems(record) })),
   );
 }
 
@@ -108,7 +129,7 @@ function permissionsCell({ label, scopes }) {
   );
 }
 
-function statusBadges(record) {
+export function statusBadges(record) {
   return h(
     'span',
     { class: 'badges' },
@@ -127,29 +148,16 @@ function expiresCell(record) {
     { class: urgency ? `expiry expiry-${urgency}` : 'expiry' },
     timeElement(record.expires_at, formatDate(record.expires_at)),
     ' ',
-    h('span', { class: 'secondary' }, urgency === 'past' ? `expired ${when}` : when),
+    h('span', { class: 'relative' }, urgency === 'past' ? `expired ${when}` : when),
   );
 }
 
-/** The actions a key's status allows: a revoked key offers only Delete and History. */
-function rowMenu(record) {
-  const items = [];
-  if (record.status === 'active') items.push({ label: 'Suspend', onSelect: () => suspend(record) });
-  if (record.status === 'suspended') items.push({ label: 'Reactivate', onSelect: () => reactivate(record) });
-  if (record.status === 'active' && !record.expired && !record.rotated_to) {
-    items.push({ label: 'Rotate…', onSelect: () => rotate(record) });
-  }
-  if (record.status !== 'revoked') items.push({ label: 'Revoke…', danger: true, onSelect: () => revoke(record) });
-  items.push({ label: 'Delete…', danger: true, onSelect: () => remove(record) });
-  items.push({ label: 'History', onSelect: () => openHistory(record) });
-  return menuButton({ label: `Actions for ${record.name}`, items });
-}
-
-function rowFor(id) {
+/** The key's row, if the table shows it. */
+export function rowFor(id) {
   return rowsElement.querySelector(`tr[data-key-id="${CSS.escape(id)}"]`);
 }
 
-/** Puts a fresh row in place of the key's old one, keeping focus on its menu. */
+/** Puts a fresh row in place of the key's old one, keeping focus on its menu, and marks it. */
 function replaceRow(record) {
   const old = rowFor(record.id);
   if (!old) return;
@@ -157,12 +165,19 @@ function replaceRow(record) {
   const row = keyRow(record);
   old.replaceWith(row);
   if (hadFocus) row.querySelector('.menu-button').focus();
+  bringIntoView(row);
 }
 
-function prependRow(record) {
-  if (!showsStatus(record.status)) return;
-  rowsElement.prepend(keyRow(record));
+/** A new key (created, or a successor) goes first, into view and marked; `focus` moves focus to it. */
+function addRow(record, { focus = false } = {}) {
+  knownKeys.set(record.id, record);
+  if (!showsStatus(record.status) || view.hidden) return;
+  const row = keyRow(record);
+  rowsElement.prepend(row);
   keys.refreshEmpty();
+  refreshRotationLinks(rowsElement);
+  if (focus) row.querySelector('.key-name').focus({ preventScroll: true });
+  bringIntoView(row);
 }
 
 function removeRow(id) {
@@ -173,87 +188,4 @@ function removeRow(id) {
   row.remove();
   keys.refreshEmpty();
   if (hadFocus) (next?.querySelector('.menu-button') ?? $('keys-title')).focus();
-}
-
-// Actions
-
-/** When the signed-in key acted on itself in a way that ends it, sign out. */
-function endsSession(record, action) {
-  if (!session.isMe(record.id)) return false;
-  session.end(`You ${action} the key you were signed in with. Sign in with another key.`);
-  return true;
-}
-
-async function failed(error, action, record) {
-  const message = await describeFailure(error, action, record.name);
-  if (message) notify(message, { error: true });
-}
-
-async function createKey() {
-  const created = await createKeyDialog();
-  if (!created) return;
-  const { key, ...record } = created;
-  prependRow(record);
-  notify(`Created “${record.name}”.`);
-  await showSecret(key, { title: 'Copy your new key', subject: `“${record.name}” was created.` });
-}
-
-async function suspend(record) {
-  try {
-    const updated = await api.suspendKey(record.id);
-    if (endsSession(record, 'suspended')) return;
-    replaceRow(updated);
-    notify(`Suspended “${record.name}”: it is denied until reactivated.`);
-  } catch (error) {
-    if (error instanceof api.ApiError) await failed(error, 'suspend', record);
-    else throw error;
-  }
-}
-
-async function reactivate(record) {
-  try {
-    const updated = await api.reactivateKey(record.id);
-    replaceRow(updated);
-    notify(`Reactivated “${record.name}”.`);
-  } catch (error) {
-    if (error instanceof api.ApiError) await failed(error, 'reactivate', record);
-    else throw error;
-  }
-}
-
-async function rotate(record) {
-  const successor = await rotateDialog(record);
-  if (!successor) return;
-  const { key, ...successorRecord } = successor;
-  prependRow(successorRecord);
-  // Rotation answers with the successor; the old key's new expiry (or its
-  // revocation) is read back for its row. A key that rotated itself may be
-  // revoked already, so its successor is shown before that read.
-  const refreshOldRow = async () => {
-    try {
-      replaceRow(await api.getKey(record.id));
-    } catch {
-      // The old row updates on the next load.
-    }
-  };
-  if (!session.isMe(record.id)) await refreshOldRow();
-  notify(`Rotated “${record.name}”.`);
-  await showSecret(key, { title: 'Copy the new key', subject: `The successor of “${record.name}”.` });
-  if (session.isMe(record.id)) await refreshOldRow();
-}
-
-async function revoke(record) {
-  const updated = await revokeDialog(record);
-  if (!updated) return;
-  if (endsSession(record, 'revoked')) return;
-  replaceRow(updated);
-  notify(`Revoked “${record.name}”. This cannot be undone.`);
-}
-
-async function remove(record) {
-  const deleted = await deleteDialog(record);
-  if (!deleted) return;
-  if (endsSession(record, 'deleted')) return;
-  removeRow(record.id);
-  notify(`Deleted “${record.name}”.`);
 }

@@ -8,24 +8,48 @@ let openMenu = null;
 let menuCount = 0;
 
 /**
- * items: [{label, onSelect, danger?}]. Returns the wrapper element holding
- * the button and its (hidden) menu.
+ * items: [{label, onSelect, danger?, disabled?}], where `disabled` is the
+ * reason an item cannot be chosen (shown under it; the item stays focusable),
+ * and the string 'separator' draws a line. `text` is the button's visible
+ * text (default ⋯, its name then is `label`). Returns the wrapper element
+ * holding the button and its (hidden) menu.
  */
-export function menuButton({ label, text = '⋯', items }) {
+export function menuButton({ label, text = '⋯', items, buttonClass = 'button icon' }) {
   const id = `menu-${++menuCount}`;
   const button = h(
     'button',
-    { type: 'button', class: 'button icon menu-button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': id, 'aria-label': label },
-    h('span', { 'aria-hidden': 'true' }, text),
+    {
+      type: 'button',
+      class: `${buttonClass} menu-button`,
+      'aria-haspopup': 'menu',
+      'aria-expanded': 'false',
+      'aria-controls': id,
+      'aria-label': text === '⋯' ? label : null,
+    },
+    text === '⋯' ? h('span', { 'aria-hidden': 'true' }, text) : text,
   );
-  const menuItems = items.map((item) =>
-    h(
+  const choices = items.filter((item) => item !== 'separator');
+  const menuItems = choices.map((item, index) => {
+    const reasonId = item.disabled ? `${id}-reason-${index}` : null;
+    return h(
       'button',
-      { type: 'button', role: 'menuitem', tabindex: '-1', class: item.danger ? 'menu-item danger' : 'menu-item' },
-      item.label,
-    ),
+      {
+        type: 'button',
+        role: 'menuitem',
+        tabindex: '-1',
+        class: item.danger ? 'menu-item danger' : 'menu-item',
+        'aria-disabled': item.disabled ? 'true' : null,
+        'aria-describedby': reasonId,
+      },
+      h('span', { class: 'menu-item-label' }, item.label),
+      item.disabled ? h('span', { id: reasonId, class: 'menu-item-reason', 'aria-hidden': 'true' }, item.disabled) : null,
+    );
+  });
+  let next = 0;
+  const children = items.map((item) =>
+    item === 'separator' ? h('div', { role: 'separator', class: 'menu-separator' }) : menuItems[next++],
   );
-  const menu = h('div', { id, role: 'menu', class: 'menu', 'aria-label': label, hidden: true }, menuItems);
+  const menu = h('div', { id, role: 'menu', class: 'menu', 'aria-label': label, hidden: true }, children);
   const wrapper = h('div', { class: 'menu-wrapper' }, button, menu);
 
   const state = {
@@ -89,7 +113,7 @@ export function menuButton({ label, text = '⋯', items }) {
         if (event.key.length !== 1 || !/\S/.test(event.key)) return;
         const letter = event.key.toLowerCase();
         const order = [...menuItems.slice(index + 1), ...menuItems.slice(0, index + 1)];
-        order.find((item) => item.textContent.toLowerCase().startsWith(letter))?.focus();
+        order.find((item) => item.firstChild.textContent.toLowerCase().startsWith(letter))?.focus();
       }
     }
     event.preventDefault();
@@ -98,8 +122,9 @@ export function menuButton({ label, text = '⋯', items }) {
 
   menuItems.forEach((element, index) => {
     element.addEventListener('click', () => {
+      if (choices[index].disabled) return; // it says why it cannot be chosen
       state.close();
-      items[index].onSelect();
+      choices[index].onSelect();
     });
   });
 

@@ -2,16 +2,19 @@
 // table and both views of the audit trail.
 
 import * as api from './api.js';
-import { notify, replaceChildren } from './dom.js';
+import { replaceChildren } from './dom.js';
+import { notify } from './toast.js';
 import { reason } from './errors.js';
 
 /**
  * `list` receives `render(item)` for each item; `empty`, `error` and `more`
  * are the empty state, the error line and the "Load more" button. `noun`
- * names one item ("key"). `onLoaded(elements, append)` runs after each page.
+ * names one item ("key"). `onLoaded(elements, append, items)` runs after each page;
+ * `announce(text)` says how many more arrived (default: a toast; a list in a
+ * dialog says it inside the dialog, above which no toast shows).
  * `show(fetchPage)` starts over; `fetchPage(cursor)` answers `{data, next_cursor}`.
  */
-export function pagedList({ list, empty, error, more, render, noun, onLoaded = () => {} }) {
+export function pagedList({ list, empty, error, more, render, noun, onLoaded = () => {}, announce = notify }) {
   const state = { cursor: null, ticket: 0, fetchPage: null };
   const plural = `${noun}s`;
 
@@ -29,14 +32,14 @@ export function pagedList({ list, empty, error, more, render, noun, onLoaded = (
     try {
       const page = await state.fetchPage(append ? state.cursor : null);
       if (ticket !== state.ticket) return;
-      const items = page.data.map(render);
+      const items = page.data.flatMap((item) => render(item));
       if (append) list.append(...items);
       else replaceChildren(list, items);
       state.cursor = page.next_cursor;
       more.hidden = !state.cursor;
       refreshEmpty();
-      if (append) notify(`Loaded ${items.length} more ${items.length === 1 ? noun : plural}.`);
-      onLoaded(items, append);
+      if (append) announce(`Loaded ${page.data.length} more ${page.data.length === 1 ? noun : plural}.`);
+      onLoaded(items, append, page.data);
     } catch (failure) {
       if (ticket !== state.ticket || !api.hasSession()) return;
       error.textContent = `The ${plural} could not be loaded. ${reason(failure)}`;

@@ -1,5 +1,5 @@
-// Who is signed in: the key's own record and the scope catalog, read once at
-// sign-in. The key itself stays inside api.js.
+// Who is signed in: the key's own record, the scope catalog and the scope
+// each route needs, read once at sign-in. The key itself stays inside api.js.
 
 import * as api from './api.js';
 import { holdsScope, isFullAccess } from './format.js';
@@ -11,15 +11,19 @@ export const session = {
   me: null,
   /** GET /v1/scopes: `{resources, presets, full_access}`. */
   catalog: { resources: [], presets: {} },
+  /** operationId → the scope its route needs, from /openapi.json (empty if it could not be read). */
+  routes: new Map(),
 
-  start(me, catalog) {
+  start(me, catalog, routes) {
     this.me = me;
     this.catalog = catalog;
+    this.routes = routes;
   },
 
   clear() {
     this.me = null;
     this.catalog = { resources: [], presets: {} };
+    this.routes = new Map();
   },
 
   /** Registers what happens when the session ends (the page returns to sign-in). */
@@ -27,10 +31,10 @@ export const session = {
     ended = callback;
   },
 
-  /** Drops the key and returns to sign-in, saying why. */
-  end(message) {
+  /** Drops the key and returns to sign-in, saying why (tone "info" or "error"). */
+  end(message, { tone = 'error' } = {}) {
     api.signOut();
-    ended(message);
+    ended(message, tone);
   },
 
   holds(scope) {

@@ -1,15 +1,33 @@
 // Sign-in: paste a key that holds api-keys:read. api.js checks it by reading
 // the key's own record and keeps it in sessionStorage for this tab only.
+//
+// The field is a text input masked by CSS (-webkit-text-security), not a
+// password field: browsers offer to save what a submitted form's password
+// field held, whatever autocomplete says, and an API key must not land among
+// saved passwords. The trade: assistive technology treats it as plain text
+// (a screen reader may speak what is typed), so "Show key" is offered and the
+// page never echoes the key.
 
 import * as api from './api.js';
 import { $ } from './dom.js';
 import { reason } from './errors.js';
+
 const view = $('signin-view');
 const form = $('signin-form');
 const input = $('signin-key');
 const message = $('signin-message');
+const info = $('signin-info');
+const show = $('signin-show');
 
 let signedIn = () => {};
+
+show.addEventListener('click', () => setShown(show.getAttribute('aria-pressed') !== 'true'));
+
+function setShown(shown) {
+  show.setAttribute('aria-pressed', String(shown));
+  show.textContent = shown ? 'Hide key' : 'Show key';
+  input.classList.toggle('masked', !shown);
+}
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -33,12 +51,16 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-/** Shows the sign-in form, with `text` saying why when the page was signed out. */
-export function showSignIn(text = '') {
+/**
+ * Shows the sign-in form, with `text` saying why when the page was signed
+ * out: tone "info" (you signed out) or "error" (the key was denied).
+ */
+export function showSignIn(text = '', tone = 'error') {
   view.hidden = false;
   input.value = '';
+  setShown(false);
   input.removeAttribute('aria-invalid');
-  setMessage(text);
+  setMessage(text, tone);
   input.focus();
 }
 
@@ -52,12 +74,14 @@ export function onSignedIn(callback) {
   signedIn = callback;
 }
 
-function setMessage(text) {
-  message.textContent = text;
+// An error is an alert; information ("You signed out.") is a polite status.
+function setMessage(text, tone = 'error') {
+  message.textContent = tone === 'error' ? text : '';
+  info.textContent = tone === 'error' ? '' : text;
 }
 
 function fail(text) {
-  setMessage(text);
+  setMessage(text, 'error');
   input.setAttribute('aria-invalid', 'true');
   input.focus();
 }

@@ -23,10 +23,13 @@ macro_rules! assets {
 }
 
 assets! {
+    "actions.js" => "text/javascript; charset=utf-8",
     "api.js" => "text/javascript; charset=utf-8",
     "app.js" => "text/javascript; charset=utf-8",
     "audit.js" => "text/javascript; charset=utf-8",
+    "capabilities.js" => "text/javascript; charset=utf-8",
     "create.js" => "text/javascript; charset=utf-8",
+    "details.js" => "text/javascript; charset=utf-8",
     "dialogs.js" => "text/javascript; charset=utf-8",
     "dom.js" => "text/javascript; charset=utf-8",
     "errors.js" => "text/javascript; charset=utf-8",
@@ -34,11 +37,15 @@ assets! {
     "format.js" => "text/javascript; charset=utf-8",
     "index.html" => "text/html; charset=utf-8",
     "keys.js" => "text/javascript; charset=utf-8",
+    "links.js" => "text/javascript; charset=utf-8",
     "menu.js" => "text/javascript; charset=utf-8",
     "paged.js" => "text/javascript; charset=utf-8",
+    "reference.js" => "text/javascript; charset=utf-8",
+    "secret.js" => "text/javascript; charset=utf-8",
     "session.js" => "text/javascript; charset=utf-8",
     "signin.js" => "text/javascript; charset=utf-8",
     "style.css" => "text/css; charset=utf-8",
+    "toast.js" => "text/javascript; charset=utf-8",
 }
 
 pub fn asset(name: &str) -> Option<&'static Asset> {

@@ -1,0 +1,137 @@
+// A key's page (#key/<id>): every field of its record, times absolute with
+// the relative time beside, its predecessor and successor as links, its
+// actions, and its history. A deleted key's page still shows its history.
+
+import * as api from './api.js';
+import { $, bringIntoView, h, replaceChildren, timeWithRelative } from './dom.js';
+import { auditHash, eventItem } from './audit.js';
+import { describePermissions } from './format.js';
+import { keyLabel, keyLink, knownKeys } from './links.js';
+import { keyMenuItems } from './actions.js';
+import { menuButton } from './menu.js';
+import { pagedList } from './paged.js';
+import { reason } from './errors.js';
+import { session } from './session.js';
+import { statusBadges } from './keys.js';
+
+const view = $('key-view');
+const state = { id: null, ticket: 0 };
+
+const history = pagedList({
+  list: $('key-history-list'),
+  empty: $('key-history-empty'),
+  error: $('key-history-error'),
+  more: $('key-history-more'),
+  noun: 'event',
+  render: eventItem,
+});
+
+document.addEventListener('keychange', ({ detail }) => {
+  if (view.hidden || detail.record.id !== state.id) return;
+  if (detail.change === 'removed') {
+    window.location.hash = '#keys';
+    return;
+  }
+  const hadFocus = view.contains(document.activeElement);
+  render(detail.record);
+  if (hadFocus) $('key-actions').querySelector('.menu-button')?.focus();
+  bringIntoView($('key-facts'));
+  loadHistory(detail.record.id);
+});
+
+/** Shows the key's page, freshly read. */
+export async function showKey(id) {
+  view.hidden = false;
+  state.id = id;
+  const ticket = ++state.ticket;
+  const known = knownKeys.get(id);
+  $('key-title').textContent = known ? known.name : 'Key';
+  document.title = `${known ? known.name : 'Key'} · keygate`;
+  $('key-error').hidden = true;
+  $('key-body').hidden = true;
+  replaceChildren($('key-actions'));
+  $('key-audit-link').href = auditHash({ keyId: id });
+  loadHistory(id);
+  try {
+    const record = await api.getKey(id);
+    await learnNames(record);
+    if (ticket !== state.ticket) return;
+    render(record);
+  } catch (error) {
+    if (ticket !== state.ticket || !(error instanceof api.ApiError) || !api.hasSession()) return;
+    $('key-error').textContent = error.code === 'not_found'
+      ? 'This key no longer exists: it was deleted, or never was in your organization. Its history, if any, is below.'
+      : `The key could not be loaded. ${reason(error)}`;
+    $('key-error').hidden = false;
+    replaceChildren($('key-facts'));
+    replaceChildren($('key-badges'));
+    $('key-body').hidden = false;
+  }
+}
+
+export function hideKey() {
+  view.hidden = true;
+  state.id = null;
+  state.ticket += 1;
+}
+
+export function resetKey() {
+  hideKey();
+  history.reset();
+}
+
+/** Reads the keys this one links to, when the page has not seen them, to name them. */
+async function learnNames(record) {
+  const ids = [record.rotated_from, record.rotated_to, record.created_by, record.revoked_by];
+  const unknown = [...new Set(ids.filter((id) => id && !knownKeys.get(id)))];
+  await Promise.all(unknown.map((id) => api.getKey(id).then((other) => knownKeys.set(id, other), () => {})));
+}
+
+function loadHistory(id) {
+  history.show((cursor) => api.listAuditEvents({ keyId: id, cursor }));
+}
+
+function render(record) {
+  knownKeys.set(record.id, record);
+  $('key-title').textContent = record.name;
+  document.title = `${record.name} · keygate`;
+  replaceChildren(
+    $('key-actions'),
+    menuButton({ label: `Actions for ${record.name}`, text: 'Actions', buttonClass: 'button', items: keyMenuItems(record, { details: false }) }),
+  );
+  replaceChildren($('key-badges'), session.isMe(record.id) ? h('span', { class: 'tag' }, 'your key') : null);
+  const { label, scopes } = describePermissions(record.scopes, session.catalog.presets);
+  const time = (iso) => (iso ? timeWithRelative(iso) : '—');
+  replaceChildren(
+    $('key-facts'),
+    fact('Name', record.name),
+    fact('Description', record.description ?? '—'),
+    fact('Id', h('code', {}, record.id)),
+    fact('Hint', h('code', { class: 'hint' }, record.hint)),
+    fact('Organization', record.org_id),
+    fact('Type', record.key_type === 'user' ? 'User' : 'Service'),
+    fact('Owner', record.owner ? h('span', { class: 'owner' }, record.owner) : '—'),
+    fact(
+      'Permissions',
+      label,
+      scopes ? h('ul', { class: 'scope-list' }, scopes.map((scope) => h('li', {}, h('code', {}, scope)))) : null,
+    ),
+    fact('Status', statusBadges(record)),
+    fact('Expires', record.expires_at ? time(record.expires_at) : 'never', record.expired ? ' (expired: every call is denied)' : null),
+    fact('Last used', record.last_used_at ? time(record.last_used_at) : 'never'),
+    fact('Created', time(record.created_at)),
+    fact('Created by', record.created_by ? keyLink(record.created_by) : 'keygate bootstrap'),
+    fact('Updated', time(record.updated_at)),
+    record.suspended_at ? fact('Suspended', time(record.suspended_at)) : null,
+    record.revoked_at ? fact('Revoked', time(record.revoked_at)) : null,
+    record.revoked_reason ? fact('Revoked because', record.revoked_reason) : null,
+    record.revoked_by ? fact('Revoked by', keyLink(record.revoked_by)) : null,
+    record.rotated_from ? fact('Rotated from', keyLink(record.rotated_from, keyLabel(record.rotated_from))) : null,
+    record.rotated_to ? fact('Rotated to', keyLink(record.rotated_to, keyLabel(record.rotated_to))) : null,
+  );
+  $('key-body').hidden = false;
+}
+
+function fact(term, ...value) {
+  return [h('dt', {}, term), h('dd', {}, ...value)];
+}
