@@ -46,8 +46,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// List the organization's audit trail, newest first.
-    Audit(AuditArgs),
+    /// List the organization's audit trail, newest first; or verify it.
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        #[command(flatten)]
+        list: AuditArgs,
+    },
     /// Show the calling key's own record: organization, name, scopes, expiry.
     Whoami {
         #[command(flatten)]
@@ -160,6 +166,32 @@ pub struct AuditArgs {
     // the options after it too.
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check an organization's audit trail, straight from the store, against its hash chain.
+    ///
+    /// Every event carries its place in the trail and the hash of the one
+    /// before it; the store keeps the chain's head. This reads every event
+    /// and reports the first broken link: an event altered, removed (a gap,
+    /// or the newest ones), or the oldest ones removed before their
+    /// retention (KEYGATE_AUDIT_RETENTION_DAYS) ended. Prints the head
+    /// (`SEQ:HASH`); each change also logs it, so a head from the logs can
+    /// be checked with --expect. Exits 1 when the trail is broken.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The organization whose trail to check.
+    #[arg(long)]
+    pub org: String,
+    /// A head the trail must still contain, `SEQ:HASH`, e.g. from a function's log line "audit chain head".
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub expect: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 //! module moving inside the library changes only this file.
 
 pub use keygate::app::App;
+pub use keygate::domain::audit::chain::ChainHash;
 pub use keygate::domain::id::KeyId;
 pub use keygate::domain::key::{KeyFormat, KeyPrefix};
 pub use keygate::domain::lifecycle::MAX_GRACE_SECS;

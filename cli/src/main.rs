@@ -17,7 +17,7 @@ mod output;
 mod store;
 mod table;
 
-use args::{Cli, Command, TableCommand};
+use args::{AuditCommand, Cli, Command, TableCommand};
 
 fn main() -> ExitCode {
     // Help wraps at the width tables fit, and at most 100 columns.
@@ -81,7 +81,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dynamodb_endpoint.as_deref(),
         )),
         Command::Keys { api, command } => commands::keys::run(&api, command),
-        Command::Audit(args) => commands::audit::run(args),
+        Command::Audit {
+            command: Some(AuditCommand::Verify(args)),
+            ..
+        } => runtime()?.block_on(commands::audit::verify(args)),
+        Command::Audit {
+            command: None,
+            list,
+        } => commands::audit::run(list),
         Command::Whoami { api } => commands::whoami::run(&api),
         Command::Scopes { api } => commands::scopes::run(&api),
         Command::Completions { shell } => {

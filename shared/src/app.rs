@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::domain::audit::EventFilter;
+use crate::domain::audit::chain::{Broken, ChainHash, Verified, verify};
 use crate::domain::change::{Change, Origin};
 use crate::domain::key::{FullKey, KeyFormat};
 use crate::domain::org::OrgId;
@@ -27,6 +29,15 @@ pub struct App<S> {
 pub enum BootstrapError {
     #[error("name: {0}")]
     Name(TextError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an audit trail did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the audit trail is broken: {0}")]
+    Broken(#[from] Broken),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,4 +93,41 @@ impl<S: Store> App<S> {
             .await?;
         Ok((record, new.key))
     }
+
+    /// Check `org`'s whole audit trail against its hash chain and its head
+    /// (and `expected`, a head taken from the logs), allowing events older
+    /// than `retention_days` to have been removed from its start. Reads
+    /// every event: for an operator's check, not for a request.
+    pub async fn verify_audit(
+        &self,
+        org: &OrgId,
+        retention_days: Option<u32>,
+        expected: Option<(u64, ChainHash)>,
+    ) -> Result<Verified, VerifyError> {
+        let mut events = vec![];
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_events(org, EventFilter::default(), VERIFY_PAGE, after)
+                .await?;
+            after = page.next_after().map(|e| e.id);
+            events.extend(page.items);
+            if after.is_none() {
+                break;
+            }
+        }
+        let head = self.store.chain_head(org).await?;
+        let retention_secs = retention_days.map(|d| i64::from(d) * 86_400);
+        Ok(verify(
+            &events,
+            head,
+            expected,
+            retention_secs,
+            self.clock.now(),
+        )?)
+    }
 }
+
+/// Events read per page when a trail is verified.
+const VERIFY_PAGE: usize = 100;

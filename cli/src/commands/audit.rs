@@ -3,10 +3,12 @@
 use serde_json::Value;
 
 use crate::api::Api;
-use crate::args::AuditArgs;
+use crate::args::{AuditArgs, VerifyArgs};
 use crate::client::Request;
 use crate::library::Operation;
+use crate::library::{App, ChainHash, OrgId};
 use crate::output::{next_page_hint, print_json, terminal_width, text};
+use crate::store;
 use crate::table::{Fit, Table, column};
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
@@ -74,4 +76,46 @@ fn render_events(events: &[Value], width: usize) -> String {
         ]);
     }
     table.render(width)
+}
+
+/// `keygate audit verify`: the organization's whole trail, read from the
+/// store, checked against its hash chain.
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let org = OrgId::new(&args.org).map_err(anyhow::Error::msg)?;
+    let expected = match &args.expect {
+        None => None,
+        Some(given) => Some(parse_head(given).ok_or_else(|| {
+            crate::UsageError(format!(
+                "--expect {}: expected SEQ:HASH, a number and 64 hex digits",
+                crate::output::terminal_safe(given)
+            ))
+        })?),
+    };
+    let settings = store::settings()?;
+    let keys = settings.key_format().await?;
+    let retention = settings.audit_retention_days;
+    let app = App::new(store::open(args.store, &settings).await?, keys);
+    let verified = app.verify_audit(&org, retention, expected).await?;
+    let checked = match verified.first {
+        Some(first) => format!(
+            "{} events checked, {first} to {}",
+            verified.linked, verified.head.seq
+        ),
+        None => "no events in the chain yet".to_owned(),
+    };
+    println!("audit trail of {org}: unbroken; {checked}");
+    if verified.unlinked > 0 {
+        println!(
+            "{} older events were written before the chain began and are not checked",
+            verified.unlinked
+        );
+    }
+    println!("head {}", verified.head);
+    Ok(())
+}
+
+/// `SEQ:HASH`.
+fn parse_head(given: &str) -> Option<(u64, ChainHash)> {
+    let (seq, hash) = given.split_once(':')?;
+    Some((seq.parse().ok()?, ChainHash::from_hex(hash)?))
 }

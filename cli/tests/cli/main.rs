@@ -1,6 +1,7 @@
 //! The `keygate` command's tests: each runs the built binary and checks what
 //! a user would notice (stdout, stderr, exit codes), one module per behaviour.
 
+mod audit;
 mod common;
 mod dynamodb;
 mod errors;

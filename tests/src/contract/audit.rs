@@ -429,3 +429,67 @@ pub async fn the_audit_api_filters_pages_and_isolates<S: Store>(store: S) {
         (403, json!({"message": "Forbidden"}))
     );
 }
+
+/// Every event is linked into its organization's hash chain in the order
+/// its change was written: places 1 to n with no gap or repeat, each hash
+/// over its event and the one before, the head at the last. Changes racing
+/// each other in one organization still make one unbroken chain, and each
+/// organization's chain is its own.
+pub async fn each_organization_s_trail_is_one_unbroken_chain<S: Store>(store: S) {
+    let h = std::sync::Arc::new(Harness::new(store));
+    let root = h.root_key("acme").await;
+    let theirs = h.root_key("other").await;
+    let mut tasks = vec![];
+    for i in 0..12 {
+        let (h, root) = (h.clone(), root.clone());
+        tasks.push(tokio::spawn(async move {
+            let (_, created) = h
+                .create(
+                    &root,
+                    json!({"name": format!("k{i}"), "key_type": "service"}),
+                )
+                .await;
+            let reply = h.act(&root, &id(&created), "suspend", None).await;
+            assert_eq!(reply.status, 200, "{:#}", reply.body);
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    h.create(&theirs, json!({"name": "theirs", "key_type": "service"}))
+        .await;
+    let acme = org("acme");
+    let events = events_of(h.store(), "acme").await;
+    assert_eq!(
+        events.len(),
+        1 + 12 * 2,
+        "bootstrap, then a create and a suspend each"
+    );
+    let verified = h
+        .app
+        .verify_audit(&acme, None, None)
+        .await
+        .expect("the trail verifies");
+    assert_eq!(verified.linked, events.len());
+    assert_eq!((verified.first, verified.head.seq), (Some(1), 25));
+    let mut places: Vec<u64> = events
+        .iter()
+        .filter_map(|e| e.link.map(|l| l.seq))
+        .collect();
+    places.sort_unstable();
+    assert_eq!(places, (1..=25).collect::<Vec<_>>(), "no gap, no repeat");
+    assert_eq!(
+        h.store().chain_head(&acme).await.expect("head"),
+        Some(verified.head)
+    );
+    let other = h
+        .app
+        .verify_audit(&org("other"), None, None)
+        .await
+        .expect("theirs verifies");
+    assert_eq!(
+        (other.linked, other.head.seq),
+        (2, 2),
+        "its own chain from 1"
+    );
+}

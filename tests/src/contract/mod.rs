@@ -178,6 +178,7 @@ macro_rules! contract_suite {
                 every_change_leaves_exactly_one_event,
                 refused_calls_leave_no_event,
                 the_audit_api_filters_pages_and_isolates,
+                each_organization_s_trail_is_one_unbroken_chain,
             },
             pagination {
                 pagination_is_exact_newest_first,

@@ -53,7 +53,7 @@ pub use self::client::{Timeouts, client, client_config};
 
 /// How often a change is linked again when other changes of its
 /// organization moved the audit chain's head first.
-const HEAD_ATTEMPTS: usize = 8;
+const HEAD_ATTEMPTS: usize = 16;
 pub use self::schema::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
@@ -165,7 +165,13 @@ impl Store for DynamoDbStore {
         let Some(org) = change.events().first().map(|e| e.org_id.clone()) else {
             return Ok(());
         };
-        for _ in 0..HEAD_ATTEMPTS {
+        for attempt in 0..HEAD_ATTEMPTS {
+            if attempt > 0 {
+                // Another change took the place first: wait a little, more
+                // each time and at random, so racing changes spread out.
+                let ms = rand::random_range(5..=20) * attempt as u64;
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             let head = self.chain_head(&org).await?;
             let (links, next) = head.unwrap_or(ChainHead::START).extend(change.events());
             let mut items = change

@@ -276,3 +276,87 @@ async fn nothing_secret_at_rest_and_events_expire_by_ttl() {
     let ttl = ttl.time_to_live_description.unwrap();
     assert_eq!(ttl.attribute_name(), Some(EVENT_TTL_ATTRIBUTE));
 }
+
+/// What a compromised function could do with PutItem on the audit table
+/// (IAM cannot forbid overwriting) is evident: an event rewritten is
+/// reported where it happened; an event removed, as the gap it leaves.
+#[tokio::test]
+async fn tampering_with_the_audit_table_is_evident() {
+    use keygate::app::VerifyError;
+    use keygate::domain::audit::chain::Broken;
+    let (store, _) = fresh_dynamodb_store().await;
+    let audit_table = store.tables().audit;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    for i in 0..3 {
+        let (_, created) = h
+            .create(
+                &root,
+                json!({"name": format!("k{i}"), "key_type": "service"}),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(h.act(&root, id, "suspend", None).await.status, 200);
+    }
+    let acme = keygate_tests::contract::org("acme");
+    let verified = h
+        .app
+        .verify_audit(&acme, None, None)
+        .await
+        .expect("untouched");
+    assert_eq!(verified.head.seq, 7);
+    let raw = keygate_tests::dynamodb_client().await;
+    let item_at = |items: &[std::collections::HashMap<String, AttributeValue>], seq: &str| {
+        items
+            .iter()
+            .find(|i| i.get("seq") == Some(&AttributeValue::N(seq.into())))
+            .cloned()
+            .expect("an event at that place")
+    };
+    let items = raw
+        .scan()
+        .table_name(&audit_table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    // Rewritten: event 3 made to say another key was its target's name.
+    let original = item_at(&items, "3");
+    let mut forged = original.clone();
+    forged.insert("key_name".into(), AttributeValue::S("someone else".into()));
+    raw.put_item()
+        .table_name(&audit_table)
+        .set_item(Some(forged))
+        .send()
+        .await
+        .unwrap();
+    let broken = h.app.verify_audit(&acme, None, None).await.unwrap_err();
+    assert!(
+        matches!(broken, VerifyError::Broken(Broken::Altered { seq: 3, .. })),
+        "{broken}"
+    );
+    // Put back, then event 5 removed.
+    raw.put_item()
+        .table_name(&audit_table)
+        .set_item(Some(original))
+        .send()
+        .await
+        .unwrap();
+    let fifth = item_at(&items, "5");
+    raw.delete_item()
+        .table_name(&audit_table)
+        .key("org_id", fifth["org_id"].clone())
+        .key("id", fifth["id"].clone())
+        .send()
+        .await
+        .unwrap();
+    let broken = h.app.verify_audit(&acme, None, None).await.unwrap_err();
+    assert!(
+        matches!(
+            broken,
+            VerifyError::Broken(Broken::Missing { from: 5, to: 5 })
+        ),
+        "{broken}"
+    );
+}

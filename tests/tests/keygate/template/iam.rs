@@ -18,6 +18,8 @@ enum On {
     Keys,
     KeysIndexes,
     Audit,
+    /// The audit table, only the chain heads' partitions (`*#chain`).
+    AuditHead,
     AuditIndexes,
     Pepper,
 }
@@ -30,8 +32,22 @@ const CALLER: (&str, On) = ("dynamodb:ConditionCheckItem", On::Keys);
 
 const UPDATE: (&str, On) = ("dynamodb:UpdateItem", On::Keys);
 
-/// Every change's audit event, in the change's transaction.
+/// Every change's audit events and the chain head's move, in the change's
+/// transaction.
 const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
+
+/// Every change reads its organization's chain head first.
+const HEAD: (&str, On) = ("dynamodb:GetItem", On::AuditHead);
+
+/// The condition that limits a statement on the audit table to the chain
+/// heads' partitions.
+fn heads_only(statement: &Value) -> bool {
+    statement
+        .get("Condition")
+        .and_then(|c| c.get("ForAllValues:StringLike"))
+        .and_then(|c| c.get("dynamodb:LeadingKeys"))
+        .is_some_and(|keys| strings(Some(keys)) == ["*#chain"])
+}
 
 const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 
@@ -42,19 +58,20 @@ const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
     let grants: &[(&str, On)] = match binary {
         AUTHORIZER_BINARY => &[GET, UPDATE, PEPPER],
-        "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, PEPPER],
+        "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, HEAD, PEPPER],
         "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
         "get-key" => &[GET],
-        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT],
+        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT, HEAD],
         "rotate-key" => &[
             GET,
             UPDATE,
             ("dynamodb:PutItem", On::Keys),
             CALLER,
             EVENT,
+            HEAD,
             PEPPER,
         ],
-        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), CALLER, EVENT],
+        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), CALLER, EVENT, HEAD],
         "list-audit-events" => &[
             ("dynamodb:Query", On::Audit),
             ("dynamodb:Query", On::AuditIndexes),
@@ -128,6 +145,8 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
                             Some(On::Keys)
                         } else if is_index_arn_of(resource, tables.keys) {
                             Some(On::KeysIndexes)
+                        } else if is_arn_of(resource, tables.audit) && heads_only(statement) {
+                            Some(On::AuditHead)
                         } else if is_arn_of(resource, tables.audit) {
                             Some(On::Audit)
                         } else if is_index_arn_of(resource, tables.audit) {
@@ -201,8 +220,8 @@ fn query_outside_the_indexes_is_caught() {
 #[test]
 fn the_audit_trail_is_append_only_and_read_by_one_function() {
     let found = problems_after(
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # Append-only: the change's audit event, in the same transaction.\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
+        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
     );
     assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
     let found = problems_after(
@@ -210,6 +229,12 @@ fn the_audit_trail_is_append_only_and_read_by_one_function() {
         "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  SuspendKeyFunction:",
     );
     assert_flagged(&found, "GetKeyFunction (get-key): grants");
+    // A read of the audit table beyond the chain heads' partitions.
+    let found = problems_after(
+        "              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#chain\"]\n\n  ReactivateKeyFunction",
+        "\n  ReactivateKeyFunction",
+    );
+    assert_flagged(&found, "SuspendKeyFunction (suspend-key): grants");
 }
 
 #[test]
