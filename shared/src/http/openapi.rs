@@ -283,11 +283,12 @@ fn operation(op: Operation) -> Value {
             "tags": ["lifecycle"],
             "summary": "Delete a key",
             "description": "Needs api-keys:delete and authority over the key. The key's audit \
-                trail stays.",
+                trail stays. A rotation's successor cannot be deleted while the key it replaced \
+                still works (in its grace period, not revoked): 409 naming that key.",
             "parameters": [id_parameter()],
             "responses": guarded(
                 responses(vec![("204", json!({"description": "Deleted"}))]),
-                &["404", "503"],
+                &["404", "409", "503"],
             ),
         }),
         Operation::ListScopes => json!({

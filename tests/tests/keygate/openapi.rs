@@ -214,6 +214,23 @@ async fn every_documented_status_is_one_the_operation_answers() {
                     .status,
             );
         }
+        if op == Operation::DeleteKey {
+            // A rotation's successor while the key it replaced is in grace.
+            let rotated = h
+                .act(
+                    &root,
+                    &fresh().await,
+                    "rotate",
+                    Some(r#"{"grace_period_seconds":600}"#),
+                )
+                .await;
+            let successor = rotated.body["id"].as_str().unwrap().to_owned();
+            statuses.insert(
+                h.call(method, &path_for(&successor), Some(&root), None)
+                    .await
+                    .status,
+            );
+        }
         if method == "POST" {
             statuses.insert(
                 h.call(method, &path_for(&fresh().await), Some(&root), Some(&big))
