@@ -106,10 +106,10 @@ function buildScopePicker() {
     });
   replaceChildren($('preset-buttons'), h('span', { class: 'presets-label' }, 'Presets:'), presetButtons);
 
-  const groups = resources.map(({ resource, scopes }) =>
+  const groups = resources.map(({ resource, description, scopes }) =>
     h(
       'fieldset',
-      { class: 'scope-group' },
+      { class: 'scope-group', title: description || null },
       h('legend', {}, resource),
       scopes.map((scope) => {
         const allowed = session.holds(scope);
@@ -138,10 +138,14 @@ function buildScopePicker() {
 }
 
 /**
- * What a scope allows, in words. The catalog does not describe scopes yet;
- * when it does, its words go here and appear under each scope's name.
+ * What a scope allows, in words, from the catalog the deployer wrote; `null`
+ * when the catalog says nothing about it.
  */
-function scopeDescription() {
+function scopeDescription(scope) {
+  for (const { actions = [] } of session.catalog.resources) {
+    const action = actions.find((a) => a.scope === scope);
+    if (action) return action.description || null;
+  }
   return null;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offline check of template.yaml: the SAM transform (aws-sam-translator, run
+# Offline check of template.yaml and the catalog files: the SAM transform (aws-sam-translator, run
 # in-process) must succeed and cfn-lint must pass on the CloudFormation it
 # produces. No network, no AWS credentials. VENV is the Python venv holding
 # infra/requirements-test.txt (default .venv, relative to the repo root).
@@ -42,3 +42,9 @@ cp template.yaml "$work/template.yaml"
 # translator); the transformed output is what CloudFormation deploys.
 "$VENV/bin/cfn-lint" --regions us-east-1 -- "$work/cloudformation.json"
 echo "cfn-lint ok"
+
+# The catalog the CatalogLayer ships, and every example's, against the schema
+# editors use (docs/catalog.schema.json).
+shopt -s nullglob
+catalogs=(catalog/keygate.toml examples/*/keygate.toml)
+"$VENV/bin/python" infra/check_catalogs.py docs/catalog.schema.json "${catalogs[@]}"

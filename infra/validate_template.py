@@ -40,11 +40,16 @@ def replace_code_uris(template: dict) -> int:
         function_globals["CodeUri"] = DUMMY_CODE
         replaced += 1
     for resource in template.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::Serverless::Function":
+        # A function's code, or a layer's content (the catalog layer).
+        field = {
+            "AWS::Serverless::Function": "CodeUri",
+            "AWS::Serverless::LayerVersion": "ContentUri",
+        }.get(resource.get("Type"))
+        if field is None:
             continue
         properties = resource.setdefault("Properties", {})
-        if local_code_uri(properties.get("CodeUri")):
-            properties["CodeUri"] = DUMMY_CODE
+        if local_code_uri(properties.get(field)):
+            properties[field] = DUMMY_CODE
             replaced += 1
     return replaced
 

@@ -34,6 +34,16 @@ pub enum Command {
     /// write the store can mint it a new full-access key. The audit trail
     /// records it as a `bootstrap` event.
     Bootstrap(BootstrapArgs),
+    /// Check a catalog file (your scopes, presets and routes), or what a change to one does.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Check the catalog's routes against your API.
+    Routes {
+        #[command(subcommand)]
+        command: RoutesCommand,
+    },
     /// Manage the DynamoDB tables.
     Table {
         #[command(subcommand)]
@@ -77,6 +87,9 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+    /// The catalog file: your scopes, presets and routes (default: KEYGATE_CATALOG, else the catalog keygate ships with).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Organization created on first start with an empty store.
@@ -110,6 +123,42 @@ pub struct StoreArgs {
     /// DynamoDB endpoint URL (default: the standard AWS environment).
     #[arg(long, requires = "table")]
     pub dynamodb_endpoint: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum CatalogCommand {
+    /// Read a catalog file, report the first mistake (file, line, field), or summarize it.
+    Check {
+        /// The catalog file (default: KEYGATE_CATALOG, else the catalog keygate ships with).
+        file: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of a catalog file (docs/catalog.schema.json), for editors.
+    Schema,
+    /// What changing a catalog from OLD to NEW does to keys and routes.
+    ///
+    /// A scope taken out without being listed under [retired] is an error
+    /// (exit 1): its name could come back with another meaning for keys that
+    /// still hold it. A scope whose description changed, or that comes back
+    /// out of [retired], is a warning: keys that hold it get the new meaning.
+    Diff {
+        /// The catalog as it is.
+        old: PathBuf,
+        /// The catalog as it would be.
+        new: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoutesCommand {
+    /// Every operation of your API has a rule in the catalog's [routes], and no rule names a route your API lacks.
+    Check {
+        /// Your API's OpenAPI document (YAML or JSON).
+        #[arg(long, value_name = "FILE")]
+        openapi: PathBuf,
+        /// The catalog file (default: KEYGATE_CATALOG, else the catalog keygate ships with).
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

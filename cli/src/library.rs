@@ -3,12 +3,13 @@
 
 pub use keygate::app::App;
 pub use keygate::domain::audit::chain::ChainHash;
+pub use keygate::domain::catalog::{Catalog, CatalogDiff, file_schema as catalog_file_schema};
 pub use keygate::domain::id::KeyId;
 pub use keygate::domain::key::{KeyFormat, KeyPrefix};
 pub use keygate::domain::lifecycle::MAX_GRACE_SECS;
 pub use keygate::domain::org::OrgId;
 pub use keygate::domain::redaction::quoted;
-pub use keygate::domain::routes::{Operation, Page};
+pub use keygate::domain::routes::{Operation, Page, shape_of};
 pub use keygate::http::MAX_BODY_BYTES;
 pub use keygate::http::error::ApiError;
 pub use keygate::http::openapi::REQUIRED_SCOPE;

@@ -17,7 +17,7 @@ mod output;
 mod store;
 mod table;
 
-use args::{AuditCommand, Cli, Command, TableCommand};
+use args::{AuditCommand, CatalogCommand, Cli, Command, RoutesCommand, TableCommand};
 
 fn main() -> ExitCode {
     // Help wraps at the width tables fit, and at most 100 columns.
@@ -81,6 +81,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dynamodb_endpoint.as_deref(),
         )),
         Command::Keys { api, command } => commands::keys::run(&api, command),
+        Command::Catalog {
+            command: CatalogCommand::Check { file },
+        } => commands::catalog::check(file.as_deref()),
+        Command::Catalog {
+            command: CatalogCommand::Schema,
+        } => commands::catalog::schema(),
+        Command::Catalog {
+            command: CatalogCommand::Diff { old, new },
+        } => commands::catalog::diff(&old, &new),
+        Command::Routes {
+            command: RoutesCommand::Check { openapi, catalog },
+        } => commands::catalog::check_routes(&openapi, catalog.as_deref()),
         Command::Audit {
             command: Some(AuditCommand::Verify(args)),
             ..

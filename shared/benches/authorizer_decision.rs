@@ -272,7 +272,7 @@ fn bench_decide(c: &mut Criterion) {
         b.iter(|| run(&rt, map.store.get(black_box(k.record.id))))
     });
     g.bench_function("route_lookup", |b| {
-        b.iter(|| embedded.routes.required_scope(black_box(ALLOWED_ROUTE)))
+        b.iter(|| embedded.routes().required_scope(black_box(ALLOWED_ROUTE)))
     });
     g.bench_function("context_scopes_string", |b| {
         b.iter(|| black_box(&k.record.permissions).to_context_string())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::domain::key::KeyFormat;
-use keygate::domain::scope::{Permissions, Scope};
+use keygate::domain::scope::Permissions;
 
 fn bench_keys(c: &mut Criterion) {
     let format = KeyFormat::default();
@@ -23,13 +23,27 @@ fn bench_keys(c: &mut Criterion) {
 }
 
 fn bench_scopes(c: &mut Criterion) {
-    let all: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
+    let all: Vec<&str> = keygate::domain::catalog::Catalog::builtin()
+        .scopes()
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
     assert_eq!(all.len(), 33, "the catalog this benchmark describes");
     let full = Permissions::Full;
     let listed = Permissions::from_strings(&all).expect("catalog scopes");
     // The last scope in sort order is the deepest lookup in the set.
-    let last = Scope::all().iter().copied().max().expect("catalog");
-    let first = Scope::all().iter().copied().min().expect("catalog");
+    let last = keygate::domain::catalog::Catalog::builtin()
+        .scopes()
+        .iter()
+        .copied()
+        .max()
+        .expect("catalog");
+    let first = keygate::domain::catalog::Catalog::builtin()
+        .scopes()
+        .iter()
+        .copied()
+        .min()
+        .expect("catalog");
     let absent = Permissions::from_strings(&["runs:read"]).expect("scope");
 
     let mut g = c.benchmark_group("scopes");

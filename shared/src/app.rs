@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::domain::audit::EventFilter;
 use crate::domain::audit::chain::{Broken, ChainHash, Verified, verify};
+use crate::domain::catalog::Catalog;
 use crate::domain::change::{Change, Origin};
 use crate::domain::key::{FullKey, KeyFormat};
 use crate::domain::org::OrgId;
@@ -20,7 +21,8 @@ use crate::store::{Store, StoreError};
 pub struct App<S> {
     pub store: S,
     pub keys: KeyFormat,
-    pub routes: RouteTable,
+    /// The deployment's scopes, presets and routes.
+    pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -50,14 +52,19 @@ impl<S: Store> App<S> {
         Self {
             store,
             keys,
-            routes: RouteTable::builtin().clone(),
+            catalog: Arc::new(Catalog::builtin().clone()),
             clock: Arc::new(SystemClock),
         }
     }
 
-    pub fn with_routes(mut self, routes: RouteTable) -> Self {
-        self.routes = routes;
+    pub fn with_catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Arc::new(catalog);
         self
+    }
+
+    /// keygate's routes and the deployer's, from the catalog.
+    pub fn routes(&self) -> &RouteTable {
+        self.catalog.routes()
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -357,6 +357,22 @@ def test_presets_say_which_one_is_applied(page, console_url, keygate, api):
     expect(status).to_have_text("Preset applied: Read Only.")
 
 
+def test_each_scope_says_what_it_allows_in_the_catalogs_words(page, console_url, keygate, api):
+    _, catalog = api.call("GET", "/v1/scopes")
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_role("radio", name=re.compile("^Scoped")).check()
+    for resource in catalog["resources"]:
+        for action in resource["actions"]:
+            label = dialog.locator("label.scope", has=page.locator(f'input[value="{action["scope"]}"]'))
+            expect(label.locator(".scope-description")).to_have_text(action["description"])
+    runs = dialog.locator("fieldset.scope-group", has=page.locator("legend", has_text="runs"))
+    expect(runs.locator("label.scope", has=page.locator('input[value="runs:write"]'))).to_contain_text(
+        "Start, change and cancel runs."
+    )
+
+
 def test_a_limited_key_cannot_pick_what_it_does_not_hold(page, console_url, api):
     limited = api.create_key(
         "team-admin", permissions=["api-keys:read", "api-keys:write", "runs:read", "agents:read"]

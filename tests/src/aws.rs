@@ -66,7 +66,8 @@ pub fn moto_timeouts() -> keygate::store::dynamodb::Timeouts {
     }
 }
 
-/// A plain client of the test DynamoDB endpoint, for reading raw items.
+/// A plain client of the test DynamoDB endpoint, for reading raw items
+/// (and writing ones no store operation would: a benchmark's bulk copies).
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     set_dummy_aws_env();
     keygate::store::dynamodb::client(Some(&dynamodb_endpoint()), moto_timeouts()).await

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod catalog;
 pub mod completions;
 pub mod keys;
 pub mod scopes;

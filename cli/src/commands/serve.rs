@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::args::ServeArgs;
 use crate::http_server;
-use crate::library::{App, OrgId, Store as _};
+use crate::library::{App, Catalog, OrgId, Store as _};
 use crate::store;
 
 fn init_local_tracing() {
@@ -19,7 +19,10 @@ fn init_local_tracing() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_local_tracing();
     let org = OrgId::new(&args.org).map_err(anyhow::Error::msg)?;
-    let settings = store::settings()?;
+    let mut settings = store::settings()?;
+    if let Some(path) = &args.catalog {
+        settings.catalog = Catalog::load(path)?;
+    }
     let keys = settings.key_format().await?;
     let store = store::open(args.store, &settings).await?;
     // Listen before minting: a start that cannot serve must not print (and
@@ -27,7 +30,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = listen(args.port).await?;
     let shutdown = shutdown_signals()?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(store, keys).with_routes(settings.routes));
+    let app = Arc::new(App::new(store, keys).with_catalog(settings.catalog));
     if app.store.is_empty().await? {
         let (_, key) = app.mint_root_key(&org, "root").await?;
         println!(

@@ -2,6 +2,7 @@
 //! a user would notice (stdout, stderr, exit codes), one module per behaviour.
 
 mod audit;
+mod catalog;
 mod common;
 mod dynamodb;
 mod errors;

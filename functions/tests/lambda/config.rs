@@ -84,14 +84,24 @@ async fn the_pepper_comes_from_secrets_manager() {
     }
 }
 
+/// A catalog whose route names a scope it does not have stops the function
+/// at start, with a message naming the variable, the file, the line and the
+/// field: never a silent deny-all.
 #[tokio::test]
-async fn an_invalid_route_table_fails_loudly_at_start() {
+async fn an_invalid_catalog_fails_loudly_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("orders.toml");
+    std::fs::write(
+        &catalog,
+        "version = 1\n[routes]\n\"GET /orders\" = \"orders:write\"\n",
+    )
+    .unwrap();
     let rie = Rie::start(
         Path::new(AUTHORIZER),
         &[
             ("TABLE_NAME", "t"),
             ("AUDIT_TABLE_NAME", "t-audit"),
-            ("KEYGATE_ROUTES", r#"{"GET /orders": "orders:read"}"#),
+            ("KEYGATE_CATALOG", catalog.to_str().unwrap()),
         ],
     )
     .await;
@@ -101,13 +111,18 @@ async fn an_invalid_route_table_fails_loudly_at_start() {
         .expect_err("a function that cannot start answers nothing");
     assert!(error.contains("HTTP 502"), "{error}");
     assert!(
-        rie.wait_for_output("orders:read", Duration::from_secs(10))
+        rie.wait_for_output("orders.toml:3", Duration::from_secs(10))
             .await,
         "{}",
         rie.output()
     );
     let logs = rie.stop().await;
-    assert!(logs.output.contains("KEYGATE_ROUTES"), "{}", logs.output);
+    assert!(logs.output.contains("KEYGATE_CATALOG"), "{}", logs.output);
+    assert!(
+        logs.output.contains("orders:write is not in the catalog"),
+        "{}",
+        logs.output
+    );
     assert!(
         logs.emulator
             .contains("Runtime exited with error: exit status 1"),

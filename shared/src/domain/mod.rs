@@ -4,7 +4,8 @@
 //!
 //! - [`id`], [`key`]: time-ordered ids and the key format (mint, parse, hash).
 //! - [`time`], [`text`], [`org`]: validated values.
-//! - [`record`]: a key as stored; [`scope`]: the catalog and permissions.
+//! - [`record`]: a key as stored; [`scope`]: scopes and permissions;
+//!   [`catalog`]: which scopes, presets and routes a deployment has (data).
 //! - [`routes`]: which scope each route needs, and keygate's operations.
 //! - [`lifecycle`], [`authority`], [`change`], [`audit`]: what may change,
 //!   who may change it, and the change with its audit event as one value;
@@ -13,6 +14,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod catalog;
 pub mod change;
 pub mod id;
 pub mod key;

@@ -3,12 +3,12 @@
 //! backend). The authorizer, `keygate serve` and the `template.yaml` test
 //! all read this table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use strum::VariantArray;
 
-use crate::domain::scope::{CATALOG, Scope, UnknownScope};
+use crate::domain::scope::Scope;
 
 /// A keygate management call: one Lambda binary each, behind the authorizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, VariantArray)]
@@ -107,8 +107,9 @@ impl Page {
 }
 
 fn catalog_scope(s: &str) -> Scope {
-    // Only called with literals from this file; the unit tests prove each one.
-    Scope::parse(s).unwrap_or_else(|e| panic!("route table names a scope outside the catalog: {e}"))
+    // Only called with keygate's own scopes, literals of this file, which
+    // every catalog has (see `crate::domain::catalog::KEYGATE_RESOURCE`).
+    Scope::parse(s).unwrap_or_else(|e| panic!("keygate's own scope is malformed: {e}"))
 }
 
 /// What a key-protected route asks of the calling key.
@@ -122,14 +123,6 @@ pub enum Requirement {
 impl Requirement {
     /// The text for any valid key, in route tables and the OpenAPI document.
     pub const ANY: &str = "any";
-
-    pub fn parse(s: &str) -> Result<Self, UnknownScope> {
-        if s == Self::ANY {
-            Ok(Requirement::AnyValidKey)
-        } else {
-            Scope::parse(s).map(Requirement::Scope)
-        }
-    }
 
     /// `"any"` or the scope's name.
     pub fn as_str(self) -> &'static str {
@@ -207,62 +200,78 @@ pub struct RouteTable {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RouteTableError {
-    #[error("route table is not a JSON object of \"METHOD /path\": \"scope\": {0}")]
-    NotJson(String),
     #[error(
-        "route {0:?} is not \"METHOD /path\" with an upper-case method and a path starting with /"
+        "route {0:?} is not \"METHOD /path\" with an upper-case method ({methods}) and a path starting with /",
+        methods = METHODS.join(", ")
     )]
     BadRouteKey(String),
-    #[error("route {route:?}: {reason}")]
-    BadScope {
-        route: String,
-        #[source]
-        reason: UnknownScope,
-    },
-    #[error("route {0:?} is a keygate management route and cannot be remapped")]
+    #[error("route {0:?} is one of keygate's own routes and cannot be mapped")]
     Reserved(String),
+    #[error("route {route:?} is the same route as {other:?} (API Gateway matches them alike)")]
+    Duplicate { route: String, other: String },
 }
 
-const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 impl RouteTable {
-    /// The built-in table: keygate's management routes plus a conventional REST
-    /// mapping for every other catalog resource.
-    pub fn builtin() -> &'static RouteTable {
-        static TABLE: LazyLock<RouteTable> = LazyLock::new(RouteTable::build_builtin);
+    /// keygate's own routes only: its operations and public pages.
+    pub fn keygate() -> &'static RouteTable {
+        static TABLE: LazyLock<RouteTable> =
+            LazyLock::new(|| RouteTable::from_routes(keygate_routes()));
         &TABLE
     }
 
-    fn build_builtin() -> RouteTable {
-        let mut routes: Vec<Route> = Operation::VARIANTS
+    /// keygate's own routes and a deployer's: `"METHOD /path"` route keys
+    /// with what each needs. A malformed route key, one of keygate's own,
+    /// or two that API Gateway would match alike (`{id}` and `{order}` at
+    /// the same place) is an error, never a route silently lost.
+    pub fn with_deployer_routes(
+        deployer: impl IntoIterator<Item = (String, Requirement)>,
+    ) -> Result<RouteTable, RouteTableError> {
+        let mut routes = keygate_routes();
+        let mut shapes: HashMap<String, String> = routes
             .iter()
-            .map(|&op| Route::new(op.route_key(), Serves::Operation(op)))
-            .chain(
-                Page::VARIANTS
-                    .iter()
-                    .map(|&page| Route::new(page.route_key(), Serves::Page(page))),
-            )
+            .map(|r| (shape_of(&r.route_key()), r.route_key()))
             .collect();
-        for (resource, actions) in CATALOG.iter().filter(|(r, _)| *r != "api-keys") {
-            let collection = format!("/v1/{resource}");
-            let item = format!("/v1/{resource}/{{id}}");
-            for action in *actions {
-                let scope = catalog_scope(&format!("{resource}:{action}"));
-                let entries: Vec<(&str, &String)> = match *action {
-                    "read" => vec![("GET", &collection), ("GET", &item)],
-                    "write" => vec![("POST", &collection), ("PUT", &item), ("PATCH", &item)],
-                    "submit" => vec![("POST", &collection)],
-                    "delete" => vec![("DELETE", &item)],
-                    _ => vec![],
-                };
-                routes.extend(entries.into_iter().map(|(method, path)| Route {
-                    method: method.to_owned(),
-                    path: path.clone(),
-                    serves: Serves::Deployer(Requirement::Scope(scope)),
-                }));
+        for (key, requirement) in deployer {
+            let (method, path) = key
+                .split_once(' ')
+                .filter(|(m, p)| {
+                    METHODS.contains(m)
+                        && p.starts_with('/')
+                        && !p.contains(' ')
+                        && !p.contains("//")
+                })
+                .ok_or_else(|| RouteTableError::BadRouteKey(key.clone()))?;
+            if let Some(other) = shapes.get(&shape_of(&key)) {
+                let own = routes
+                    .iter()
+                    .any(|r| r.is_keygate() && r.route_key() == *other);
+                return Err(if own {
+                    RouteTableError::Reserved(key)
+                } else {
+                    RouteTableError::Duplicate {
+                        route: key,
+                        other: other.clone(),
+                    }
+                });
             }
+            shapes.insert(shape_of(&key), key.clone());
+            routes.push(Route {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                serves: Serves::Deployer(requirement),
+            });
         }
-        RouteTable::from_routes(routes)
+        Ok(RouteTable::from_routes(routes))
+    }
+
+    /// The route keys of the deployer's routes, in order.
+    pub fn deployer_route_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.routes
+            .iter()
+            .filter(|r| !r.is_keygate())
+            .map(Route::route_key)
     }
 
     fn from_routes(routes: Vec<Route>) -> RouteTable {
@@ -285,39 +294,6 @@ impl RouteTable {
             segments,
             by_key,
         }
-    }
-
-    /// The built-in table with a deployer's routes added or replacing the
-    /// conventional ones. JSON: `{"GET /v1/orders/{id}": "runs:read", "GET /v1/health": "any"}`.
-    /// Every scope must be in the catalog; management routes cannot be changed.
-    pub fn with_overrides(json: &str) -> Result<RouteTable, RouteTableError> {
-        let custom: BTreeMap<String, String> =
-            serde_json::from_str(json).map_err(|e| RouteTableError::NotJson(e.to_string()))?;
-        let mut routes = Self::builtin().routes.clone();
-        for (key, scope) in custom {
-            let (method, path) = key
-                .split_once(' ')
-                .filter(|(m, p)| METHODS.contains(m) && p.starts_with('/') && !p.contains(' '))
-                .ok_or_else(|| RouteTableError::BadRouteKey(key.clone()))?;
-            let requirement =
-                Requirement::parse(&scope).map_err(|reason| RouteTableError::BadScope {
-                    route: key.clone(),
-                    reason,
-                })?;
-            let route = Route {
-                method: method.to_owned(),
-                path: path.to_owned(),
-                serves: Serves::Deployer(requirement),
-            };
-            match routes.iter_mut().find(|r| r.route_key() == key) {
-                Some(existing) if existing.is_keygate() => {
-                    return Err(RouteTableError::Reserved(key));
-                }
-                Some(existing) => *existing = route,
-                None => routes.push(route),
-            }
-        }
-        Ok(RouteTable::from_routes(routes))
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -387,6 +363,35 @@ fn path_matches(template: &[String], path: &str) -> Option<HashMap<String, Strin
     Some(params)
 }
 
+/// keygate's operations and public pages, as routes.
+fn keygate_routes() -> Vec<Route> {
+    Operation::VARIANTS
+        .iter()
+        .map(|&op| Route::new(op.route_key(), Serves::Operation(op)))
+        .chain(
+            Page::VARIANTS
+                .iter()
+                .map(|&page| Route::new(page.route_key(), Serves::Page(page))),
+        )
+        .collect()
+}
+
+/// A route key with its path parameters' names blanked: two routes with
+/// one shape are one route to API Gateway.
+pub fn shape_of(route_key: &str) -> String {
+    route_key
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The distinct paths of keygate's own routes (each gets an `ANY` route
 /// answering 405 in the template), in route-table order.
 pub fn keygate_paths() -> Vec<&'static str> {
@@ -414,7 +419,7 @@ mod tests {
 
     #[test]
     fn management_routes_need_the_documented_scopes() {
-        let t = RouteTable::builtin();
+        let t = crate::domain::catalog::Catalog::builtin().routes();
         assert_eq!(
             t.required_scope("POST /v1/api-keys"),
             Some(scope("api-keys:write"))
@@ -446,7 +451,7 @@ mod tests {
 
     #[test]
     fn catalog_resources_get_conventional_routes() {
-        let t = RouteTable::builtin();
+        let t = crate::domain::catalog::Catalog::builtin().routes();
         assert_eq!(t.required_scope("GET /v1/runs"), Some(scope("runs:read")));
         assert_eq!(
             t.required_scope("GET /v1/runs/{id}"),
@@ -472,8 +477,8 @@ mod tests {
 
     #[test]
     fn every_catalog_scope_is_reachable_by_some_route() {
-        let t = RouteTable::builtin();
-        for s in Scope::all() {
+        let t = crate::domain::catalog::Catalog::builtin().routes();
+        for s in crate::domain::catalog::Catalog::builtin().scopes() {
             assert!(
                 t.routes()
                     .iter()
@@ -485,7 +490,7 @@ mod tests {
 
     #[test]
     fn concrete_paths_match_templates() {
-        let t = RouteTable::builtin();
+        let t = crate::domain::catalog::Catalog::builtin().routes();
         let m = t.match_request("POST", "/v1/api-keys/abc/revoke").unwrap();
         assert_eq!(m.route_key, "POST /v1/api-keys/{id}/revoke");
         assert_eq!(m.path_parameters["id"], "abc");
@@ -517,35 +522,47 @@ mod tests {
     }
 
     #[test]
-    fn deployer_overrides_are_checked() {
-        let t = RouteTable::with_overrides(r#"{"GET /v1/orders/{id}": "runs:read", "GET /health": "any", "DELETE /v1/runs/{id}": "runs:write"}"#).unwrap();
+    fn deployer_routes_are_checked() {
+        let route = |k: &str, r: Requirement| (k.to_owned(), r);
+        let t = RouteTable::with_deployer_routes([
+            route("GET /v1/orders/{id}", scope("orders:read")),
+            route("GET /health", Requirement::AnyValidKey),
+        ])
+        .unwrap();
         assert_eq!(
             t.required_scope("GET /v1/orders/{id}"),
-            Some(scope("runs:read"))
+            Some(scope("orders:read"))
         );
         assert_eq!(
             t.required_scope("GET /health"),
             Some(Requirement::AnyValidKey)
         );
         assert_eq!(
-            t.required_scope("DELETE /v1/runs/{id}"),
-            Some(scope("runs:write"))
+            t.deployer_route_keys().collect::<Vec<_>>(),
+            ["GET /v1/orders/{id}", "GET /health"]
         );
         assert!(matches!(
-            RouteTable::with_overrides(r#"{"GET /x": "orders:read"}"#),
-            Err(RouteTableError::BadScope { .. })
-        ));
-        assert!(matches!(
-            RouteTable::with_overrides(r#"{"get /x": "runs:read"}"#),
+            RouteTable::with_deployer_routes([route("get /x", Requirement::AnyValidKey)]),
             Err(RouteTableError::BadRouteKey(_))
         ));
         assert!(matches!(
-            RouteTable::with_overrides(r#"{"GET /v1/api-keys": "runs:read"}"#),
+            RouteTable::with_deployer_routes([route("GET /v1/api-keys", Requirement::AnyValidKey)]),
             Err(RouteTableError::Reserved(_))
         ));
+        // One route to API Gateway, whatever its parameter is called.
         assert!(matches!(
-            RouteTable::with_overrides("[1]"),
-            Err(RouteTableError::NotJson(_))
+            RouteTable::with_deployer_routes([
+                route("GET /orders/{id}", Requirement::AnyValidKey),
+                route("GET /orders/{order}", Requirement::AnyValidKey),
+            ]),
+            Err(RouteTableError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            RouteTable::with_deployer_routes([route(
+                "DELETE /v1/api-keys/{key}",
+                Requirement::AnyValidKey
+            )]),
+            Err(RouteTableError::Reserved(_))
         ));
     }
 }

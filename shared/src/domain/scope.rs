@@ -1,65 +1,78 @@
-//! The scope catalog, presets and permission checks. The catalog lives in
-//! [`CATALOG`] and nowhere else.
+//! Scopes and what a key may do with them. A scope is `resource:action`;
+//! which scopes exist is the catalog's business ([`crate::domain::catalog`]),
+//! a deployment's data: this module knows only their form, so a key read
+//! back keeps exactly the scopes it was given, also ones taken out of the
+//! catalog since.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::sync::{LazyLock, RwLock};
 
 use serde::Serialize;
-
-/// Every resource and its actions. Scopes are `resource:action`.
-pub const CATALOG: &[(&str, &[&str])] = &[
-    ("runs", &["read", "write"]),
-    ("agents", &["read", "write"]),
-    ("conversations", &["read", "submit", "delete"]),
-    ("metrics", &["read", "write", "delete"]),
-    ("test-sets", &["read", "write"]),
-    ("test-cases", &["read", "write"]),
-    ("personas", &["read", "write", "delete"]),
-    ("simulations", &["read", "write"]),
-    ("traces", &["read", "write"]),
-    ("dashboards", &["read", "write", "delete"]),
-    ("scheduled-runs", &["read", "write", "delete"]),
-    ("run-templates", &["read", "write", "delete"]),
-    ("api-keys", &["read", "write", "delete"]),
-];
 
 /// The scope text that stands for full access in records and contexts.
 pub const FULL_ACCESS: &str = "*";
 
-/// Every scope of the catalog, as `&'static str`, in catalog order.
-fn all_scopes() -> &'static [Scope] {
-    static ALL: std::sync::LazyLock<Vec<Scope>> = std::sync::LazyLock::new(|| {
-        CATALOG
-            .iter()
-            .flat_map(|(resource, actions)| {
-                actions.iter().map(move |action| {
-                    Scope(Box::leak(format!("{resource}:{action}").into_boxed_str()))
-                })
-            })
-            .collect()
-    });
-    &ALL
-}
+/// Longest resource name and longest action name.
+pub const MAX_RESOURCE_LEN: usize = 48;
+pub const MAX_ACTION_LEN: usize = 32;
 
-/// One scope of the catalog. Exists only for catalog entries.
+/// One scope, `resource:action`: each part a lowercase letter, then
+/// lowercase letters, digits and `-`. Copy, compared by text; the text is
+/// interned once per distinct scope in the process (a deployment has tens
+/// or hundreds), so records decode without allocating one per request.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Scope(&'static str);
 
+/// Text that is not of a scope's form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a scope: resource:action, each a lowercase letter then lowercase letters, \
+     digits and '-' (resources up to {MAX_RESOURCE_LEN}, actions up to {MAX_ACTION_LEN})"
+)]
+pub struct BadScope(pub String);
+
+/// A scope the catalog does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown scope {0:?}")]
 pub struct UnknownScope(pub String);
 
-impl Scope {
-    pub fn parse(s: &str) -> Result<Self, UnknownScope> {
-        all_scopes()
-            .iter()
-            .copied()
-            .find(|scope| scope.0 == s)
-            .ok_or_else(|| UnknownScope(s.to_owned()))
-    }
+/// Whether `name` is a resource or action name of at most `max` characters.
+pub fn is_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
-    pub fn all() -> &'static [Scope] {
-        all_scopes()
+fn intern(text: &str) -> &'static str {
+    static INTERNED: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(RwLock::default);
+    if let Some(found) = INTERNED.read().ok().and_then(|set| set.get(text).copied()) {
+        return found;
+    }
+    let mut set = INTERNED
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = set.get(text) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
+impl Scope {
+    /// A scope of this form, whether or not a catalog has it.
+    pub fn parse(s: &str) -> Result<Self, BadScope> {
+        match s.split_once(':') {
+            Some((resource, action))
+                if is_name(resource, MAX_RESOURCE_LEN) && is_name(action, MAX_ACTION_LEN) =>
+            {
+                Ok(Scope(intern(s)))
+            }
+            _ => Err(BadScope(s.to_owned())),
+        }
     }
 
     pub fn as_str(self) -> &'static str {
@@ -87,60 +100,7 @@ impl fmt::Debug for Scope {
     }
 }
 
-/// Named bundles of scopes a create call can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preset {
-    ReadOnly,
-    RunEvaluations,
-    UploadConversations,
-}
-
-impl Preset {
-    pub const ALL: [Preset; 3] = [
-        Preset::ReadOnly,
-        Preset::RunEvaluations,
-        Preset::UploadConversations,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::ReadOnly => "read_only",
-            Preset::RunEvaluations => "run_evaluations",
-            Preset::UploadConversations => "upload_conversations",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == s)
-    }
-
-    pub fn scopes(self) -> BTreeSet<Scope> {
-        let named: &[&str] = match self {
-            Preset::ReadOnly => {
-                return Scope::all()
-                    .iter()
-                    .copied()
-                    .filter(|s| s.action() == "read")
-                    .collect();
-            }
-            Preset::RunEvaluations => &[
-                "runs:read",
-                "runs:write",
-                "agents:read",
-                "test-sets:read",
-                "test-cases:read",
-                "personas:read",
-                "metrics:read",
-                "run-templates:read",
-                "simulations:read",
-            ],
-            Preset::UploadConversations => &["conversations:submit", "conversations:read"],
-        };
-        named.iter().filter_map(|s| Scope::parse(s).ok()).collect()
-    }
-}
-
-/// What a key may do: everything, or a set of catalog scopes.
+/// What a key may do: everything, or a set of scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Permissions {
     /// Every scope, including ones added to the catalog later.
@@ -181,8 +141,10 @@ impl Permissions {
         }
     }
 
-    /// Inverse of [`Permissions::to_strings`]; fails on scopes not in the catalog.
-    pub fn from_strings<S: AsRef<str>>(items: &[S]) -> Result<Self, UnknownScope> {
+    /// Inverse of [`Permissions::to_strings`]. Checks each scope's form
+    /// only: a key keeps a scope taken out of the catalog since (where it
+    /// grants nothing, since no route needs it).
+    pub fn from_strings<S: AsRef<str>>(items: &[S]) -> Result<Self, BadScope> {
         if items.len() == 1 && items[0].as_ref() == FULL_ACCESS {
             return Ok(Permissions::Full);
         }
@@ -237,88 +199,45 @@ mod tests {
         Permissions::from_strings(items).unwrap()
     }
 
-    /// PRODUCT.md's catalog table, row by row, as the contract states it.
-    const CONTRACT_CATALOG: &str = "\
-        runs | runs:read, runs:write
-        agents | agents:read, agents:write
-        conversations | conversations:read, conversations:submit, conversations:delete
-        metrics | metrics:read, metrics:write, metrics:delete
-        test-sets | test-sets:read, test-sets:write
-        test-cases | test-cases:read, test-cases:write
-        personas | personas:read, personas:write, personas:delete
-        simulations | simulations:read, simulations:write
-        traces | traces:read, traces:write
-        dashboards | dashboards:read, dashboards:write, dashboards:delete
-        scheduled-runs | scheduled-runs:read, scheduled-runs:write, scheduled-runs:delete
-        run-templates | run-templates:read, run-templates:write, run-templates:delete
-        api-keys | api-keys:read, api-keys:write, api-keys:delete";
-
-    /// Every scope the contract's table lists, in its order.
-    fn contract_scopes() -> impl Iterator<Item = &'static str> {
-        CONTRACT_CATALOG
-            .lines()
-            .flat_map(|row| row.split(" | ").nth(1).unwrap_or("").split(", "))
-    }
-
     #[test]
-    fn the_catalog_is_the_contract_s_table() {
-        let rows: Vec<String> = CATALOG
-            .iter()
-            .map(|(resource, actions)| {
-                let scopes: Vec<String> =
-                    actions.iter().map(|a| format!("{resource}:{a}")).collect();
-                format!("{resource} | {}", scopes.join(", "))
-            })
-            .collect();
-        let contract: Vec<&str> = CONTRACT_CATALOG.lines().map(str::trim).collect();
-        assert_eq!(rows, contract);
-        let all: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
-        let listed: Vec<&str> = contract_scopes().collect();
-        assert_eq!(all, listed, "Scope::all() is the catalog, in order");
-        assert_eq!(
-            Scope::parse("runs:delete").unwrap_err(),
-            UnknownScope("runs:delete".into())
-        );
-    }
-
-    #[test]
-    fn presets_are_the_contract_s() {
-        let names = |p: Preset| Permissions::Scopes(p.scopes()).to_strings();
-        let read_only: Vec<String> = contract_scopes()
-            .filter(|s| s.ends_with(":read"))
-            .map(str::to_owned)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        assert_eq!(names(Preset::ReadOnly), read_only);
-        assert_eq!(read_only.len(), 13);
-        let mut run_evaluations = vec![
-            "runs:read",
-            "runs:write",
-            "agents:read",
-            "test-sets:read",
-            "test-cases:read",
-            "personas:read",
-            "metrics:read",
-            "run-templates:read",
-            "simulations:read",
-        ];
-        run_evaluations.sort_unstable();
-        assert_eq!(names(Preset::RunEvaluations), run_evaluations);
-        assert_eq!(
-            names(Preset::UploadConversations),
-            vec!["conversations:read", "conversations:submit"]
-        );
-        assert_eq!(Preset::parse("read_only"), Some(Preset::ReadOnly));
-        assert_eq!(Preset::parse("readonly"), None);
+    fn a_scope_is_resource_colon_action() {
+        for good in ["runs:read", "test-sets:write", "a1:b-2"] {
+            assert_eq!(Scope::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "runs",
+            "Runs:read",
+            "runs:",
+            ":read",
+            "1runs:read",
+            "runs:read:x",
+            "runs read",
+        ] {
+            assert!(Scope::parse(bad).is_err(), "{bad}");
+        }
+        let s = Scope::parse("orders:cancel").unwrap();
+        assert_eq!((s.resource(), s.action()), ("orders", "cancel"));
+        // Interned: one text however often it is parsed.
+        assert!(std::ptr::eq(
+            Scope::parse("orders:cancel").unwrap().as_str(),
+            s.as_str()
+        ));
     }
 
     #[test]
     fn full_access_covers_everything_and_round_trips() {
         let full = scopes(&["*"]);
         assert_eq!(full, Permissions::Full);
-        assert!(Scope::all().iter().all(|s| full.covers(*s)));
+        assert!(full.covers(Scope::parse("anything:at-all").unwrap()));
         assert_eq!(full.to_strings(), vec!["*"]);
+    }
+
+    #[test]
+    fn a_stored_scope_is_kept_whatever_the_catalog() {
+        // Read back from a record: a scope no catalog has is still the key's.
+        let kept = scopes(&["orders:read", "retired:thing"]);
+        assert_eq!(kept.to_strings(), vec!["orders:read", "retired:thing"]);
+        assert!(Permissions::from_strings(&["not a scope"]).is_err());
     }
 
     #[test]

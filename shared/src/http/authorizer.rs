@@ -74,7 +74,7 @@ pub async fn decide<S: Store>(
         .as_deref()
         .or(event.request_context.route_key.as_deref())
         .unwrap_or_default();
-    let Some(requirement) = app.routes.required_scope(route_key) else {
+    let Some(requirement) = app.routes().required_scope(route_key) else {
         return Decision::Deny(DenyReason::UnknownRoute);
     };
     let record = match app.store.get(key.id).await {

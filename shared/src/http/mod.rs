@@ -178,7 +178,7 @@ async fn dispatch<S: Store>(
         Operation::CreateKey => keys::create(app, &caller, &input, &origin()).await,
         Operation::ListKeys => keys::list(app, &caller, &input, now).await,
         Operation::GetKey => keys::get(app, &caller, req, now).await,
-        Operation::ListScopes => scopes::list(),
+        Operation::ListScopes => scopes::list(&app.catalog),
         Operation::SuspendKey => lifecycle::suspend(app, &caller, req, &origin()).await,
         Operation::ReactivateKey => lifecycle::reactivate(app, &caller, req, &origin()).await,
         Operation::RevokeKey => lifecycle::revoke(app, &caller, req, &input, &origin()).await,

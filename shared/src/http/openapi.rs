@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document of the HTTP API, built from the code: its paths
 //! are the route table's, each operation's documentation is one arm of a
 //! `match` over [`Operation`] (so a new operation does not compile until it
-//! is documented), the error codes are [`ErrorCode::ALL`], the scopes the
-//! catalog, the presets [`Preset::ALL`]. Served at `GET /openapi.json`.
+//! is documented), the error codes are [`super::error::ErrorCode`]'s, the
+//! scopes and presets the deployment's catalog's. Served at `GET /openapi.json`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use strum::VariantArray;
@@ -14,25 +14,35 @@ use schemars::generate::SchemaSettings;
 use super::error::ErrorBody;
 use super::error::GatewayAnswer;
 use super::schema;
-use super::views::{AuditEventView, Created, KeyView, ListBody};
+use super::views::{AuditEventView, CatalogView, Created, KeyView, ListBody};
 use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
+use crate::domain::catalog::Catalog;
 use crate::domain::lifecycle::MAX_GRACE_SECS;
 use crate::domain::record::StatusFilter;
 use crate::domain::routes::{Operation, Page};
-use crate::domain::scope::{FULL_ACCESS, Preset, Scope};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 
-/// The document as JSON text, built once.
-pub fn document_json() -> &'static str {
-    static TEXT: LazyLock<String> = LazyLock::new(|| document().to_string());
-    &TEXT
+/// The document of `catalog` as JSON text, built once per catalog (a
+/// process has one; building takes a moment, so it is kept).
+pub fn document_json(catalog: &Catalog) -> Arc<str> {
+    static BUILT: Mutex<Option<(u64, Arc<str>)>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match &*built {
+        Some((fingerprint, text)) if *fingerprint == catalog.fingerprint() => Arc::clone(text),
+        _ => {
+            let text: Arc<str> = document(catalog).to_string().into();
+            *built = Some((catalog.fingerprint(), Arc::clone(&text)));
+            text
+        }
+    }
 }
 
-/// The HTTP statuses the document lists for a route (`GET /v1/scopes`).
-pub fn documented_statuses(route_key: &str) -> Vec<u16> {
+/// The HTTP statuses a document lists for a route (`GET /v1/scopes`).
+pub fn documented_statuses(doc: &Value, route_key: &str) -> Vec<u16> {
     let (method, path) = route_key.split_once(' ').unwrap_or(("GET", "/"));
-    let doc = document();
     let mut statuses: Vec<u16> = doc["paths"][path][method.to_ascii_lowercase()]["responses"]
         .as_object()
         .map(|r| r.keys().filter_map(|k| k.parse().ok()).collect())
@@ -41,8 +51,8 @@ pub fn documented_statuses(route_key: &str) -> Vec<u16> {
     statuses
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The document, for `catalog`'s scopes and presets.
+pub fn document(catalog: &Catalog) -> Value {
     let mut paths = Map::new();
     let mut add = |route_key: &str, doc: Value| {
         let (method, path) = route_key.split_once(' ').unwrap_or(("GET", "/"));
@@ -52,7 +62,7 @@ pub fn document() -> Value {
         }
     };
     for &op in Operation::VARIANTS {
-        let mut doc = operation(op);
+        let mut doc = operation(op, catalog);
         doc[REQUIRED_SCOPE] = op.required().as_str().into();
         add(op.route_key(), doc);
     }
@@ -86,7 +96,7 @@ pub fn document() -> Value {
             {"name": "public", "description": "Served without a key."},
         ],
         "paths": paths,
-        "components": components(),
+        "components": components(catalog),
     })
 }
 
@@ -166,7 +176,7 @@ fn responses(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-fn operation(op: Operation) -> Value {
+fn operation(op: Operation, catalog: &Catalog) -> Value {
     let id = op.function_name();
     match op {
         Operation::CreateKey => json!({
@@ -181,7 +191,7 @@ fn operation(op: Operation) -> Value {
                 "required": true,
                 "content": json_body(schema_ref("CreateKeyRequest"), json!({
                     "name": "ci-deployer", "description": "Deploys from CI",
-                    "key_type": "service", "permissions": ["runs:read", "runs:write"],
+                    "key_type": "service", "permissions": example_scopes(catalog),
                     "expires_at": example_expiry()
                 })),
             },
@@ -297,7 +307,7 @@ fn operation(op: Operation) -> Value {
             "summary": "The scope catalog and the presets",
             "description": "Any valid key.",
             "responses": guarded(
-                responses(vec![("200", ok("The catalog", "Catalog", example_catalog()))]),
+                responses(vec![("200", ok("The catalog", "Catalog", example_catalog(catalog)))]),
                 &[],
             ),
         }),
@@ -391,12 +401,12 @@ fn derived_schemas() -> Map<String, Value> {
     generator.subschema_for::<AuditEventView<'static>>();
     generator.subschema_for::<ListBody<AuditEventView<'static>>>();
     generator.subschema_for::<ErrorBody<'static>>();
+    generator.subschema_for::<CatalogView<'static>>();
     generator.take_definitions(true)
 }
 
-fn components() -> Value {
-    let scopes: Vec<&str> = Scope::all().iter().map(|s| s.as_str()).collect();
-    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+fn components(catalog: &Catalog) -> Value {
+    let scopes: Vec<&str> = catalog.scopes().iter().map(|s| s.as_str()).collect();
     let gateway_messages: Vec<&str> = GatewayAnswer::VARIANTS
         .iter()
         .filter(|a| **a != GatewayAnswer::MethodNotAllowed)
@@ -453,7 +463,7 @@ fn components() -> Value {
             "Scope": {"type": "string", "enum": scopes, "description": "A scope of the catalog."},
             "CreateKeyRequest": {
                 "description": "A service key (no owner) or a user key (owner required).",
-                "oneOf": [create_request("service"), create_request("user")],
+                "oneOf": [create_request("service", catalog), create_request("user", catalog)],
             },
             "RevokeRequest": {
                 "type": "object", "required": ["reason"], "additionalProperties": false,
@@ -467,30 +477,6 @@ fn components() -> Value {
                         "description": "How long the old key keeps working; 0 (also when null) revokes it now."})),
                     "reason": nullable(text(1, RevokeReason::MAX_CHARS,
                         "Why (default \"rotated\" on the old key when it is revoked now):")),
-                },
-            },
-            "Catalog": {
-                "type": "object", "additionalProperties": false,
-                "description": "The scope catalog and the presets.",
-                "required": ["resources", "presets", "full_access"],
-                "properties": {
-                    "resources": {"type": "array", "items": {
-                        "type": "object", "additionalProperties": false,
-                        "description": "One resource and its scopes.",
-                        "required": ["resource", "scopes"],
-                        "properties": {
-                            "resource": {"type": "string"},
-                            "scopes": {"type": "array", "items": schema_ref("Scope")},
-                        },
-                    }},
-                    "presets": {
-                        "type": "object", "additionalProperties": false,
-                        "description": "Each preset's scopes.",
-                        "required": presets,
-                        "properties": presets.iter().map(|p| ((*p).to_owned(),
-                            json!({"type": "array", "items": schema_ref("Scope")}))).collect::<Map<_, _>>(),
-                    },
-                    "full_access": {"type": "string", "const": FULL_ACCESS},
                 },
             },
             "GatewayMessage": {
@@ -512,8 +498,8 @@ fn components() -> Value {
 
 /// The create body of one key type: a service key has no owner, a user key
 /// must name one.
-fn create_request(key_type: &str) -> Value {
-    let presets: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+fn create_request(key_type: &str, catalog: &Catalog) -> Value {
+    let presets: Vec<&str> = catalog.presets().iter().map(|p| p.name.as_str()).collect();
     let mut properties = Map::new();
     properties.insert(
         "name".into(),
@@ -599,16 +585,20 @@ fn example_created() -> Value {
     record
 }
 
-fn example_catalog() -> Value {
-    json!({
-        "resources": [{"resource": "runs", "scopes": ["runs:read", "runs:write"]}],
-        "presets": {
-            "read_only": ["runs:read"],
-            "run_evaluations": ["runs:read", "runs:write"],
-            "upload_conversations": ["conversations:read", "conversations:submit"],
-        },
-        "full_access": FULL_ACCESS,
-    })
+/// Scopes for examples: the catalog's first two (keygate's own when it has
+/// no others), so an example is accepted by this deployment as it stands.
+fn example_scopes(catalog: &Catalog) -> Vec<&'static str> {
+    catalog
+        .scopes()
+        .iter()
+        .take(2)
+        .map(|s| s.as_str())
+        .collect()
+}
+
+/// The deployment's own catalog, as `GET /v1/scopes` answers it.
+fn example_catalog(catalog: &Catalog) -> Value {
+    serde_json::to_value(CatalogView::of(catalog)).unwrap_or_default()
 }
 
 fn example_event() -> Value {

@@ -8,6 +8,7 @@ use strum::VariantArray;
 
 use super::assets::asset;
 use super::error::{ApiError, GatewayAnswer, method_not_allowed};
+use crate::domain::catalog::Catalog;
 use crate::domain::routes::{Page, RouteTable, keygate_paths};
 
 /// The page's Content-Security-Policy: only its own scripts, styles and
@@ -21,7 +22,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 const CACHE_CONTROL: &str = "no-cache";
 
 /// Serve a public page.
-pub fn serve(page: Page, req: &Request) -> Result<Response<Body>, ApiError> {
+pub fn serve(page: Page, req: &Request, catalog: &Catalog) -> Result<Response<Body>, ApiError> {
     match page {
         Page::Console => {
             let index = asset("index.html")
@@ -46,7 +47,7 @@ pub fn serve(page: Page, req: &Request) -> Result<Response<Body>, ApiError> {
             }
         }
         Page::OpenApiDocument => {
-            let text = crate::http::openapi::document_json();
+            let text = crate::http::openapi::document_json(catalog);
             answer(200, "application/json", text.as_bytes())
         }
     }
@@ -72,7 +73,7 @@ fn answer(
 
 /// The `console` function's handler: the public route API Gateway matched.
 /// Any other route is refused (fail closed) and logged.
-pub fn handle(req: Request) -> Response<Body> {
+pub fn handle(req: Request, catalog: &Catalog) -> Response<Body> {
     let request_id = super::request_id(&req);
     let route = super::route_key(&req);
     let page = Page::VARIANTS
@@ -84,11 +85,11 @@ pub fn handle(req: Request) -> Response<Body> {
         .and_then(|r| r.strip_prefix("ANY "))
         .filter(|path| keygate_paths().contains(path));
     let result = match (page, not_allowed) {
-        (Some(page), _) => serve(page, &req),
+        (Some(page), _) => serve(page, &req, catalog),
         (None, Some(path)) => {
             // A template's `{id}` matches as any segment would, so the route
             // table answers for the template as for a concrete path.
-            let allowed = RouteTable::builtin().allowed_methods(path);
+            let allowed = RouteTable::keygate().allowed_methods(path);
             Ok(method_not_allowed(&allowed.join(", ")))
         }
         (None, None) => {

@@ -2,13 +2,17 @@
 //! hash), a new key shown once, an audit event, and a page of a list. The
 //! OpenAPI document's schemas are derived from these types.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::catalog::Catalog;
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
+use crate::domain::scope::FULL_ACCESS;
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 
@@ -130,6 +134,80 @@ impl<'a> AuditEventView<'a> {
             request_id: &event.request_id,
             source_ip: event.source_ip.as_deref(),
             user_agent: event.user_agent.as_deref(),
+        }
+    }
+}
+
+/// The scope catalog and the presets (`GET /v1/scopes`).
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Catalog", deny_unknown_fields)]
+pub struct CatalogView<'a> {
+    /// Every resource, in the catalog's order, with its scopes.
+    pub resources: Vec<ResourceView<'a>>,
+    /// Each preset's scopes, by name.
+    pub presets: BTreeMap<&'a str, Vec<&'static str>>,
+    /// What each preset is for, by name.
+    pub preset_descriptions: BTreeMap<&'a str, &'a str>,
+    /// The scope text of full access: every scope, also ones added later.
+    pub full_access: &'static str,
+}
+
+/// One resource of the catalog.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Resource", deny_unknown_fields)]
+pub struct ResourceView<'a> {
+    pub resource: &'a str,
+    pub description: &'a str,
+    /// Its scopes, `resource:action`.
+    pub scopes: Vec<&'static str>,
+    /// Each scope with what it allows.
+    pub actions: Vec<ActionView<'a>>,
+}
+
+/// One scope of the catalog and what it allows.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "ScopeDescription", deny_unknown_fields)]
+pub struct ActionView<'a> {
+    pub scope: &'static str,
+    pub description: &'a str,
+}
+
+impl<'a> CatalogView<'a> {
+    pub fn of(catalog: &'a Catalog) -> Self {
+        CatalogView {
+            resources: catalog
+                .resources()
+                .iter()
+                .map(|r| ResourceView {
+                    resource: &r.name,
+                    description: &r.description,
+                    scopes: r.actions.iter().map(|a| a.scope.as_str()).collect(),
+                    actions: r
+                        .actions
+                        .iter()
+                        .map(|a| ActionView {
+                            scope: a.scope.as_str(),
+                            description: &a.description,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            presets: catalog
+                .presets()
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.as_str(),
+                        p.scopes.iter().map(|s| s.as_str()).collect(),
+                    )
+                })
+                .collect(),
+            preset_descriptions: catalog
+                .presets()
+                .iter()
+                .map(|p| (p.name.as_str(), p.description.as_str()))
+                .collect(),
+            full_access: FULL_ACCESS,
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::domain::catalog::{Catalog, CatalogError};
 use crate::domain::key::{KeyFormat, KeyPrefix, SecretHasher};
-use crate::domain::routes::RouteTable;
 use crate::store::dynamodb::{Tables, Timeouts};
 
 pub const ENV_PREFIX: &str = "KEYGATE_KEY_PREFIX";
@@ -13,7 +13,9 @@ pub const ENV_PEPPER: &str = "KEYGATE_PEPPER";
 /// A Secrets Manager secret (name or ARN) whose SecretString is the pepper:
 /// what deployed functions use, so the pepper is never in their configuration.
 pub const ENV_PEPPER_SECRET: &str = "KEYGATE_PEPPER_SECRET_ID";
-pub const ENV_ROUTES: &str = "KEYGATE_ROUTES";
+/// The catalog file (scopes, presets, routes); default: the one keygate
+/// ships with. In the stack, the catalog layer's `/opt/keygate.toml`.
+pub const ENV_CATALOG: &str = "KEYGATE_CATALOG";
 pub const ENV_TIMEOUT_MS: &str = "KEYGATE_STORE_TIMEOUT_MS";
 pub const ENV_AUDIT_RETENTION_DAYS: &str = "KEYGATE_AUDIT_RETENTION_DAYS";
 pub const ENV_TABLE: &str = "TABLE_NAME";
@@ -24,10 +26,11 @@ const MAX_RETENTION_DAYS: u32 = 36_500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{ENV_PREFIX}: {0}")]
+    // The variable's name, then its cause: an error chain shows both once.
+    #[error("{ENV_PREFIX}")]
     Prefix(#[from] crate::domain::key::BadPrefix),
-    #[error("{ENV_ROUTES}: {0}")]
-    Routes(#[from] crate::domain::routes::RouteTableError),
+    #[error("{ENV_CATALOG}")]
+    Catalog(#[from] LoadError),
     #[error("{ENV_TIMEOUT_MS}: {0:?} is not a number of milliseconds from 100 to 30000")]
     Timeout(String),
     #[error("{ENV_AUDIT_RETENTION_DAYS}: {0:?} is not a number of days from 1 to 36500")]
@@ -73,10 +76,36 @@ impl std::fmt::Debug for PepperSource {
 pub struct Settings {
     pub prefix: KeyPrefix,
     pub pepper: PepperSource,
-    pub routes: RouteTable,
+    /// The deployment's scopes, presets and routes.
+    pub catalog: Catalog,
     pub timeouts: Timeouts,
     /// Keep audit events this many days; `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
+}
+
+/// Why a catalog file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] CatalogError),
+}
+
+impl Catalog {
+    /// Read and check the catalog file at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Catalog, LoadError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Unreadable {
+            path: shown.clone(),
+            source,
+        })?;
+        Ok(Catalog::parse(&text, &shown)?)
+    }
 }
 
 impl Settings {
@@ -93,9 +122,9 @@ impl Settings {
             (None, Some(id)) => PepperSource::Secret(id),
             (None, None) => PepperSource::None,
         };
-        let routes = match set(ENV_ROUTES) {
-            Some(json) => RouteTable::with_overrides(&json)?,
-            None => RouteTable::builtin().clone(),
+        let catalog = match set(ENV_CATALOG) {
+            Some(path) => Catalog::load(std::path::Path::new(&path))?,
+            None => Catalog::builtin().clone(),
         };
         let mut timeouts = Timeouts::default();
         if let Some(ms) = var(ENV_TIMEOUT_MS) {
@@ -120,7 +149,7 @@ impl Settings {
         Ok(Self {
             prefix,
             pepper,
-            routes,
+            catalog,
             timeouts,
             audit_retention_days,
         })
@@ -226,8 +255,8 @@ mod tests {
             Err(ConfigError::Prefix(_))
         ));
         assert!(matches!(
-            settings(&[(ENV_ROUTES, r#"{"GET /x": "nope:read"}"#)]),
-            Err(ConfigError::Routes(_))
+            settings(&[(ENV_CATALOG, "/nonexistent/keygate.toml")]),
+            Err(ConfigError::Catalog(LoadError::Unreadable { .. }))
         ));
         assert!(matches!(
             settings(&[(ENV_TIMEOUT_MS, "0")]),

@@ -106,8 +106,8 @@ pub fn admit<'a, S: Store>(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Matched<'a>, Refusal> {
-    let Some(matched) = app.routes.match_request(method.as_str(), uri.path()) else {
-        let allowed = app.routes.allowed_methods(uri.path());
+    let Some(matched) = app.routes().match_request(method.as_str(), uri.path()) else {
+        let allowed = app.routes().allowed_methods(uri.path());
         return Err(if allowed.is_empty() {
             Refusal::NotFound
         } else {
@@ -209,6 +209,6 @@ pub async fn forward<S: Store>(
         .with_request_context(RequestContext::ApiGatewayV2(context));
     match serves {
         Serves::Operation(operation) => crate::http::handle(app, operation, request).await,
-        Serves::Page(_) | Serves::Deployer(_) => crate::http::public::handle(request),
+        Serves::Page(_) | Serves::Deployer(_) => crate::http::public::handle(request, &app.catalog),
     }
 }

@@ -43,8 +43,9 @@ pub fn init_tracing() {
 
 /// An invalid setting stops the function at start-up, with a readable reason.
 fn config_error(e: ConfigError) -> Error {
-    tracing::error!(error = %e, "invalid configuration");
-    format!("invalid configuration: {e}").into()
+    let error = crate::error_chain(&e);
+    tracing::error!(%error, "invalid configuration");
+    format!("invalid configuration: {error}").into()
 }
 
 async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
@@ -62,7 +63,7 @@ async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     let client = client(None, settings.timeouts).await;
     let store =
         DynamoDbStore::new(client, &tables).with_audit_retention(settings.audit_retention_days);
-    let app = App::new(store, keys).with_routes(settings.routes);
+    let app = App::new(store, keys).with_catalog(settings.catalog);
     Ok(Arc::new(app))
 }
 
@@ -92,8 +93,11 @@ pub fn run_operation(op: Operation) -> Result<(), Error> {
 pub fn run_console() -> Result<(), Error> {
     block_on(async {
         init_tracing();
-        lambda_http::run(service_fn(|req| async move {
-            Ok::<_, Infallible>(http::public::handle(req))
+        // The OpenAPI document shows the deployment's scopes and presets.
+        let catalog = Arc::new(Settings::from_env().map_err(config_error)?.catalog);
+        lambda_http::run(service_fn(move |req| {
+            let catalog = Arc::clone(&catalog);
+            async move { Ok::<_, Infallible>(http::public::handle(req, &catalog)) }
         }))
         .await
     })

@@ -83,7 +83,8 @@ async fn every_operation_needs_exactly_its_scope() {
             "{}",
             op.route_key()
         );
-        let others: Vec<&str> = Scope::all()
+        let others: Vec<&str> = keygate::domain::catalog::Catalog::builtin()
+            .scopes()
             .iter()
             .map(|s| s.as_str())
             .filter(|s| *s != scope)

@@ -210,19 +210,37 @@ async fn malformed_keys_and_unknown_routes_make_no_store_call() {
 
 #[tokio::test]
 async fn deployer_routes_are_enforced_without_recompiling() {
-    let routes = keygate::domain::routes::RouteTable::with_overrides(
-        r#"{"GET /orders/{id}": "runs:read", "GET /health": "any"}"#,
+    let catalog = keygate::domain::catalog::Catalog::parse(
+        r#"version = 1
+[resources.orders]
+description = "Orders."
+actions.read = "Read orders."
+[resources.invoices]
+description = "Invoices."
+actions.read = "Read invoices."
+[routes]
+"GET /orders/{id}" = "orders:read"
+"GET /health" = "any"
+"#,
+        "orders.toml",
     )
     .unwrap();
     let mut h = Harness::embedded();
-    h.app.routes = routes;
+    h.app = h.app.with_catalog(catalog);
     let root = h.root_key("acme").await;
-    let (reader, _) = h.create_scoped(&root, &["runs:read"]).await;
-    let (agent, _) = h.create_scoped(&root, &["agents:read"]).await;
+    let (reader, _) = h.create_scoped(&root, &["orders:read"]).await;
+    let (other, _) = h.create_scoped(&root, &["invoices:read"]).await;
     assert!(h.authorize(&reader, "GET /orders/{id}").await);
-    assert!(!h.authorize(&agent, "GET /orders/{id}").await);
-    assert!(h.authorize(&agent, "GET /health").await);
-    assert!(!h.authorize(&agent, "GET /orders").await);
+    assert!(!h.authorize(&other, "GET /orders/{id}").await);
+    assert!(h.authorize(&other, "GET /health").await);
+    assert!(
+        !h.authorize(&other, "GET /orders").await,
+        "no such route: denied"
+    );
+    assert!(
+        !h.authorize(&reader, "GET /v1/runs").await,
+        "the shipped catalog's routes are not this one's"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! is served by that function's handler exactly as Lambda would deliver it,
 //! and is refused by every other handler.
 
-use keygate::domain::routes::{Operation, Page, RouteTable, Serves};
+use keygate::domain::routes::{Operation, Page, Serves};
 use keygate::lambda_http::request::from_str;
 use keygate::store::EmbeddedStore;
 use keygate_tests::{CountingStore, Harness, authorizer_event, fixture, id_of};
@@ -52,7 +52,10 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
         assert_eq!(raw["requestContext"]["routeKey"], route_key);
         let path = raw["rawPath"].as_str().unwrap();
         let method = raw["requestContext"]["http"]["method"].as_str().unwrap();
-        let matched = RouteTable::builtin().match_request(method, path).unwrap();
+        let matched = keygate::domain::catalog::Catalog::builtin()
+            .routes()
+            .match_request(method, path)
+            .unwrap();
         assert_eq!(matched.route.serves, serves, "{path}");
         let context = &raw["requestContext"]["authorizer"]["lambda"];
         if let Serves::Page(_) = serves {
@@ -116,7 +119,10 @@ async fn each_fixture_is_served_by_its_handler() {
             );
         }
     }
-    let page = keygate::http::public::handle(from_str(&fixture(Page::FUNCTION_NAME)).unwrap());
+    let page = keygate::http::public::handle(
+        from_str(&fixture(Page::FUNCTION_NAME)).unwrap(),
+        keygate::domain::catalog::Catalog::builtin(),
+    );
     assert_eq!(
         page.status(),
         200,
@@ -159,7 +165,11 @@ async fn a_handler_refuses_another_operation_s_event() {
     assert_eq!(stored, record, "the key the events name is untouched");
     // The console function's own handler refuses a management route too.
     let request = from_str(&fixture("revoke-key")).unwrap();
-    assert_eq!(keygate::http::public::handle(request).status(), 500);
+    assert_eq!(
+        keygate::http::public::handle(request, keygate::domain::catalog::Catalog::builtin())
+            .status(),
+        500
+    );
 }
 
 /// The stack's `ANY` route on a keygate path reaches the console function
@@ -177,7 +187,8 @@ fn the_console_function_answers_an_unserved_method_with_405_and_allow() {
         raw["requestContext"]["routeKey"] = route_key.into();
         raw["requestContext"]["http"]["method"] = "PUT".into();
         let request = from_str(&raw.to_string()).unwrap();
-        let response = keygate::http::public::handle(request);
+        let response =
+            keygate::http::public::handle(request, keygate::domain::catalog::Catalog::builtin());
         assert_eq!(response.status(), 405, "{path}");
         assert_eq!(response.headers()["allow"], allow, "{path}");
     }

@@ -11,6 +11,7 @@
 
 mod authority;
 mod authorizer;
+mod catalog;
 mod create;
 mod errors;
 mod faults;

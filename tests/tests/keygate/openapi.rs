@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use keygate::domain::routes::{Operation, Page, Requirement, RouteTable, Serves};
+use keygate::domain::catalog::Catalog;
+use keygate::domain::routes::{Operation, Page, Requirement, Serves};
 use keygate::http::error::ErrorCode;
 use keygate::http::openapi::{document, documented_statuses};
 use keygate::lambda_http::request::from_str;
@@ -17,7 +18,7 @@ use strum::VariantArray;
 
 #[test]
 fn every_route_is_documented_and_nothing_else() {
-    let doc = document();
+    let doc = document(Catalog::builtin());
     let mut documented = BTreeSet::new();
     let mut ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -46,7 +47,8 @@ fn every_route_is_documented_and_nothing_else() {
             }
         }
     }
-    let routes: BTreeSet<String> = RouteTable::builtin()
+    let routes: BTreeSet<String> = Catalog::builtin()
+        .routes()
         .routes()
         .iter()
         .filter(|r| r.is_keygate())
@@ -55,7 +57,8 @@ fn every_route_is_documented_and_nothing_else() {
     assert_eq!(documented, routes);
     // Public routes need no key; everything else needs the X-API-Key scheme,
     // and each operation names what it asks of the key as the route table does.
-    for route in RouteTable::builtin()
+    for route in Catalog::builtin()
+        .routes()
         .routes()
         .iter()
         .filter(|r| r.is_keygate())
@@ -90,7 +93,7 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
 
 #[test]
 fn every_error_code_is_documented_in_the_document_and_the_readme() {
-    let doc = document();
+    let doc = document(Catalog::builtin());
     let detail = resolve(
         &doc,
         &doc["components"]["schemas"]["Error"]["properties"]["error"],
@@ -132,6 +135,7 @@ async fn down_store() -> DynamoDbStore {
 /// Provoke every documented status of every operation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_status_is_one_the_operation_answers() {
+    let doc = document(Catalog::builtin());
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
     let (reader, _) = h.create_scoped(&root, &["runs:read"]).await;
@@ -250,7 +254,9 @@ async fn every_documented_status_is_one_the_operation_answers() {
         }
     }
     for &op in Operation::VARIANTS {
-        let documented: BTreeSet<u16> = documented_statuses(op.route_key()).into_iter().collect();
+        let documented: BTreeSet<u16> = documented_statuses(&doc, op.route_key())
+            .into_iter()
+            .collect();
         assert_eq!(
             seen[&op],
             documented,
@@ -272,7 +278,9 @@ async fn every_documented_status_is_one_the_operation_answers() {
                     .status,
             );
         }
-        let documented: BTreeSet<u16> = documented_statuses(page.route_key()).into_iter().collect();
+        let documented: BTreeSet<u16> = documented_statuses(&doc, page.route_key())
+            .into_iter()
+            .collect();
         assert_eq!(statuses, documented, "{}", page.route_key());
     }
 }
@@ -282,7 +290,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
 /// and an empty cursor, which the API refuses, is outside the schema.
 #[tokio::test]
 async fn every_request_example_is_accepted_as_it_stands() {
-    let doc = document();
+    let doc = document(Catalog::builtin());
     let h = Harness::embedded();
     let root = h.root_key("acme").await;
     let mut tried = 0;

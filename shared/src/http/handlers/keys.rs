@@ -6,11 +6,12 @@ use serde_json::Value;
 use super::{json_response, owned_record};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller, authorize, inherited_expiry};
+use crate::domain::catalog::Catalog;
 use crate::domain::change::{Change, Origin};
 use crate::domain::id::KeyId;
 use crate::domain::record::{KeyRecord, KeyType, StatusFilter};
 use crate::domain::redaction::quoted;
-use crate::domain::scope::{Permissions, Preset, Scope};
+use crate::domain::scope::Permissions;
 use crate::domain::text::{Description, KeyName, Owner};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ErrorCode};
@@ -31,7 +32,7 @@ pub(super) struct NewKeyRequest {
 impl NewKeyRequest {
     /// Parse a create body (its fields are [`crate::http::request::CREATE_FIELDS`]); `now` bounds
     /// `expires_at`.
-    pub fn parse(fields: &Fields, now: Timestamp) -> Result<Self, ApiError> {
+    pub fn parse(fields: &Fields, now: Timestamp, catalog: &Catalog) -> Result<Self, ApiError> {
         let name = KeyName::new(fields.required_str("name")?)
             .map_err(|e| ApiError::bad_request("name", e))?;
         let description = fields
@@ -63,7 +64,7 @@ impl NewKeyRequest {
             }
             _ => {}
         }
-        let permissions = parse_permissions(fields.get("permissions"))?;
+        let permissions = parse_permissions(fields.get("permissions"), catalog)?;
         let expires_at = fields
             .optional_str("expires_at")?
             .map(Timestamp::parse_rfc3339)
@@ -83,7 +84,7 @@ impl NewKeyRequest {
     }
 }
 
-fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
+fn parse_permissions(value: Option<&Value>, catalog: &Catalog) -> Result<Permissions, ApiError> {
     let field = "permissions";
     match value {
         None => Ok(Permissions::Full),
@@ -104,7 +105,7 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
                 let s = item
                     .as_str()
                     .ok_or_else(|| ApiError::bad_request(field, "scopes must be strings"))?;
-                let scope = Scope::parse(s).map_err(|e| {
+                let scope = catalog.scope(s).map_err(|e| {
                     ApiError::new(
                         ErrorCode::UnknownScope,
                         format!(
@@ -120,17 +121,18 @@ fn parse_permissions(value: Option<&Value>) -> Result<Permissions, ApiError> {
         Some(Value::Object(obj)) => {
             let fields = Fields::new(obj.clone(), &["preset"])?;
             let name = fields.required_str("preset")?;
-            let preset = Preset::parse(name).ok_or_else(|| {
+            let preset = catalog.preset(name).ok_or_else(|| {
+                let names: Vec<&str> = catalog.presets().iter().map(|p| p.name.as_str()).collect();
                 ApiError::new(
                     ErrorCode::UnknownPreset,
                     format!(
                         "permissions.preset: unknown preset {}; expected one of {}",
                         quoted(name),
-                        Preset::ALL.map(Preset::name).join(", ")
+                        names.join(", ")
                     ),
                 )
             })?;
-            Ok(Permissions::Scopes(preset.scopes()))
+            Ok(Permissions::Scopes(preset.scopes.clone()))
         }
         Some(_) => Err(ApiError::bad_request(
             field,
@@ -146,7 +148,7 @@ pub(in crate::http) async fn create<S: Store>(
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
     let now = origin.at;
-    let request = NewKeyRequest::parse(&input.body, now)?;
+    let request = NewKeyRequest::parse(&input.body, now, &app.catalog)?;
     let expires_at = inherited_expiry(caller, request.expires_at);
     authorize(
         caller,

@@ -167,9 +167,11 @@ impl Store for DynamoDbStore {
         };
         for attempt in 0..HEAD_ATTEMPTS {
             if attempt > 0 {
-                // Another change took the place first: wait a little, more
-                // each time and at random, so racing changes spread out.
-                let ms = rand::random_range(5..=20) * attempt as u64;
+                // Another change took the place first: wait at random up to
+                // a ceiling that doubles each time (10 ms, 20 ms, … 320 ms),
+                // so racing changes spread out instead of colliding again.
+                let ceiling = 10u64 << (attempt - 1).min(5);
+                let ms = rand::random_range(0..=ceiling);
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
             let head = self.chain_head(&org).await?;

@@ -1,18 +1,18 @@
 //! The functions' environment: the key prefix and the audit retention are
 //! parameters with the code's defaults; the pepper is never in plain text,
 //! and only the functions that hash secrets get its secret's ARN; only the
-//! authorizer gets the deployer's routes.
+//! function reads the catalog from the catalog layer.
 
 use keygate::domain::key::KeyPrefix;
 use keygate::runtime::config::{
-    ENV_AUDIT_RETENTION_DAYS, ENV_PEPPER, ENV_PEPPER_SECRET, ENV_PREFIX, ENV_ROUTES,
+    ENV_AUDIT_RETENTION_DAYS, ENV_CATALOG, ENV_PEPPER, ENV_PEPPER_SECRET, ENV_PREFIX,
 };
 use serde_yaml::Value;
 
 use super::iam::hashes;
 use super::{
-    AUTHORIZER_BINARY, Function, PEPPER_PARAMETER, assert_flagged, global_env, parameter_default,
-    problems_after, ref_target,
+    Function, PEPPER_PARAMETER, assert_flagged, global_env, parameter_default, problems_after,
+    ref_target,
 };
 
 pub(super) fn check_environment(template: &Value, functions: &[Function], out: &mut Vec<String>) {
@@ -34,7 +34,7 @@ pub(super) fn check_environment(template: &Value, functions: &[Function], out: &
     }
     // The pepper itself is never in any function's configuration; only the
     // functions that hash get the secret's ARN.
-    for name in [ENV_PEPPER, ENV_PEPPER_SECRET, ENV_ROUTES] {
+    for name in [ENV_PEPPER, ENV_PEPPER_SECRET] {
         if global_env(template, name).is_some() {
             out.push(format!(
                 "Globals: {name} belongs to particular functions only"
@@ -62,25 +62,42 @@ pub(super) fn check_environment(template: &Value, functions: &[Function], out: &
                 f.id
             )),
         }
-        let routes = f.env(ENV_ROUTES);
-        if f.binary != AUTHORIZER_BINARY {
-            if routes.is_some() {
-                out.push(format!(
-                    "{}: {ENV_ROUTES} belongs to the authorizer only",
-                    f.id
-                ));
-            }
-            continue;
-        }
-        let default = routes.and_then(|v| parameter_default(template, v));
-        if default != Some(&Value::from("")) {
+    }
+    // Every function reads the catalog, from the catalog layer's file.
+    if global_env(template, ENV_CATALOG).and_then(Value::as_str) != Some(CATALOG_FILE) {
+        out.push(format!("Globals: {ENV_CATALOG} is not {CATALOG_FILE}"));
+    }
+    let layer_refs: Vec<&str> = template
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get("Layers"))
+        .and_then(Value::as_sequence)
+        .map(|l| l.iter().filter_map(ref_target).collect())
+        .unwrap_or_default();
+    let content = template
+        .get("Resources")
+        .and_then(|r| r.get(CATALOG_LAYER))
+        .and_then(|l| l.get("Properties"))
+        .and_then(|p| p.get("ContentUri"))
+        .and_then(Value::as_str);
+    if layer_refs != [CATALOG_LAYER] || content != Some("catalog/") {
+        out.push(format!(
+            "Globals: the functions' one layer is not {CATALOG_LAYER} with ContentUri catalog/"
+        ));
+    }
+    for f in functions {
+        if f.property("Layers").is_some() || f.env(ENV_CATALOG).is_some() {
             out.push(format!(
-                "{}: {ENV_ROUTES} is not a parameter defaulting to \"\" (built-in routes)",
+                "{}: sets its own layers or catalog; every function reads the one catalog",
                 f.id
             ));
         }
     }
 }
+
+/// The catalog layer, and where a function finds its file.
+const CATALOG_LAYER: &str = "CatalogLayer";
+const CATALOG_FILE: &str = "/opt/keygate.toml";
 
 /// The pepper is never in plain text; only the hashing functions may
 /// read its secret.
@@ -119,12 +136,11 @@ fn a_plain_text_pepper_or_a_misplaced_secret_is_caught() {
         "GetKeyFunction: the pepper grant is not under !If HasPepper",
     );
     assert_flagged(&found, "GetKeyFunction (get-key): grants");
+    // A function of its own catalog would answer for other scopes than
+    // the authorizer checks.
     let found = problems_after(
-        "RUST_LOG: !Ref LogLevel",
-        "RUST_LOG: !Ref LogLevel\n        KEYGATE_ROUTES: \"\"",
+        "KEYGATE_CATALOG: /opt/keygate.toml",
+        "KEYGATE_CATALOG: /opt/other.toml",
     );
-    assert_flagged(
-        &found,
-        "Globals: KEYGATE_ROUTES belongs to particular functions only",
-    );
+    assert_flagged(&found, "Globals: KEYGATE_CATALOG is not /opt/keygate.toml");
 }
