@@ -3,12 +3,15 @@
 //! caller as API Gateway hands it over (`X-Keygate-*` headers for a web
 //! server, `requestContext.authorizer.lambda` for a Lambda function); denied
 //! ones never do; a backend that is down or slow gets API Gateway's 502/504.
+//! The last test runs the example in `examples/orders-api/` as its README
+//! says: its backend under AWS's Lambda Runtime Interface Emulator, keygate
+//! in front with the example's catalog.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -480,4 +483,173 @@ fn an_upstream_must_be_on_this_machine() {
         assert!(stderr.contains(says), "{upstream}: {stderr}");
         assert!(out.stdout.is_empty(), "nothing served, no key minted");
     }
+}
+
+/// The example's `orders` Lambda binary, built by cargo with the
+/// workspace's features (after `cargo test --workspace` that only links it).
+fn orders_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        // Without what cargo sets for a test and never for a build: a build
+        // script that watches one (ring watches CARGO_MANIFEST_DIR) would
+        // rebuild its crate here, and the next `cargo test` rebuild it again.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
+        let out = command
+            .args([
+                "build",
+                "--workspace",
+                "--bin",
+                "orders",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(keygate_tests::repo_root())
+            .output()
+            .expect("run cargo");
+        assert!(
+            out.status.success(),
+            "building the example: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "orders")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the orders executable")
+    })
+}
+
+/// A full-access key for a new organization `org`, minted into `data`.
+fn bootstrap(data: &Path, org: &str) -> String {
+    let out = Command::new(KEYGATE)
+        .args(["bootstrap", "--org", org, "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// How many invocations the emulator has started so far.
+fn invocations(rie: &keygate_tests::rie::Rie) -> usize {
+    rie.output().matches("START RequestId").count()
+}
+
+/// examples/orders-api as its README runs it: the backend under the
+/// emulator, keygate in front with the example's catalog, keys created
+/// through keygate's API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the catalog file support"]
+async fn the_orders_example_runs_behind_keygate_serve() {
+    let rie = keygate_tests::rie::Rie::start(orders_binary(), &[]).await;
+    let data = tempfile::tempdir().unwrap();
+    let acme_root = bootstrap(data.path(), "acme");
+    let globex_root = bootstrap(data.path(), "globex");
+    let catalog = keygate_tests::repo_root().join("examples/orders-api/keygate.toml");
+    let server = serve_with(
+        data.path(),
+        &format!("lambda+http://{}", rie.invoke_addr),
+        &["--catalog", catalog.to_str().unwrap()],
+    );
+    let (_, reader) = create_key(&server, &acme_root, "dashboard", json!(["orders:read"]));
+    let (_, shop) = create_key(&server, &acme_root, "shop", json!({"preset": "storefront"}));
+    let (_, globex) = create_key(&server, &globex_root, "globex", json!(["orders:read"]));
+    let orders = format!("{}/orders", server.url);
+    let json_body = ("content-type", "application/json");
+
+    let placed = call(
+        "POST",
+        &orders,
+        &[("x-api-key", &shop), json_body],
+        Some(br#"{"item":"anvil","quantity":2}"#),
+    );
+    assert_eq!(
+        placed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&placed.body)
+    );
+    let order = placed.json();
+    let id = order["id"].as_str().unwrap().to_owned();
+
+    // orders:read lists acme's orders: the backend saw the caller's org.
+    let listed = call("GET", &orders, &[("x-api-key", &reader)], None);
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json(), json!({"org_id": "acme", "data": [order]}));
+
+    // orders:read cannot place an order: the gateway's 403, and the
+    // function is not invoked at all.
+    let before = invocations(&rie);
+    let denied = call(
+        "POST",
+        &orders,
+        &[("x-api-key", &reader), json_body],
+        Some(br#"{"item":"sneaky","quantity":1}"#),
+    );
+    assert_eq!(
+        (denied.status, denied.json()),
+        (403, json!({"message": "Forbidden"}))
+    );
+    let keyless = call("GET", &orders, &[], None);
+    assert_eq!(
+        (keyless.status, keyless.json()),
+        (401, json!({"message": "Unauthorized"}))
+    );
+    assert_eq!(
+        invocations(&rie),
+        before,
+        "no invocation for a refused request"
+    );
+    let listed = call("GET", &orders, &[("x-api-key", &reader)], None);
+    assert_eq!(listed.json()["data"].as_array().unwrap().len(), 1);
+
+    // Another organization's order is the backend's 404 (not the gateway's).
+    let item = format!("{orders}/{id}");
+    assert_eq!(
+        call("GET", &item, &[("x-api-key", &reader)], None).status,
+        200
+    );
+    let theirs = call("GET", &item, &[("x-api-key", &globex)], None);
+    assert_eq!(theirs.status, 404);
+    assert_eq!(theirs.json()["error"]["code"], "not_found");
+    let empty = call("GET", &orders, &[("x-api-key", &globex)], None);
+    assert_eq!(empty.json(), json!({"org_id": "globex", "data": []}));
+
+    // "any": every valid key; a route outside the catalog: the gateway's 404.
+    let health = call(
+        "GET",
+        &format!("{}/health", server.url),
+        &[("x-api-key", &globex)],
+        None,
+    );
+    assert_eq!(health.json(), json!({"status": "ok", "org_id": "globex"}));
+    let unknown = call("DELETE", &item, &[("x-api-key", &acme_root)], None);
+    assert_eq!(
+        (unknown.status, unknown.json()),
+        (404, json!({"message": "Not Found"}))
+    );
+    server.stop();
+    rie.stop().await;
 }
