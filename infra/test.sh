@@ -79,6 +79,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== template.yaml: aws-sam-translator + cfn-lint"
 VENV="$VENV" bash infra/validate-template.sh
+VENV="$VENV" bash infra/validate-template.sh examples/orders-api/template.yaml
 
 status=0
 echo "== cargo test"

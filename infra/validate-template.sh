@@ -3,8 +3,12 @@
 # in-process) must succeed and cfn-lint must pass on the CloudFormation it
 # produces. No network, no AWS credentials. VENV is the Python venv holding
 # infra/requirements-test.txt (default .venv, relative to the repo root).
+#
+#   infra/validate-template.sh [TEMPLATE]    (default template.yaml; the test
+#   command also runs it on examples/orders-api/template.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+template=${1:-template.yaml}
 
 VENV=${VENV:-.venv}
 for tool in python cfn-lint; do
@@ -35,7 +39,7 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN
 
-cp template.yaml "$work/template.yaml"
+cp "$template" "$work/template.yaml"
 "$VENV/bin/python" infra/validate_template.py "$work/template.yaml" "$work/cloudformation.json"
 
 # cfn-lint on the SAM source too would transform it again (with its own

@@ -7,6 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
+use crate::http_server::upstream::Upstream;
 use crate::library::MAX_GRACE_SECS;
 
 pub const DEFAULT_PORT: u16 = 8787;
@@ -95,6 +96,13 @@ pub struct ServeArgs {
     /// Organization created on first start with an empty store.
     #[arg(long, default_value = DEFAULT_ORG)]
     pub org: String,
+    /// Your API's backend on this machine, for your own routes: allowed
+    /// requests go to it, denied ones never do. http://HOST:PORT[/base] for a
+    /// web server (the caller arrives in X-Keygate-* headers, the key does
+    /// not), lambda+http://HOST:PORT for a Lambda function under the Runtime
+    /// Interface Emulator (the payload-2.0 event). Loopback hosts only.
+    #[arg(long, value_name = "URL", value_parser = Upstream::parse)]
+    pub upstream: Option<Upstream>,
 }
 
 #[derive(Args)]

@@ -1,6 +1,9 @@
 //! The HTTP server of `keygate serve`: each connection through the
 //! library's local gateway, so the same authorizer and handlers as in Lambda
-//! answer, as API Gateway would.
+//! answer, as API Gateway would; allowed requests on the deployer's own
+//! routes go to the deployer's backend ([`upstream`]), if one is given.
+
+pub mod upstream;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,7 +16,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::library::gateway::Routed;
+use crate::library::gateway::integration::{IntegrationAnswer, MAX_PAYLOAD_BYTES};
 use crate::library::{ApiError, App, MAX_BODY_BYTES, Store, gateway, lambda_http};
+use upstream::Upstream;
 
 /// Bodies are kept up to this size; the handlers answer 413 above 16 KiB.
 const READ_LIMIT: usize = 1024 * 1024;
@@ -22,14 +28,17 @@ const READ_LIMIT: usize = 1024 * 1024;
 /// connection; past it the connection is closed.
 const DRAIN_LIMIT: usize = 10 * 1024 * 1024;
 
-type HttpResponse = hyper::Response<Full<Bytes>>;
+pub(crate) type HttpResponse = hyper::Response<Full<Bytes>>;
 
-/// Accept connections until `shutdown` resolves.
+/// Accept connections until `shutdown` resolves; allowed requests on the
+/// deployer's routes go to `upstream` (without one, they are a 404).
 pub async fn run<S: Store>(
     app: Arc<App<S>>,
     listener: TcpListener,
+    upstream: Option<Upstream>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let upstream = upstream.map(Arc::new);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -38,12 +47,16 @@ pub async fn run<S: Store>(
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
+        let upstream = upstream.clone();
         let source_ip = peer.ip().to_string();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
+                let upstream = upstream.clone();
                 let source_ip = source_ip.clone();
-                async move { Ok::<_, Infallible>(handle(&app, req, source_ip).await) }
+                async move {
+                    Ok::<_, Infallible>(handle(&app, upstream.as_deref(), req, source_ip).await)
+                }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -56,10 +69,12 @@ pub async fn run<S: Store>(
 }
 
 /// As API Gateway does: route and identity source first (404, 401), before
-/// the body is looked at; then the body (413 past [`READ_LIMIT`]), then the
-/// authorizer and the handler.
+/// the body is looked at; then the body (413 past [`READ_LIMIT`], or past
+/// API Gateway's own limit on the deployer's routes), then the authorizer and
+/// the handler or the deployer's backend.
 async fn handle<S: Store>(
     app: &App<S>,
+    upstream: Option<&Upstream>,
     req: hyper::Request<Incoming>,
     source_ip: String,
 ) -> HttpResponse {
@@ -71,8 +86,15 @@ async fn handle<S: Store>(
             return to_hyper(refusal.answer());
         }
     };
-    let body = match read_body(body).await {
+    let deployers = !matched.route.is_keygate();
+    let limit = if deployers {
+        MAX_PAYLOAD_BYTES
+    } else {
+        READ_LIMIT
+    };
+    let body = match read_body(body, limit).await {
         Some(bytes) => bytes,
+        None if deployers => return to_hyper(IntegrationAnswer::TooLarge.response()),
         None => {
             let too_large = ApiError::payload_too_large(MAX_BODY_BYTES);
             return to_hyper(too_large.into_response(&uuid::Uuid::now_v7().to_string()));
@@ -85,18 +107,24 @@ async fn handle<S: Store>(
         body,
         source_ip: Some(source_ip),
     };
-    to_hyper(gateway::forward(app, matched, incoming).await)
+    let Some(upstream) = upstream else {
+        return to_hyper(gateway::forward(app, matched, incoming).await);
+    };
+    match gateway::route(app, matched, incoming).await {
+        Routed::Answer(answer) => to_hyper(answer),
+        Routed::Deployer(request) => upstream.answer(*request).await,
+    }
 }
 
-/// The body, if it is at most [`READ_LIMIT`] bytes; a larger one is drained.
-async fn read_body(mut body: Incoming) -> Option<Vec<u8>> {
+/// The body, if it is at most `limit` bytes; a larger one is drained.
+async fn read_body(mut body: Incoming, limit: usize) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame.map(|f| f.into_data()) else {
             return None;
         };
         if let Ok(data) = data {
-            if bytes.len() + data.len() > READ_LIMIT {
+            if bytes.len() + data.len() > limit {
                 drain(body, bytes.len() + data.len()).await;
                 return None;
             }
@@ -116,7 +144,7 @@ async fn drain(mut body: Incoming, mut seen: usize) {
     }
 }
 
-fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> HttpResponse {
+pub(crate) fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> HttpResponse {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Text(text) => Bytes::from(text),

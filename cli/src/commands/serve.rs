@@ -40,8 +40,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("{}", key.expose());
     }
     println!("keygate: console at http://{addr}/ (API under /v1, OpenAPI at /openapi.json)");
+    if let Some(upstream) = &args.upstream {
+        println!("keygate: your routes → {}", upstream.url());
+    }
     println!("keygate: listening on http://{addr}");
-    http_server::run(app, listener, shutdown).await?;
+    http_server::run(app, listener, args.upstream, shutdown).await?;
     eprintln!("keygate: stopped");
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct Server {
     pub url: String,
     /// The key printed on first start, if this start printed one.
     pub first_key: Option<String>,
+    /// Every line printed up to and with "listening on".
+    pub printed: Vec<String>,
 }
 
 impl Server {
@@ -46,11 +48,13 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut first_key = None;
+        let mut printed = vec![];
         let url = loop {
             let line = lines
                 .next()
                 .expect("keygate serve exited before listening")
                 .expect("read stdout");
+            printed.push(line.clone());
             if line.starts_with("kg_") {
                 first_key = Some(line);
             } else if let Some(url) = line.strip_prefix("keygate: listening on ") {
@@ -61,6 +65,7 @@ impl Server {
             child,
             url,
             first_key,
+            printed,
         }
     }
 

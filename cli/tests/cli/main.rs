@@ -11,4 +11,5 @@ mod keys;
 mod safety;
 mod scripts;
 mod serve;
+mod upstream;
 mod width;

@@ -1,7 +1,11 @@
 //! A local stand-in for API Gateway (HTTP API, payload 2.0): match the route,
 //! require the identity source, call the authorizer with an event shaped like
 //! API Gateway's, then call the operation's handler with the authorizer's
-//! context. `keygate serve` and the handler tests both go through here.
+//! context. `keygate serve` and the handler tests both go through here. A
+//! request allowed on a deployer's route is handed back ([`Routed::Deployer`])
+//! in the shapes of [`integration`], for `keygate serve --upstream` to pass on.
+
+pub mod integration;
 
 use std::collections::HashMap;
 
@@ -16,8 +20,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use crate::app::App;
 use crate::domain::routes::{Matched, Serves};
 use crate::http::authorizer;
+use crate::http::context::AuthorizerContext;
 use crate::http::error::{GatewayAnswer, method_not_allowed};
 use crate::store::Store;
+use integration::{DeployerRequest, IntegrationAnswer};
 
 /// One HTTP request as it reaches API Gateway.
 pub struct Incoming {
@@ -157,13 +163,31 @@ pub async fn dispatch<S: Store>(app: &App<S>, incoming: Incoming) -> Response<Bo
     }
 }
 
-/// An admitted request: the authorizer (403 when it denies; skipped for
-/// public routes), then the operation's handler with the authorizer's context.
+/// An admitted request: [`route`], where a deployer's route has no backend
+/// (an allowed request there is a 404, as from a stack without that route).
 pub async fn forward<S: Store>(
     app: &App<S>,
     matched: Matched<'_>,
     incoming: Incoming,
 ) -> Response<Body> {
+    match route(app, matched, incoming).await {
+        Routed::Answer(answer) => answer,
+        Routed::Deployer(_) => GatewayAnswer::NotFound.response(),
+    }
+}
+
+/// Where an admitted request ends.
+pub enum Routed {
+    /// Answered here: by the authorizer's deny, a keygate handler or a page.
+    Answer(Response<Body>),
+    /// Allowed on a deployer's route: the deployer's backend answers it.
+    Deployer(Box<DeployerRequest>),
+}
+
+/// An admitted request: the authorizer (403 when it denies; skipped for
+/// public routes), then the operation's handler with the authorizer's
+/// context, or the deployer's route with everything its backend is given.
+pub async fn route<S: Store>(app: &App<S>, matched: Matched<'_>, incoming: Incoming) -> Routed {
     let request_id = uuid::Uuid::now_v7().to_string();
     let route_key = matched.route_key;
     let query = query_pairs(&incoming.uri);
@@ -178,7 +202,7 @@ pub async fn forward<S: Store>(
         );
         let decision = authorizer::authorize(app, &event).await;
         if !decision.is_authorized {
-            return GatewayAnswer::Forbidden.response();
+            return Routed::Answer(GatewayAnswer::Forbidden.response());
         }
         let mut authorizer_context = ApiGatewayRequestAuthorizer::default();
         if let serde_json::Value::Object(map) = decision.context {
@@ -188,9 +212,55 @@ pub async fn forward<S: Store>(
     }
     let serves = matched.route.serves;
     if let Serves::Deployer(_) = serves {
-        // Allowed, but a deployer's route has no backend inside keygate.
-        return GatewayAnswer::NotFound.response();
+        return deployer_request(incoming, route_key, matched.path_parameters, query, context);
     }
+    Routed::Answer(answer(app, serves, matched, query, context, incoming).await)
+}
+
+/// The allowed request on a deployer's route, with the authorizer's context
+/// typed; a context that is not keygate's (never, from keygate's authorizer)
+/// is a 500 rather than a request without its caller.
+fn deployer_request(
+    incoming: Incoming,
+    route_key: &str,
+    path_parameters: HashMap<String, String>,
+    query: HashMap<String, Vec<String>>,
+    context: ApiGatewayV2httpRequestContext,
+) -> Routed {
+    let fields = context.authorizer.as_ref().map(|a| a.fields.clone());
+    let caller = fields.and_then(|fields| {
+        serde_json::from_value::<AuthorizerContext>(serde_json::Value::Object(
+            fields.into_iter().collect(),
+        ))
+        .ok()
+    });
+    let Some(caller) = caller else {
+        tracing::error!(
+            route_key,
+            "no authorizer context on an allowed deployer route"
+        );
+        return Routed::Answer(IntegrationAnswer::InternalServerError.response());
+    };
+    Routed::Deployer(Box::new(DeployerRequest {
+        incoming,
+        route_key: route_key.to_owned(),
+        path_parameters,
+        query,
+        context,
+        caller,
+    }))
+}
+
+/// A keygate operation's handler or a public page, with the request as the
+/// Lambda function would receive it.
+async fn answer<S: Store>(
+    app: &App<S>,
+    serves: Serves,
+    matched: Matched<'_>,
+    query: HashMap<String, Vec<String>>,
+    context: ApiGatewayV2httpRequestContext,
+    incoming: Incoming,
+) -> Response<Body> {
     let body = if incoming.body.is_empty() {
         Body::Empty
     } else {
