@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offline check of template.yaml and the catalog files: the SAM transform (aws-sam-translator, run
+# Offline check of a SAM template (and, with keygate's own, the catalog files): the SAM transform (aws-sam-translator, run
 # in-process) must succeed and cfn-lint must pass on the CloudFormation it
 # produces. No network, no AWS credentials. VENV is the Python venv holding
 # infra/requirements-test.txt (default .venv, relative to the repo root).
@@ -48,7 +48,9 @@ cp "$template" "$work/template.yaml"
 echo "cfn-lint ok"
 
 # The catalog the CatalogLayer ships, and every example's, against the schema
-# editors use (docs/catalog.schema.json).
-shopt -s nullglob
-catalogs=(catalog/keygate.toml examples/*/keygate.toml)
-"$VENV/bin/python" infra/check_catalogs.py docs/catalog.schema.json "${catalogs[@]}"
+# editors use (docs/catalog.schema.json); once, with keygate's own template.
+if [[ $template == template.yaml ]]; then
+    shopt -s nullglob
+    catalogs=(catalog/keygate.toml examples/*/keygate.toml)
+    "$VENV/bin/python" infra/check_catalogs.py docs/catalog.schema.json "${catalogs[@]}"
+fi

@@ -561,7 +561,6 @@ fn invocations(rie: &keygate_tests::rie::Rie) -> usize {
 /// emulator, keygate in front with the example's catalog, keys created
 /// through keygate's API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the catalog file support"]
 async fn the_orders_example_runs_behind_keygate_serve() {
     let rie = keygate_tests::rie::Rie::start(orders_binary(), &[]).await;
     let data = tempfile::tempdir().unwrap();
