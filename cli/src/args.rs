@@ -103,6 +103,30 @@ pub struct ServeArgs {
     /// Interface Emulator (the payload-2.0 event). Loopback hosts only.
     #[arg(long, value_name = "URL", value_parser = Upstream::parse)]
     pub upstream: Option<Upstream>,
+    /// What a request over its key's rate limit or quota gets: deny (403, as
+    /// API Gateway answers an authorizer's deny) or defer (429 with
+    /// Retry-After and RateLimit headers). Default: KEYGATE_LIMIT_MODE, else deny.
+    #[arg(long, value_enum)]
+    pub limit_mode: Option<LimitModeArg>,
+    /// What a limited key's request gets when its use cannot be counted:
+    /// closed (refused) or open (let through uncounted). Default:
+    /// KEYGATE_LIMIT_FAILURE, else closed.
+    #[arg(long, value_enum)]
+    pub limit_failure: Option<LimitFailureArg>,
+}
+
+/// `--limit-mode`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LimitModeArg {
+    Deny,
+    Defer,
+}
+
+/// `--limit-failure`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LimitFailureArg {
+    Closed,
+    Open,
 }
 
 #[derive(Args)]
@@ -310,6 +334,87 @@ pub enum KeysCommand {
         #[command(flatten)]
         confirm: Confirm,
     },
+    /// Set, change or remove a key's rate limit and quota (the others stay as they are).
+    Limits {
+        /// The key: its id, or its exact name.
+        key: String,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Remove its rate limit.
+        #[arg(long, conflicts_with = "rate")]
+        no_rate: bool,
+        /// Remove its quota.
+        #[arg(long, conflicts_with = "quota")]
+        no_quota: bool,
+    },
+    /// Show a key's usage: each limit's count, what is left and when it resets.
+    Usage {
+        /// The key: its id, or its exact name.
+        key: String,
+    },
+    /// Set the usage counts of a key's budget back to zero; asks first on a terminal.
+    ResetUsage {
+        /// The key: its id, or its exact name.
+        key: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+}
+
+/// A key's usage limits, as flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LimitArgs {
+    /// At most N requests per window (sliding), e.g. 100/1m, 10/1s, 5000/1h, 100000/1d; a bare window is seconds (100/60).
+    #[arg(long, value_name = "N/WINDOW", value_parser = parse_rate)]
+    pub rate: Option<(u64, u64)>,
+    /// At most N requests per calendar day or month (UTC), e.g. 10000/day, 1000000/month.
+    #[arg(long, value_name = "N/PERIOD", value_parser = parse_quota)]
+    pub quota: Option<(u64, String)>,
+}
+
+/// `--rate N/WINDOW`: a number of requests and a window of 1 s to 1 day.
+fn parse_rate(text: &str) -> Result<(u64, u64), String> {
+    let (requests, window) = text
+        .split_once('/')
+        .ok_or_else(|| "expected N/WINDOW, e.g. 100/1m or 10/1s".to_owned())?;
+    let requests = requests
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=1_000_000_000).contains(n))
+        .ok_or_else(|| format!("{requests:?} is not a number of requests from 1 to 1000000000"))?;
+    let window = window.trim();
+    let secs = match window.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => humantime::parse_duration(window)
+            .map_err(|e| format!("{e} (a window such as 1s, 1m, 1h, 1d)"))?
+            .as_secs(),
+    };
+    if !(1..=86_400).contains(&secs) {
+        return Err(format!(
+            "the window must be 1 second to 1 day, not {window}"
+        ));
+    }
+    Ok((requests, secs))
+}
+
+/// `--quota N/PERIOD`: a number of requests per day or month.
+fn parse_quota(text: &str) -> Result<(u64, String), String> {
+    let (requests, period) = text
+        .split_once('/')
+        .ok_or_else(|| "expected N/day or N/month, e.g. 10000/day".to_owned())?;
+    let requests = requests
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=1_000_000_000_000).contains(n))
+        .ok_or_else(|| {
+            format!("{requests:?} is not a number of requests from 1 to 1000000000000")
+        })?;
+    match period.trim() {
+        p @ ("day" | "month") => Ok((requests, p.to_owned())),
+        other => Err(format!("{other:?} is not day or month")),
+    }
 }
 
 #[derive(Args)]
@@ -342,6 +447,9 @@ pub struct CreateArgs {
     /// When the key stops working: a time (2030-01-31T00:00:00Z), a date (2030-01-31, midnight UTC) or a duration from now (30d, 90d, 12h). Default: never, or the calling key's own expiry.
     #[arg(long, value_name = "WHEN", value_parser = parse_expiry)]
     pub expires_at: Option<String>,
+    /// Usage limits. Default: none, or, when your key has limits, your key's (its keys draw on its budget).
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Who uses a key.
@@ -377,6 +485,12 @@ pub enum AuditAction {
     Delete,
     /// A full-access key minted straight into the store.
     Bootstrap,
+    /// A key's rate limit or quota set, changed or removed.
+    #[value(name = "set_limits")]
+    SetLimits,
+    /// A budget's usage counts set back to zero.
+    #[value(name = "reset_usage")]
+    ResetUsage,
 }
 
 /// Each value as the API spells it, which is as the command line does.

@@ -215,14 +215,17 @@ impl Client {
             "GET" => with_key(self.agent.get(&url), key).call(),
             "DELETE" => with_key(self.agent.delete(&url), key).call(),
             _ => {
-                let post = self.agent.post(&url);
-                let post = match key {
-                    Some(key) => post.header("x-api-key", key),
-                    None => post,
+                let with_body = match method {
+                    "PUT" => self.agent.put(&url),
+                    _ => self.agent.post(&url),
+                };
+                let with_body = match key {
+                    Some(key) => with_body.header("x-api-key", key),
+                    None => with_body,
                 };
                 match &request.body {
-                    Some(body) => post.send_json(body),
-                    None => post.send_empty(),
+                    Some(body) => with_body.send_json(body),
+                    None => with_body.send_empty(),
                 }
             }
         };

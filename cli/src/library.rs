@@ -1,7 +1,7 @@
 //! Everything the CLI takes from the keygate library crate, in one place: a
 //! module moving inside the library changes only this file.
 
-pub use keygate::app::App;
+pub use keygate::app::{App, LimitFailure, LimitMode};
 pub use keygate::domain::audit::chain::ChainHash;
 pub use keygate::domain::catalog::{Catalog, CatalogDiff, file_schema as catalog_file_schema};
 pub use keygate::domain::id::KeyId;

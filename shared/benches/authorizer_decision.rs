@@ -3,6 +3,10 @@
 //! `cargo bench -p keygate-shared --bench authorizer_decision`; `infra/bench/micro.sh`
 //! repeats it and prints medians, spread and ratios to the floor.
 //!
+//! `allowed_limited` is a key with a rate limit it never reaches: the same
+//! decision plus one count of its use (a write transaction on redb, a
+//! locked map update on the `HashMap` store).
+//!
 //! The allowed, wrong-secret and missing-scope cases run on the in-memory
 //! embedded (redb) store and on a `HashMap` store defined here, so the cost of
 //! the store's read path can be told apart from the decision's own.
@@ -11,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -23,6 +27,7 @@ use keygate::domain::change::{Change, KeyWrite, Origin};
 use keygate::domain::id::EventId;
 use keygate::domain::id::KeyId;
 use keygate::domain::key::KeyFormat;
+use keygate::domain::limits::{Admission, Counters, Limits, Planned, RateLimit, plan};
 use keygate::domain::org::OrgId;
 use keygate::domain::record::{KeyRecord, KeyType, StatusFilter};
 use keygate::domain::scope::Permissions;
@@ -46,9 +51,12 @@ impl Clock for FixedClock {
 }
 
 /// The cheapest possible store: a locked `HashMap` that clones the record,
-/// as any store handing out owned records must.
+/// as any store handing out owned records must; usage counters in another.
 #[derive(Default)]
-struct MapStore(RwLock<HashMap<KeyId, KeyRecord>>);
+struct MapStore(
+    RwLock<HashMap<KeyId, KeyRecord>>,
+    Mutex<HashMap<KeyId, Counters>>,
+);
 
 fn unsupported() -> StoreError {
     StoreError::Failed("not used by the authorizer benchmark".into())
@@ -102,6 +110,26 @@ impl Store for MapStore {
     async fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(false)
     }
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        let mut counters = self.1.lock().map_err(|_| unsupported())?;
+        let seen = counters.entry(budget).or_default();
+        match plan(limits, seen, now_ms) {
+            Planned::Count(plan) => {
+                *seen = plan.after.clone();
+                Ok(Admission::Admitted(plan.after))
+            }
+            Planned::Exceeded(e) => Ok(Admission::Exceeded(e)),
+        }
+    }
+    async fn counters(&self, budget: KeyId, _: &Limits) -> Result<Counters, StoreError> {
+        let counters = self.1.lock().map_err(|_| unsupported())?;
+        Ok(counters.get(&budget).cloned().unwrap_or_default())
+    }
 }
 
 /// Poll once; the in-memory stores never suspend on the read path, so this
@@ -134,6 +162,9 @@ fn event(key: &str, route_key: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
 
 struct Keys {
     record: KeyRecord,
+    /// Another key, with a rate limit it never reaches here.
+    limited: KeyRecord,
+    limited_key: String,
     valid: String,
     wrong_secret: String,
     bad_checksum: String,
@@ -164,8 +195,22 @@ fn keys(format: &KeyFormat, now: Timestamp) -> Keys {
             now,
         )
     };
+    let other = format.generate();
+    let limited = KeyRecord {
+        id: other.id,
+        budget: other.id,
+        secret_hash: other.hash,
+        hint: other.hint.clone(),
+        limits: Limits {
+            rate: Some(RateLimit::new(1_000_000_000, 1).expect("limit")),
+            quota: None,
+        },
+        ..record.clone()
+    };
     Keys {
         record,
+        limited,
+        limited_key: other.key.expose().to_owned(),
         valid,
         wrong_secret,
         bad_checksum,
@@ -173,9 +218,11 @@ fn keys(format: &KeyFormat, now: Timestamp) -> Keys {
     }
 }
 
-fn app<S: Store>(rt: &Runtime, store: S, record: &KeyRecord, now: Timestamp) -> App<S> {
-    let seed = Change::create(record.clone(), &Origin::bootstrap(now));
-    rt.block_on(store.commit(&seed)).expect("insert");
+fn app<S: Store>(rt: &Runtime, store: S, records: &[&KeyRecord], now: Timestamp) -> App<S> {
+    for record in records {
+        let seed = Change::create((*record).clone(), &Origin::bootstrap(now));
+        rt.block_on(store.commit(&seed)).expect("insert");
+    }
     App::new(store, KeyFormat::default()).with_clock(Arc::new(FixedClock(now)))
 }
 
@@ -184,16 +231,18 @@ fn bench_decide(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
+    // The embedded store counts a limited key's use on tokio's blocking pool.
+    let _runtime = rt.enter();
     let format = KeyFormat::default();
     let now = Timestamp::now();
     let k = keys(&format, now);
     let embedded = app(
         &rt,
         EmbeddedStore::in_memory().expect("store"),
-        &k.record,
+        &[&k.record, &k.limited],
         now,
     );
-    let map = app(&rt, MapStore::default(), &k.record, now);
+    let map = app(&rt, MapStore::default(), &[&k.record, &k.limited], now);
 
     let allowed = event(&k.valid, ALLOWED_ROUTE);
     let bad_checksum = event(&k.bad_checksum, ALLOWED_ROUTE);
@@ -201,6 +250,7 @@ fn bench_decide(c: &mut Criterion) {
     let wrong_secret = event(&k.wrong_secret, ALLOWED_ROUTE);
     let missing_scope = event(&k.valid, WRITE_ROUTE);
     let unknown_route = event(&k.valid, "GET /v1/unknown");
+    let limited = event(&k.limited_key, ALLOWED_ROUTE);
 
     // Each case must decide what its name says, or its figure means nothing.
     let expect = |app: &App<_>, e, want: Option<DenyReason>| {
@@ -212,6 +262,7 @@ fn bench_decide(c: &mut Criterion) {
         }
     };
     expect(&embedded, &allowed, None);
+    expect(&embedded, &limited, None);
     expect(&embedded, &bad_checksum, Some(DenyReason::Malformed));
     expect(&embedded, &malformed, Some(DenyReason::Malformed));
     expect(&embedded, &wrong_secret, Some(DenyReason::WrongSecret));
@@ -228,6 +279,7 @@ fn bench_decide(c: &mut Criterion) {
         );
     };
     expect_map(&allowed, None);
+    expect_map(&limited, None);
     expect_map(&wrong_secret, Some(DenyReason::WrongSecret));
     expect_map(&missing_scope, Some(DenyReason::MissingScope));
 
@@ -238,6 +290,7 @@ fn bench_decide(c: &mut Criterion) {
     });
     let cases = [
         ("allowed", &allowed),
+        ("allowed_limited", &limited),
         ("bad_checksum", &bad_checksum),
         ("malformed", &malformed),
         ("wrong_secret", &wrong_secret),
@@ -251,6 +304,7 @@ fn bench_decide(c: &mut Criterion) {
     }
     for (name, e) in [
         ("allowed", &allowed),
+        ("allowed_limited", &limited),
         ("wrong_secret", &wrong_secret),
         ("missing_scope", &missing_scope),
     ] {

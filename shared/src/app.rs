@@ -24,6 +24,62 @@ pub struct App<S> {
     /// The deployment's scopes, presets and routes.
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
+    /// How the authorizer answers a request over a key's limits.
+    pub limit_policy: LimitPolicy,
+}
+
+/// How the authorizer answers a request over a key's usage limits, and one
+/// whose count could not be made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitPolicy {
+    pub mode: LimitMode,
+    pub on_failure: LimitFailure,
+}
+
+/// What the authorizer does with a request over a key's limits.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum LimitMode {
+    /// Deny it: API Gateway answers 403 (an authorizer cannot answer 429).
+    #[default]
+    Deny,
+    /// Allow it, saying in the context which limit it exceeds and when it
+    /// fits again: keygate's handlers (and a deployer's backend, in a few
+    /// lines) answer 429 with `Retry-After` and the RateLimit fields.
+    Defer,
+}
+
+/// What the authorizer does when a limited key's request cannot be counted
+/// (the store throttled or down).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum LimitFailure {
+    /// Refuse it: a deny, or in `defer` mode a 503. Never more than the limit.
+    #[default]
+    Closed,
+    /// Let it through uncounted: availability over exactness, the
+    /// deployer's explicit choice.
+    Open,
 }
 
 /// Why `keygate bootstrap` minted nothing.
@@ -54,7 +110,13 @@ impl<S: Store> App<S> {
             keys,
             catalog: Arc::new(Catalog::builtin().clone()),
             clock: Arc::new(SystemClock),
+            limit_policy: LimitPolicy::default(),
         }
+    }
+
+    pub fn with_limit_policy(mut self, policy: LimitPolicy) -> Self {
+        self.limit_policy = policy;
+        self
     }
 
     pub fn with_catalog(mut self, catalog: Catalog) -> Self {

@@ -63,6 +63,7 @@ pub const FIXTURE_CALLER_ID: &str = "0354eiuPHXWwV73zzxesAd";
 pub async fn seed_fixture_key<S: Store>(store: &S) -> KeyId {
     let mut caller = record("acme", "fixture caller");
     caller.id = KeyId::parse(FIXTURE_CALLER_ID).expect("a key id");
+    caller.budget = caller.id;
     caller.hint = "kg_...Adm1".into();
     caller.permissions = Permissions::Full;
     seed(store, &caller).await;
@@ -71,6 +72,7 @@ pub async fn seed_fixture_key<S: Store>(store: &S) -> KeyId {
     let parsed = format.parse(&full).expect("the fixture key is well-formed");
     let mut fixture = record("acme", "fixture");
     fixture.id = parsed.id;
+    fixture.budget = parsed.id;
     fixture.secret_hash = format.hasher().hash(parsed.secret());
     fixture.hint = format!("kg_...{}", &full[full.len() - 4..]);
     fixture.permissions = Permissions::Full;

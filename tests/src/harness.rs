@@ -102,6 +102,18 @@ impl<S: Store> Harness<S> {
         &self.app.store
     }
 
+    /// The same, answering requests over a key's limits in `mode`.
+    pub fn in_limit_mode(self, mode: keygate::app::LimitMode) -> Self {
+        let policy = keygate::app::LimitPolicy {
+            mode,
+            ..self.app.limit_policy
+        };
+        Self {
+            app: self.app.with_limit_policy(policy),
+            ..self
+        }
+    }
+
     /// A full-access key for `org`, minted straight into the store.
     pub async fn root_key(&self, org: &str) -> String {
         let org = OrgId::new(org).expect("valid org");

@@ -8,6 +8,7 @@ use keygate::domain::audit::chain::ChainHead;
 use keygate::domain::audit::{AuditEvent, EventFilter};
 use keygate::domain::change::Change;
 use keygate::domain::id::{EventId, KeyId};
+use keygate::domain::limits::{Admission, Counters, Limits};
 use keygate::domain::org::OrgId;
 use keygate::domain::record::{KeyRecord, StatusFilter};
 use keygate::domain::time::Timestamp;
@@ -18,6 +19,7 @@ pub struct CountingStore<S> {
     pub inner: S,
     pub gets: AtomicUsize,
     pub commits: AtomicUsize,
+    pub admits: AtomicUsize,
     pub calls: AtomicUsize,
 }
 
@@ -27,6 +29,7 @@ impl<S> CountingStore<S> {
             inner,
             gets: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
+            admits: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
         }
     }
@@ -87,6 +90,20 @@ impl<S: Store> Store for CountingStore<S> {
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.tick();
         self.inner.is_empty().await
+    }
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        self.tick();
+        self.admits.fetch_add(1, Ordering::SeqCst);
+        self.inner.admit(budget, limits, now_ms).await
+    }
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        self.tick();
+        self.inner.counters(budget, limits).await
     }
 }
 
@@ -195,6 +212,72 @@ impl<S: Store> Store for StaleReadStore<S> {
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty().await
+    }
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        self.inner.admit(budget, limits, now_ms).await
+    }
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        self.inner.counters(budget, limits).await
+    }
+}
+
+/// A store whose usage counters cannot be written (throttled, say): every
+/// count fails as DynamoDB's throttling does; everything else works.
+pub struct UncountableStore<S>(pub S);
+
+impl<S: Store> Store for UncountableStore<S> {
+    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        self.0.get(id).await
+    }
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: StatusFilter,
+        limit: usize,
+        after: Option<KeyId>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.0.list(org, filter, limit, after).await
+    }
+    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
+        self.0.commit(change).await
+    }
+    async fn list_events(
+        &self,
+        org: &OrgId,
+        filter: EventFilter,
+        limit: usize,
+        after: Option<EventId>,
+    ) -> Result<Page<AuditEvent>, StoreError> {
+        self.0.list_events(org, filter, limit, after).await
+    }
+    async fn record_use(
+        &self,
+        id: KeyId,
+        at: Timestamp,
+        unless_after: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.0.record_use(id, at, unless_after).await
+    }
+    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
+        self.0.chain_head(org).await
+    }
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.0.is_empty().await
+    }
+    async fn admit(&self, _: KeyId, _: &Limits, _: i64) -> Result<Admission, StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "ProvisionedThroughputExceededException".into(),
+            retry_after: std::time::Duration::from_secs(1),
+            source: None,
+        })
+    }
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        self.0.counters(budget, limits).await
     }
 }
 

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::UsageError;
 use crate::api::{Api, KeyRef};
-use crate::args::{ApiArgs, CreateArgs, KeysCommand, StatusFilter};
+use crate::args::{ApiArgs, CreateArgs, KeysCommand, LimitArgs, StatusFilter};
 use crate::client::{CallError, Request};
 use crate::explain;
 use crate::library::{Operation, key_id_of};
@@ -43,7 +43,7 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
                 &api,
                 &key,
                 confirm.yes,
-                "revoke",
+                ("revoke", "revoked"),
                 "It stops working now and can never be reactivated.",
             )?;
             let request = Request::new(Operation::RevokeKey)
@@ -57,7 +57,7 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
                 &api,
                 &key,
                 confirm.yes,
-                "delete",
+                ("delete", "deleted"),
                 "Its record is removed for good; its audit trail stays.",
             )?;
             api.call(Request::new(Operation::DeleteKey).id(&key.id))?;
@@ -68,6 +68,160 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        KeysCommand::Limits {
+            key,
+            limits,
+            no_rate,
+            no_quota,
+        } => set_limits(&api, &api.resolve_key(&key)?, &limits, no_rate, no_quota),
+        KeysCommand::Usage { key } => {
+            let key = api.resolve_key(&key)?;
+            print_usage(
+                &api,
+                &api.call(Request::new(Operation::GetUsage).id(&key.id))?,
+            )
+        }
+        KeysCommand::ResetUsage { key, confirm } => {
+            let key = api.resolve_key(&key)?;
+            confirmed(
+                &api,
+                &key,
+                confirm.yes,
+                ("reset the usage of", "reset"),
+                "Every key drawing on its budget starts counting from zero.",
+            )?;
+            print_usage(
+                &api,
+                &api.call(Request::new(Operation::ResetUsage).id(&key.id))?,
+            )
+        }
+    }
+}
+
+/// The limits body `args` ask for; `None` for what they leave unsaid.
+fn limits_body(args: &LimitArgs) -> (Option<Value>, Option<Value>) {
+    (
+        args.rate
+            .map(|(requests, window)| json!({"requests": requests, "window_seconds": window})),
+        args.quota
+            .as_ref()
+            .map(|(requests, period)| json!({"requests": requests, "period": period})),
+    )
+}
+
+/// Change only the limits named: read the key's, replace or remove those,
+/// and put the whole back.
+fn set_limits(
+    api: &Api,
+    key: &KeyRef,
+    args: &LimitArgs,
+    no_rate: bool,
+    no_quota: bool,
+) -> anyhow::Result<()> {
+    if args.rate.is_none() && args.quota.is_none() && !no_rate && !no_quota {
+        return Err(UsageError(
+            "say what to change: --rate N/WINDOW, --quota N/PERIOD, --no-rate or --no-quota"
+                .to_owned(),
+        )
+        .into());
+    }
+    let current = api.call(Request::new(Operation::GetKey).id(&key.id))?;
+    let (rate, quota) = limits_body(args);
+    let keep = |new: Option<Value>, remove: bool, field: &str| match (new, remove) {
+        (Some(v), _) => v,
+        (None, true) => Value::Null,
+        (None, false) => current["limits"][field].clone(),
+    };
+    let body = json!({
+        "rate": keep(rate, no_rate, "rate"),
+        "quota": keep(quota, no_quota, "quota"),
+    });
+    print_record(
+        api,
+        &api.call(Request::new(Operation::SetLimits).id(&key.id).body(body))?,
+    )
+}
+
+fn print_usage(api: &Api, usage: &Value) -> anyhow::Result<()> {
+    if api.json {
+        print_json(usage);
+    } else {
+        print!("{}", render_usage(usage, terminal_width()));
+    }
+    Ok(())
+}
+
+/// Each limit: what it allows, used, remaining and when it resets.
+fn render_usage(usage: &Value, width: usize) -> String {
+    if usage["rate"].is_null() && usage["quota"].is_null() {
+        return format!("{} has no usage limits.\n", text(&usage["key_id"]));
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut table = Table::new(vec![
+        column("LIMIT", Fit::Keep),
+        column("ALLOWS", Fit::Shrink),
+        column("USED", Fit::Keep),
+        column("REMAINING", Fit::Keep),
+        column("RESETS", Fit::Keep),
+    ]);
+    for (kind, limit) in [("rate", "rate"), ("quota", "quota")] {
+        let u = &usage[kind];
+        if u.is_null() {
+            continue;
+        }
+        table.row(vec![
+            limit.into(),
+            describe_limit(kind, &usage["limits"][kind]).into(),
+            text(&u["used"]).into(),
+            text(&u["remaining"]).into(),
+            format!(
+                "{} ({})",
+                text(&u["resets_at"]),
+                relative_time(&u["resets_at"], now)
+            )
+            .into(),
+        ]);
+    }
+    let mut out = table.render(width);
+    if usage["budget"] != usage["key_id"] {
+        out.push_str(&format!(
+            "Counted in the budget of {}, shared with its rotations and the keys it created.\n",
+            text(&usage["budget"])
+        ));
+    }
+    out
+}
+
+/// "100 per minute", "5 per 10 seconds", "10000 per month".
+fn describe_limit(kind: &str, limit: &Value) -> String {
+    match kind {
+        "rate" => {
+            let window = limit["window_seconds"]
+                .as_u64()
+                .map_or_else(|| "?".to_owned(), duration);
+            let window = window.strip_prefix("1 ").unwrap_or(&window).to_owned();
+            format!("{} per {window}", text(&limit["requests"]))
+        }
+        _ => format!(
+            "{} per {}",
+            text(&limit["requests"]),
+            text(&limit["period"])
+        ),
+    }
+}
+
+/// A record's limits in a few words: "100 per minute, 10000 per month", "none".
+fn limits_summary(record: &Value) -> String {
+    let limits = &record["limits"];
+    let parts: Vec<String> = ["rate", "quota"]
+        .into_iter()
+        .filter(|k| !limits[*k].is_null())
+        .map(|k| describe_limit(k, &limits[k]))
+        .collect();
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -84,7 +238,7 @@ fn confirmed(
     api: &Api,
     key: &KeyRef,
     yes: bool,
-    verb: &str,
+    (verb, done): (&str, &str),
     consequence: &str,
 ) -> anyhow::Result<()> {
     if yes {
@@ -117,7 +271,7 @@ fn confirmed(
     if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
-        bail!("cancelled; key {} was not {verb}d", key.id)
+        bail!("cancelled; key {} was not {done}", key.id)
     }
 }
 
@@ -127,7 +281,7 @@ fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
         (None, false) => json!(args.scopes),
         (None, true) => json!("full"),
     };
-    let body = json!({
+    let mut body = json!({
         "name": args.name,
         "description": args.description,
         "key_type": args.key_type.to_string(),
@@ -135,6 +289,11 @@ fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
         "permissions": permissions,
         "expires_at": args.expires_at,
     });
+    if let (rate, quota) = limits_body(&args.limits)
+        && (rate.is_some() || quota.is_some())
+    {
+        body["limits"] = json!({ "rate": rate, "quota": quota });
+    }
     let created = api
         .call(Request::new(Operation::CreateKey).body(body))
         .map_err(|e| {
@@ -306,6 +465,7 @@ fn render_keys(records: &[Value], presets: &Presets, width: usize) -> String {
         column("CREATED", Fit::Optional),
         column("EXPIRES", Fit::Keep),
         column("LAST USED", Fit::Keep),
+        column("LIMITS", Fit::Optional),
     ]);
     for r in records {
         table.row(vec![
@@ -318,6 +478,7 @@ fn render_keys(records: &[Value], presets: &Presets, width: usize) -> String {
             relative_time(&r["created_at"], now).into(),
             relative_time(&r["expires_at"], now).into(),
             relative_time(&r["last_used_at"], now).into(),
+            limits_summary(r).into(),
         ]);
     }
     table.render(width)
@@ -366,5 +527,9 @@ pub fn render_record(record: &Value, width: usize) -> String {
         terminal_safe(&strings(&record["scopes"]).join(" "))
     };
     table.row(vec!["scopes".into(), scopes.into()]);
+    table.row(vec!["limits".into(), limits_summary(record).into()]);
+    if record["budget"] != record["id"] && !record["budget"].is_null() {
+        table.row(vec!["budget".into(), text(&record["budget"]).into()]);
+    }
     table.render(width)
 }

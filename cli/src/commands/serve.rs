@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::args::ServeArgs;
+use crate::args::{LimitFailureArg, LimitModeArg, ServeArgs};
 use crate::http_server;
-use crate::library::{App, Catalog, OrgId, Store as _};
+use crate::library::{App, Catalog, LimitFailure, LimitMode, OrgId, Store as _};
 use crate::store;
 
 fn init_local_tracing() {
@@ -23,6 +23,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.catalog {
         settings.catalog = Catalog::load(path)?;
     }
+    if let Some(mode) = args.limit_mode {
+        settings.limit_policy.mode = match mode {
+            LimitModeArg::Deny => LimitMode::Deny,
+            LimitModeArg::Defer => LimitMode::Defer,
+        };
+    }
+    if let Some(failure) = args.limit_failure {
+        settings.limit_policy.on_failure = match failure {
+            LimitFailureArg::Closed => LimitFailure::Closed,
+            LimitFailureArg::Open => LimitFailure::Open,
+        };
+    }
     let keys = settings.key_format().await?;
     let store = store::open(args.store, &settings).await?;
     // Listen before minting: a start that cannot serve must not print (and
@@ -30,7 +42,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = listen(args.port).await?;
     let shutdown = shutdown_signals()?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(store, keys).with_catalog(settings.catalog));
+    let app = Arc::new(
+        App::new(store, keys)
+            .with_catalog(settings.catalog)
+            .with_limit_policy(settings.limit_policy),
+    );
     if app.store.is_empty().await? {
         let (_, key) = app.mint_root_key(&org, "root").await?;
         println!(

@@ -8,6 +8,7 @@ mod dynamodb;
 mod errors;
 mod help;
 mod keys;
+mod limits;
 mod safety;
 mod scripts;
 mod serve;

@@ -210,6 +210,7 @@ fn context_of(record: &Value) -> BTreeMap<String, String> {
             .join(" "),
         hint: record["hint"].as_str().unwrap().to_owned(),
         expires_at: record["expires_at"].as_str().unwrap_or_default().to_owned(),
+        ..AuthorizerContext::default()
     };
     serde_json::from_value(serde_json::to_value(context).unwrap()).unwrap()
 }

@@ -135,3 +135,86 @@ async fn the_authorizer_logs_no_key_even_at_trace() {
     let all = format!("{}{}", logs.output, logs.emulator);
     assert_no_secret(all.as_bytes(), &[&root], "the authorizer's logs at trace");
 }
+
+/// The authorizer binary counts a limited key's uses in DynamoDB, exactly,
+/// across two instances (two containers): `deny` mode denies the request
+/// past the limit; `defer` mode lets it through with the limit, the wait and
+/// the RateLimit fields in its context, for the handler to answer 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_binary_enforces_limits_in_each_mode() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let (table, audit) = tables(&store);
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let endpoint = dynamodb_endpoint();
+    let start = |mode: &'static str| {
+        let (table, audit, endpoint) = (table.clone(), audit.clone(), endpoint.clone());
+        async move {
+            Rie::start(
+                Path::new(AUTHORIZER),
+                &[
+                    ("TABLE_NAME", &table),
+                    ("AUDIT_TABLE_NAME", &audit),
+                    ("AWS_ENDPOINT_URL", &endpoint),
+                    ("KEYGATE_LIMIT_MODE", mode),
+                ],
+            )
+            .await
+        }
+    };
+    let limited = json!({"name": "limited", "key_type": "service",
+        "limits": {"rate": {"requests": 3, "window_seconds": 3600}}});
+
+    let (key, _) = h.create(&root, limited.clone()).await;
+    let (one, two) = (start("deny").await, start("deny").await);
+    let mut allowed = 0;
+    for i in 0..8 {
+        let rie = if i % 2 == 0 { &one } else { &two };
+        let answer = rie
+            .invoke(authorizer_with(&key, "GET /v1/runs/{id}"))
+            .await
+            .unwrap();
+        if answer["isAuthorized"] == true {
+            allowed += 1;
+            assert_eq!(answer["context"]["limits"], "rate=3/3600;quota=");
+            assert!(
+                answer["context"]["ratelimit"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("\"rate\";r={};t=", 3 - allowed)),
+                "{answer}"
+            );
+        } else {
+            assert_eq!(answer, json!({"isAuthorized": false, "context": {}}));
+        }
+    }
+    assert_eq!(allowed, 3, "two containers, one budget");
+    drop((one, two));
+
+    let (key, _) = h.create(&root, limited).await;
+    let deferring = start("defer").await;
+    for _ in 0..3 {
+        let answer = deferring
+            .invoke(authorizer_with(&key, "GET /v1/runs/{id}"))
+            .await
+            .unwrap();
+        assert!(answer["context"].get("limit").is_none(), "{answer}");
+    }
+    let over = deferring
+        .invoke(authorizer_with(&key, "GET /v1/runs/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(over["isAuthorized"], true, "{over}");
+    assert_eq!(over["context"]["limit"], "rate");
+    let retry_after: u64 = over["context"]["retry_after"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{over}");
+    assert_eq!(
+        over["context"]["ratelimit"],
+        format!("\"rate\";r=0;t={retry_after}")
+    );
+    assert_eq!(over["context"]["ratelimit_policy"], "\"rate\";q=3;w=3600");
+}

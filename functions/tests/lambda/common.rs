@@ -64,6 +64,9 @@ pub fn binary(name: &str) -> &'static str {
         "list-audit-events" => env!("CARGO_BIN_EXE_list-audit-events"),
         "revoke-key" => env!("CARGO_BIN_EXE_revoke-key"),
         "delete-key" => env!("CARGO_BIN_EXE_delete-key"),
+        "set-limits" => env!("CARGO_BIN_EXE_set-limits"),
+        "get-usage" => env!("CARGO_BIN_EXE_get-usage"),
+        "reset-usage" => env!("CARGO_BIN_EXE_reset-usage"),
         "console" => env!("CARGO_BIN_EXE_console"),
         other => panic!("no binary {other}"),
     }

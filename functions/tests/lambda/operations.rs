@@ -91,9 +91,29 @@ async fn every_function_serves_its_fixture() {
         (Some(id.as_str()), &json!("active"))
     );
 
+    let (status, body) = run("set-limits").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["limits"],
+        json!({"rate": {"requests": 100, "window_seconds": 60},
+               "quota": {"requests": 100000, "period": "month"}})
+    );
+
+    let (status, body) = run("get-usage").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((&body["key_id"], &body["budget"]), (&json!(id), &json!(id)));
+    assert_eq!(body["rate"]["limit"], 100);
+    assert_eq!(body["rate"]["used"], 0);
+    assert_eq!(body["quota"]["remaining"], 100000);
+
+    let (status, body) = run("reset-usage").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quota"]["used"], 0);
+
     let (status, body) = run("rotate-key").await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["rotated_from"], id);
+    assert_eq!(body["budget"], id, "the successor draws on the same budget");
     assert_eq!(body["name"], "fixture");
     assert!(body["key"].as_str().unwrap().starts_with("kg_"));
 
@@ -107,7 +127,14 @@ async fn every_function_serves_its_fixture() {
         .collect();
     assert_eq!(
         actions,
-        ["rotate", "reactivate", "suspend", "create"],
+        [
+            "rotate",
+            "reset_usage",
+            "set_limits",
+            "reactivate",
+            "suspend",
+            "create"
+        ],
         "{body}"
     );
     assert_eq!(body["data"][0]["source_ip"], "203.0.113.7");

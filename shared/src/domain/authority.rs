@@ -12,6 +12,10 @@
 //! - **Time.** A key that expires cannot mint a key that outlives it, nor
 //!   reactivate one: restoring a key's power is like minting it. Taking
 //!   power away (suspend, revoke, delete) needs no such check.
+//! - **Usage.** A key with limits can mint, reactivate or set the limits of
+//!   only keys that draw on its own budget, with limits no looser than its
+//!   own (so its keys, and its rotations, can never spend more than it
+//!   may). No key sets its own limits or resets its own budget's usage.
 //!
 //! The check reads a key's permissions, expiry and status; stores write a
 //! change only while those are still what was read (see
@@ -20,6 +24,7 @@
 //! check and its write cannot race.
 
 use crate::domain::id::KeyId;
+use crate::domain::limits::{Limits, Looser};
 use crate::domain::org::OrgId;
 use crate::domain::record::KeyRecord;
 use crate::domain::scope::{Escalation, Permissions};
@@ -34,6 +39,9 @@ pub struct Caller {
     pub hint: String,
     pub permissions: Permissions,
     pub expires_at: Option<Timestamp>,
+    /// Its limits (none: unlimited) and the budget it draws on.
+    pub limits: Limits,
+    pub budget: KeyId,
 }
 
 /// What a caller asks to do.
@@ -44,6 +52,9 @@ pub enum Act<'a> {
     Mint {
         permissions: &'a Permissions,
         expires_at: Option<Timestamp>,
+        limits: &'a Limits,
+        /// The budget the new key will draw on.
+        budget: KeyId,
     },
     /// Change an existing key: suspend, revoke, rotate, delete.
     Change { target: &'a KeyRecord },
@@ -51,6 +62,14 @@ pub enum Act<'a> {
     /// suspended key cannot call, so only a key suspended while its request
     /// ran could ask, and a leaked key must not outlast its suspension.
     Reactivate { target: &'a KeyRecord },
+    /// Give a key these limits (none: remove them). Never the caller's own.
+    SetLimits {
+        target: &'a KeyRecord,
+        limits: &'a Limits,
+    },
+    /// Set the counts of the target's budget back to zero. Never the
+    /// caller's own budget: that would loosen its own limits.
+    ResetUsage { target: &'a KeyRecord },
 }
 
 /// Why the caller may not.
@@ -78,6 +97,21 @@ pub enum Denied {
         caller: Timestamp,
         requested: Option<Timestamp>,
     },
+    /// Setting the calling key's own limits, or resetting its own budget.
+    #[error(
+        "a key cannot change its own limits or reset its own usage: another key with authority \
+         over it must"
+    )]
+    OwnLimits,
+    /// A limited caller acting on a key that draws on another budget.
+    #[error(
+        "your key has usage limits, so it can create, reactivate or set limits only on keys that \
+         draw on its own budget (the keys it created, and their rotations)"
+    )]
+    OtherBudget,
+    /// A limited caller giving a key looser limits than its own.
+    #[error(transparent)]
+    Looser(#[from] Looser),
 }
 
 fn escalation_message(e: &Escalation) -> String {
@@ -106,21 +140,65 @@ pub fn authorize(caller: &Caller, act: Act<'_>) -> Result<(), Denied> {
         Act::Mint {
             permissions,
             expires_at,
+            limits,
+            budget,
         } => {
             caller
                 .permissions
                 .missing_for(permissions)
                 .map_err(Denied::Escalation)?;
-            within_lifetime(caller, "create", expires_at)
+            within_lifetime(caller, "create", expires_at)?;
+            within_budget(caller, budget, limits)
         }
         Act::Reactivate { target } if target.id == caller.key_id => Err(Denied::OwnReactivation),
         Act::Reactivate { target } => {
             covers(caller, target)?;
             // Restoring a key's power is like minting it.
-            within_lifetime(caller, "reactivate", target.expires_at)
+            within_lifetime(caller, "reactivate", target.expires_at)?;
+            within_budget(caller, target.budget, &target.limits)
+        }
+        Act::SetLimits { target, .. } if target.id == caller.key_id => Err(Denied::OwnLimits),
+        Act::SetLimits { target, limits } => {
+            covers(caller, target)?;
+            within_budget(caller, target.budget, limits)
+        }
+        Act::ResetUsage { target } if target.budget == caller.budget => Err(Denied::OwnLimits),
+        Act::ResetUsage { target } => {
+            covers(caller, target)?;
+            // A limited caller's own budget is the only one it could touch,
+            // and that one it may not reset.
+            if caller.limits.is_none() {
+                Ok(())
+            } else {
+                Err(Denied::OtherBudget)
+            }
         }
         Act::Change { target } if target.id == caller.key_id => Ok(()),
         Act::Change { target } => covers(caller, target),
+    }
+}
+
+/// A limited caller brings to power only keys on its own budget, limited
+/// no more loosely than itself. An unlimited caller may do anything here.
+fn within_budget(caller: &Caller, budget: KeyId, limits: &Limits) -> Result<(), Denied> {
+    if caller.limits.is_none() {
+        return Ok(());
+    }
+    if budget != caller.budget {
+        return Err(Denied::OtherBudget);
+    }
+    Ok(limits.within(&caller.limits)?)
+}
+
+/// The limits and budget of a key the caller mints: a limited caller's
+/// keys draw on its budget, with its limits unless tighter ones are asked
+/// for; an unlimited caller's keys start their own budget (`own`) with the
+/// limits asked for.
+pub fn minted_limits(caller: &Caller, requested: Option<Limits>, own: KeyId) -> (Limits, KeyId) {
+    if caller.limits.is_none() {
+        (requested.unwrap_or_default(), own)
+    } else {
+        (requested.unwrap_or(caller.limits), caller.budget)
     }
 }
 
@@ -184,6 +262,8 @@ mod tests {
             hint: "kg_...abcd".into(),
             permissions,
             expires_at: expires_at.map(Timestamp::from_unix),
+            limits: Limits::NONE,
+            budget: KeyId::generate(),
         }
     }
 
@@ -228,6 +308,8 @@ mod tests {
         let mint = |expires_at: Option<i64>| Act::Mint {
             permissions: &Permissions::Full,
             expires_at: expires_at.map(Timestamp::from_unix),
+            limits: &Limits::NONE,
+            budget: KeyId::generate(),
         };
         assert_eq!(authorize(&short, mint(Some(5_000))), Ok(()));
         assert_eq!(authorize(&short, mint(Some(4_000))), Ok(()));
@@ -296,10 +378,143 @@ mod tests {
                 &reader,
                 Act::Mint {
                     permissions: &Permissions::Full,
-                    expires_at: None
+                    expires_at: None,
+                    limits: &Limits::NONE,
+                    budget: reader.budget,
                 }
             ),
             Err(Denied::Escalation(Escalation::FullAccess))
         ));
+    }
+
+    fn limited(requests: u64) -> Limits {
+        Limits {
+            rate: Some(crate::domain::limits::RateLimit::new(requests, 60).unwrap()),
+            quota: None,
+        }
+    }
+
+    #[test]
+    fn a_limited_key_mints_only_on_its_budget_and_no_looser() {
+        let mut me = caller(Permissions::Full, None);
+        me.limits = limited(10);
+        let mint = |limits: &Limits, budget: KeyId| {
+            authorize(
+                &me,
+                Act::Mint {
+                    permissions: &Permissions::Full,
+                    expires_at: None,
+                    limits,
+                    budget,
+                },
+            )
+        };
+        assert_eq!(mint(&limited(10), me.budget), Ok(()));
+        assert_eq!(mint(&limited(3), me.budget), Ok(()));
+        assert!(matches!(
+            mint(&limited(11), me.budget),
+            Err(Denied::Looser(_))
+        ));
+        assert!(matches!(
+            mint(&Limits::NONE, me.budget),
+            Err(Denied::Looser(_))
+        ));
+        assert_eq!(
+            mint(&limited(10), KeyId::generate()),
+            Err(Denied::OtherBudget)
+        );
+        // Left unsaid, a limited key's key takes its limits and its budget.
+        let own = KeyId::generate();
+        assert_eq!(minted_limits(&me, None, own), (me.limits, me.budget));
+        let free = caller(Permissions::Full, None);
+        assert_eq!(minted_limits(&free, None, own), (Limits::NONE, own));
+        assert_eq!(
+            minted_limits(&free, Some(limited(5)), own),
+            (limited(5), own)
+        );
+    }
+
+    #[test]
+    fn no_key_sets_its_own_limits_or_resets_its_own_budget() {
+        let mut me = caller(Permissions::Full, None);
+        let mut own = key(Permissions::Full);
+        me.key_id = own.id;
+        me.budget = own.budget;
+        assert_eq!(
+            authorize(
+                &me,
+                Act::SetLimits {
+                    target: &own,
+                    limits: &Limits::NONE
+                }
+            ),
+            Err(Denied::OwnLimits)
+        );
+        assert_eq!(
+            authorize(&me, Act::ResetUsage { target: &own }),
+            Err(Denied::OwnLimits)
+        );
+        // Nor a key that shares its budget (its rotation's successor).
+        own.id = KeyId::generate();
+        assert_eq!(
+            authorize(&me, Act::ResetUsage { target: &own }),
+            Err(Denied::OwnLimits)
+        );
+        // Another key's, with authority over it, yes.
+        let other = key(Permissions::Full);
+        assert_eq!(
+            authorize(
+                &me,
+                Act::SetLimits {
+                    target: &other,
+                    limits: &limited(5)
+                }
+            ),
+            Ok(())
+        );
+        assert_eq!(authorize(&me, Act::ResetUsage { target: &other }), Ok(()));
+        // A limited key resets nothing, and limits only its own budget's keys.
+        me.limits = limited(10);
+        assert_eq!(
+            authorize(&me, Act::ResetUsage { target: &other }),
+            Err(Denied::OtherBudget)
+        );
+        assert_eq!(
+            authorize(
+                &me,
+                Act::SetLimits {
+                    target: &other,
+                    limits: &limited(5)
+                }
+            ),
+            Err(Denied::OtherBudget)
+        );
+        let mut mine = key(Permissions::Full);
+        mine.budget = me.budget;
+        assert_eq!(
+            authorize(
+                &me,
+                Act::SetLimits {
+                    target: &mine,
+                    limits: &limited(5)
+                }
+            ),
+            Ok(())
+        );
+        assert!(matches!(
+            authorize(
+                &me,
+                Act::SetLimits {
+                    target: &mine,
+                    limits: &Limits::NONE
+                }
+            ),
+            Err(Denied::Looser(_))
+        ));
+        // Reactivating an unlimited key would hand a limited caller its power.
+        assert_eq!(
+            authorize(&me, Act::Reactivate { target: &other }),
+            Err(Denied::OtherBudget)
+        );
     }
 }

@@ -4,10 +4,11 @@
 //! (`TransactWriteItems` on DynamoDB, one write transaction on redb), so there
 //! is no change without its event and no event without its change.
 
-use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, AuditAction, AuditEvent, LimitsChange};
 use crate::domain::id::EventId;
 use crate::domain::id::KeyId;
-use crate::domain::lifecycle::{Rotation, Transition};
+use crate::domain::lifecycle::{Rotation, Transition, changed};
+use crate::domain::limits::Limits;
 use crate::domain::record::{KeyRecord, KeyStatus};
 use crate::domain::redaction::sanitize_context;
 use crate::domain::text::RevokeReason;
@@ -111,6 +112,8 @@ pub struct Change {
     writes: Vec<KeyWrite>,
     guard: Option<ActorGuard>,
     events: Vec<AuditEvent>,
+    /// A budget whose usage counts the change sets back to zero.
+    resets: Option<KeyId>,
 }
 
 /// Why a store refuses a change it was handed.
@@ -141,6 +144,7 @@ impl Change {
             writes,
             guard: origin.guard,
             events,
+            resets: None,
         }
     }
 
@@ -150,8 +154,66 @@ impl Change {
             Actor::Bootstrap => AuditAction::Bootstrap,
             Actor::Key { .. } => AuditAction::Create,
         };
-        let event = event(origin, action, &record, None, Some(KeyStatus::Active));
+        let mut event = event(origin, action, &record, None, Some(KeyStatus::Active));
+        event.limits = (!record.limits.is_none()).then_some(LimitsChange {
+            before: Limits::NONE,
+            after: record.limits,
+        });
         Self::new(vec![KeyWrite::Insert(record)], vec![event], origin)
+    }
+
+    /// Give `before` these limits (none: remove them). Returns the change
+    /// and the key as it will be.
+    pub fn set_limits(before: KeyRecord, limits: Limits, origin: &Origin) -> (Self, KeyRecord) {
+        let after = KeyRecord {
+            limits,
+            ..changed(&before, origin.at)
+        };
+        let mut event = event(
+            origin,
+            AuditAction::SetLimits,
+            &before,
+            Some(before.status),
+            Some(after.status),
+        );
+        event.limits = Some(LimitsChange {
+            before: before.limits,
+            after: limits,
+        });
+        let change = Self::new(
+            vec![KeyWrite::Update {
+                before,
+                after: after.clone(),
+            }],
+            vec![event],
+            origin,
+        );
+        (change, after)
+    }
+
+    /// Set the usage counts of `target`'s budget back to zero (for every
+    /// key drawing on it). The key itself moves one version on, so the
+    /// reset is written only while it is as the decision read it.
+    pub fn reset_usage(target: KeyRecord, origin: &Origin) -> (Self, KeyRecord) {
+        let after = changed(&target, origin.at);
+        let event = event(
+            origin,
+            AuditAction::ResetUsage,
+            &target,
+            Some(target.status),
+            Some(after.status),
+        );
+        let budget = target.budget;
+        let mut change = Self::new(
+            vec![KeyWrite::Update {
+                before: target,
+                after: after.clone(),
+            }],
+            vec![event],
+            origin,
+        );
+        change.resets = Some(budget);
+        (change, after)
     }
 
     /// Suspend, reactivate or revoke `before`, which [`crate::domain::lifecycle::check`]
@@ -229,6 +291,10 @@ impl Change {
         );
         created.reason = rotation.reason.clone();
         created.rotated_from = Some(old.id);
+        created.limits = (!successor.limits.is_none()).then_some(LimitsChange {
+            before: Limits::NONE,
+            after: successor.limits,
+        });
         let change = Self::new(
             vec![
                 KeyWrite::Update {
@@ -245,6 +311,11 @@ impl Change {
 
     pub fn writes(&self) -> &[KeyWrite] {
         &self.writes
+    }
+
+    /// The budget whose usage counts the change deletes, if any.
+    pub fn resets(&self) -> Option<KeyId> {
+        self.resets
     }
 
     /// What the change requires of the calling key, as a check of its own
@@ -336,6 +407,7 @@ fn event(
         source_ip: origin.source_ip.clone(),
         user_agent: origin.user_agent.clone(),
         link: None,
+        limits: None,
     }
 }
 

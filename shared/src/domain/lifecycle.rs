@@ -210,7 +210,7 @@ pub fn check_delete(
 }
 
 /// `before` as a change at `at` starts it: updated then, one version on.
-fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
+pub(crate) fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
     KeyRecord {
         updated_at: at,
         version: before.version + 1,

@@ -10,6 +10,8 @@
 //! - [`lifecycle`], [`authority`], [`change`], [`audit`]: what may change,
 //!   who may change it, and the change with its audit event as one value;
 //!   the audit trail's hash chain ([`audit::chain`]) makes tampering evident.
+//! - [`limits`]: rate limits and quotas, the budget a key's requests are
+//!   counted in, and whether one more request fits.
 //! - [`redaction`]: every "could this be a secret?" rule.
 
 pub mod audit;
@@ -19,6 +21,7 @@ pub mod change;
 pub mod id;
 pub mod key;
 pub mod lifecycle;
+pub mod limits;
 pub mod org;
 pub mod record;
 pub mod redaction;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::id::KeyId;
 use super::key::{NewKey, SecretHash};
+use super::limits::Limits;
 use super::org::OrgId;
 use super::scope::Permissions;
 use super::text::{Description, KeyName, Owner, RevokeReason};
@@ -132,6 +133,12 @@ pub struct KeyRecord {
     /// written only if the stored key still has the version it was decided
     /// on, so no change can land on a key that changed and changed back.
     pub version: u64,
+    /// Its rate limit and quota (none: unlimited).
+    pub limits: Limits,
+    /// The budget its requests are counted in: its own id, or the budget of
+    /// the key it replaced by rotation, or of the limited key that created
+    /// it. Fixed at creation.
+    pub budget: KeyId,
 }
 
 impl KeyRecord {
@@ -168,6 +175,8 @@ impl KeyRecord {
             rotated_from: None,
             rotated_to: None,
             version: 1,
+            limits: Limits::NONE,
+            budget: minted.id,
         }
     }
 
@@ -189,6 +198,7 @@ impl KeyRecord {
             && self.created_at == other.created_at
             && self.created_by == other.created_by
             && self.rotated_from == other.rotated_from
+            && self.budget == other.budget
     }
 
     /// Whether the stored key `current` is still the key a change was decided
@@ -201,6 +211,7 @@ impl KeyRecord {
             && self.permissions == current.permissions
             && self.expires_at == current.expires_at
             && self.rotated_to == current.rotated_to
+            && self.limits == current.limits
     }
 
     pub fn is_expired(&self, now: Timestamp) -> bool {

@@ -23,6 +23,9 @@ pub enum Operation {
     DeleteKey,
     ListScopes,
     ListAuditEvents,
+    SetLimits,
+    GetUsage,
+    ResetUsage,
 }
 
 impl Operation {
@@ -39,6 +42,9 @@ impl Operation {
             Operation::DeleteKey => "DELETE /v1/api-keys/{id}",
             Operation::ListScopes => "GET /v1/scopes",
             Operation::ListAuditEvents => "GET /v1/audit-events",
+            Operation::SetLimits => "PUT /v1/api-keys/{id}/limits",
+            Operation::GetUsage => "GET /v1/api-keys/{id}/usage",
+            Operation::ResetUsage => "DELETE /v1/api-keys/{id}/usage",
         }
     }
 
@@ -56,6 +62,9 @@ impl Operation {
             Operation::DeleteKey => "delete-key",
             Operation::ListScopes => "list-scopes",
             Operation::ListAuditEvents => "list-audit-events",
+            Operation::SetLimits => "set-limits",
+            Operation::GetUsage => "get-usage",
+            Operation::ResetUsage => "reset-usage",
         }
     }
 
@@ -66,8 +75,13 @@ impl Operation {
             | Operation::SuspendKey
             | Operation::ReactivateKey
             | Operation::RevokeKey
-            | Operation::RotateKey => "api-keys:write",
-            Operation::ListKeys | Operation::GetKey | Operation::ListAuditEvents => "api-keys:read",
+            | Operation::RotateKey
+            | Operation::SetLimits
+            | Operation::ResetUsage => "api-keys:write",
+            Operation::ListKeys
+            | Operation::GetKey
+            | Operation::ListAuditEvents
+            | Operation::GetUsage => "api-keys:read",
             Operation::DeleteKey => "api-keys:delete",
             Operation::ListScopes => return Requirement::AnyValidKey,
         };

@@ -87,6 +87,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// Where time comes from; tests move it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
+
+    /// Milliseconds since the Unix epoch: what usage limits count in.
+    fn now_ms(&self) -> i64 {
+        self.now().unix().saturating_mul(1000)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,6 +100,11 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    fn now_ms(&self) -> i64 {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
     }
 }
 

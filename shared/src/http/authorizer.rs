@@ -7,8 +7,11 @@ use aws_lambda_events::apigw::{
 use serde_json::{Map, Value};
 
 use super::context::AuthorizerContext;
-use crate::app::App;
-use crate::domain::record::KeyStatus;
+use crate::app::{App, LimitFailure, LimitMode};
+use crate::domain::limits::{
+    Admission, LimitKind, ceil_seconds, ratelimit_field, ratelimit_policy_field, usage,
+};
+use crate::domain::record::{KeyRecord, KeyStatus};
 use crate::domain::routes::Requirement;
 use crate::store::Store;
 
@@ -32,11 +35,16 @@ pub enum DenyReason {
     Revoked,
     Expired,
     MissingScope,
+    /// Over its rate limit or quota (`deny` mode).
+    OverLimit(LimitKind),
     StoreFailed,
 }
 
 /// The outcome of [`decide`], before it becomes an API Gateway response.
 #[derive(Debug, Clone, PartialEq)]
+// One per request, returned and consumed at once: boxing the context would
+// add an allocation to every allowed request and save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     Allow(AuthorizerContext),
     Deny(DenyReason),
@@ -103,18 +111,92 @@ pub async fn decide<S: Store>(
     {
         return Decision::Deny(DenyReason::MissingScope);
     }
+    // For the handlers (and the deployer's backend): who is calling, the
+    // hint the audit trail names it by, and the expiry a key it mints may
+    // not outlive.
+    let mut context = AuthorizerContext::of(&record, key.id_text());
+    // Counted only now that every other check passed: a forged key, an
+    // inactive or expired one, or a missing scope spends nothing. A key
+    // without limits costs nothing more.
+    if !record.limits.is_none()
+        && let Some(reason) = count(app, &record, &mut context).await
+    {
+        return Decision::Deny(reason);
+    }
     let threshold = now.plus_seconds(-LAST_USED_EVERY_SECS);
-    if record.last_used_at.is_none_or(|t| t <= threshold) {
+    if context.limit.is_empty() && record.last_used_at.is_none_or(|t| t <= threshold) {
         // Best effort: a failed write never changes the decision.
         if let Err(e) = app.store.record_use(record.id, now, threshold).await {
             let error = crate::error_chain(&e);
             tracing::warn!(key_id = %record.id, %error, "could not record last use");
         }
     }
-    // For the handlers (and the deployer's backend): who is calling, the
-    // hint the audit trail names it by, and the expiry a key it mints may
-    // not outlive.
-    Decision::Allow(AuthorizerContext::of(&record, key.id_text()))
+    Decision::Allow(context)
+}
+
+/// Count the request against the key's limits. Within them, the context
+/// gets the RateLimit fields; over them, a deny (`deny` mode) or a context
+/// saying which limit and for how long (`defer` mode). A count that could
+/// not be made refuses the request unless the deployer chose fail-open.
+async fn count<S: Store>(
+    app: &App<S>,
+    record: &KeyRecord,
+    context: &mut AuthorizerContext,
+) -> Option<DenyReason> {
+    let now_ms = app.clock.now_ms();
+    let policy = app.limit_policy;
+    match app.store.admit(record.budget, &record.limits, now_ms).await {
+        Ok(Admission::Admitted(counters)) => {
+            let usages = usage(&record.limits, &counters, now_ms);
+            context.ratelimit = ratelimit_field(&usages, now_ms);
+            context.ratelimit_policy = ratelimit_policy_field(&usages);
+            None
+        }
+        Ok(Admission::Exceeded(exceeded)) => {
+            let retry_after = ceil_seconds(exceeded.retry_after_ms).max(1);
+            tracing::info!(
+                key_id = %record.id,
+                budget = %record.budget,
+                limit = exceeded.limit.as_str(),
+                retry_after,
+                "over its limit"
+            );
+            match policy.mode {
+                LimitMode::Deny => Some(DenyReason::OverLimit(exceeded.limit)),
+                LimitMode::Defer => {
+                    let usages: Vec<_> = usage(&record.limits, &Default::default(), now_ms)
+                        .into_iter()
+                        .filter(|u| u.kind == exceeded.limit)
+                        .collect();
+                    context.ratelimit =
+                        format!("\"{}\";r=0;t={retry_after}", exceeded.limit.as_str());
+                    context.ratelimit_policy = ratelimit_policy_field(&usages);
+                    context.limit = exceeded.limit.as_str().to_owned();
+                    context.retry_after = retry_after.to_string();
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            let error = crate::error_chain(&e);
+            match (policy.on_failure, policy.mode) {
+                (LimitFailure::Open, _) => {
+                    tracing::warn!(key_id = %record.id, %error, "could not count a use; allowing it uncounted (fail-open)");
+                    None
+                }
+                (LimitFailure::Closed, LimitMode::Deny) => {
+                    tracing::error!(key_id = %record.id, %error, "could not count a use; denying");
+                    Some(DenyReason::StoreFailed)
+                }
+                (LimitFailure::Closed, LimitMode::Defer) => {
+                    tracing::error!(key_id = %record.id, %error, "could not count a use; deferring a 503");
+                    context.limit = "unavailable".to_owned();
+                    context.retry_after = "1".to_owned();
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// The Lambda handler body: decide, log, answer in API Gateway's simple format.

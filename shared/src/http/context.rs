@@ -11,13 +11,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::authority::Caller;
 use crate::domain::id::KeyId;
+use crate::domain::limits::Limits;
 use crate::domain::org::OrgId;
 use crate::domain::record::KeyRecord;
 use crate::domain::scope::Permissions;
 use crate::domain::time::Timestamp;
 
+/// What a request over its key's limits is answered with (`defer` mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimit {
+    /// 429, or 503 when the request could not be counted.
+    pub status: u16,
+    /// Whole seconds, for `Retry-After`.
+    pub retry_after: u64,
+    pub message: String,
+}
+
 /// The calling key, as the authorizer allows it through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizerContext {
     pub org_id: String,
     pub key_id: String,
@@ -32,6 +43,27 @@ pub struct AuthorizerContext {
     /// RFC 3339; `""` when the key never expires. A key that expires cannot
     /// mint a key that outlives it.
     pub expires_at: String,
+    /// The key's limits, `rate=100/60;quota=10000/month`. This and the
+    /// fields below are absent for a key without limits, so its context is
+    /// what it was before limits existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub limits: String,
+    /// The budget the key draws on, when it is not the key's own id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub budget: String,
+    /// In `defer` mode, the limit this request exceeds: `rate` or `quota`;
+    /// `unavailable` when it could not be counted. Absent within limits.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub limit: String,
+    /// With `limit`: whole seconds until a request would fit.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub retry_after: String,
+    /// The IETF `RateLimit` and `RateLimit-Policy` field values for the
+    /// key's limits after this request, ready to send.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ratelimit: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ratelimit_policy: String,
 }
 
 impl AuthorizerContext {
@@ -49,7 +81,66 @@ impl AuthorizerContext {
             scopes: record.permissions.to_context_string(),
             hint: record.hint.clone(),
             expires_at: record.expires_at.map(|t| t.to_string()).unwrap_or_default(),
+            limits: if record.limits.is_none() {
+                String::new()
+            } else {
+                record.limits.canonical()
+            },
+            budget: if record.budget == record.id {
+                String::new()
+            } else {
+                record.budget.to_string()
+            },
+            limit: String::new(),
+            retry_after: String::new(),
+            ratelimit: String::new(),
+            ratelimit_policy: String::new(),
         }
+    }
+
+    /// In `defer` mode, what a request over its key's limits gets instead
+    /// of being served: 429 (503 when it could not be counted), and the
+    /// whole seconds to wait. `None` within limits. A deployer's backend
+    /// does the same with the `limit` and `retry_after` fields.
+    pub fn over_limit(&self) -> Option<OverLimit> {
+        if self.limit.is_empty() {
+            return None;
+        }
+        let retry_after = self.retry_after.parse::<u64>().unwrap_or(1).max(1);
+        let limits = Limits::parse_canonical(&self.limits).unwrap_or_default();
+        let (status, message) = match self.limit.as_str() {
+            "rate" => (
+                429,
+                match limits.rate {
+                    Some(r) => format!("this key is over its rate limit of {r}"),
+                    None => "this key is over its rate limit".to_owned(),
+                },
+            ),
+            "quota" => (
+                429,
+                match limits.quota {
+                    Some(q) => format!("this key has used its quota of {q}"),
+                    None => "this key has used its quota".to_owned(),
+                },
+            ),
+            _ => (503, "this key's usage could not be counted".to_owned()),
+        };
+        Some(OverLimit {
+            status,
+            retry_after,
+            message: format!("{message}; retry after {retry_after} s"),
+        })
+    }
+
+    /// The IETF `RateLimit` and `RateLimit-Policy` header fields to send
+    /// with any answer to a key with limits (none for other keys).
+    pub fn ratelimit_headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("ratelimit", self.ratelimit.as_str()),
+            ("ratelimit-policy", self.ratelimit_policy.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
     }
 
     /// The context API Gateway put on a request, if the request came
@@ -70,14 +161,23 @@ impl AuthorizerContext {
     /// what the keygate authorizer writes.
     pub fn caller(&self) -> Option<Caller> {
         let scopes: Vec<&str> = self.scopes.split_whitespace().collect();
+        let key_id = KeyId::parse(&self.key_id).ok()?;
         Some(Caller {
             org: OrgId::new(&self.org_id).ok()?,
-            key_id: KeyId::parse(&self.key_id).ok()?,
+            key_id,
             hint: self.hint.clone(),
             permissions: Permissions::from_strings(&scopes).ok()?,
             expires_at: match self.expires_at.as_str() {
                 "" => None,
                 at => Some(Timestamp::parse_rfc3339(at).ok()?),
+            },
+            limits: match self.limits.as_str() {
+                "" => Limits::NONE,
+                text => Limits::parse_canonical(text)?,
+            },
+            budget: match self.budget.as_str() {
+                "" => key_id,
+                id => KeyId::parse(id).ok()?,
             },
         })
     }
@@ -106,12 +206,41 @@ mod tests {
         assert_eq!(json["scopes"], "api-keys:write runs:read");
         assert_eq!(json["owner"], "");
         assert_eq!(json["expires_at"], "1970-01-01T02:30:00Z");
-        let back: AuthorizerContext = serde_json::from_value(json).unwrap();
+        let back: AuthorizerContext = serde_json::from_value(json.clone()).unwrap();
         let caller = back.caller().unwrap();
         assert_eq!(caller.key_id, record.id);
         assert_eq!(caller.org, record.org_id);
         assert_eq!(caller.permissions, record.permissions);
         assert_eq!(caller.expires_at, record.expires_at);
         assert_eq!(caller.hint, record.hint);
+        assert_eq!((caller.limits, caller.budget), (Limits::NONE, record.id));
+        // A key without limits has the context it had before limits existed.
+        let mut fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "expires_at",
+                "hint",
+                "key_id",
+                "key_type",
+                "org_id",
+                "owner",
+                "scopes"
+            ]
+        );
+        record.limits = Limits::parse_canonical("rate=10/1;quota=100/day").unwrap();
+        record.budget = KeyId::generate();
+        let json =
+            serde_json::to_value(AuthorizerContext::of(&record, &record.id.to_string())).unwrap();
+        assert_eq!(json["limits"], "rate=10/1;quota=100/day");
+        let caller = serde_json::from_value::<AuthorizerContext>(json)
+            .unwrap()
+            .caller()
+            .unwrap();
+        assert_eq!(
+            (caller.limits, caller.budget),
+            (record.limits, record.budget)
+        );
     }
 }

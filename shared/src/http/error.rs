@@ -49,6 +49,9 @@ pub enum ErrorCode {
     InvalidTransition,
     /// The body is larger than [`crate::http::MAX_BODY_BYTES`].
     PayloadTooLarge,
+    /// The calling key is over its rate limit or quota (`defer` mode);
+    /// retry after `Retry-After`.
+    LimitExceeded,
     /// The store is throttled, down or timing out; retry after `Retry-After`.
     ServiceUnavailable,
     /// A fault of keygate or its deployment, never of the request.
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidTransition => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::LimitExceeded => 429,
             ErrorCode::ServiceUnavailable => 503,
             ErrorCode::InternalError => 500,
         }
@@ -153,6 +157,19 @@ impl ApiError {
             ErrorCode::PayloadTooLarge,
             format!("the request body is larger than {limit} bytes"),
         )
+    }
+
+    /// The answer to a request over its key's limits (`defer` mode).
+    pub fn over_limit(over: &crate::http::context::OverLimit) -> Self {
+        let code = if over.status == 429 {
+            ErrorCode::LimitExceeded
+        } else {
+            ErrorCode::ServiceUnavailable
+        };
+        Self {
+            retry_after: Some(Duration::from_secs(over.retry_after)),
+            ..Self::new(code, over.message.clone())
+        }
     }
 
     pub fn unavailable(retry_after: Duration, cause: impl Into<BoxError>) -> Self {

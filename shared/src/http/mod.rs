@@ -61,9 +61,9 @@ pub fn route_key(req: &Request) -> Option<&str> {
 
 /// The calling key, from the authorizer's context; a request without one
 /// did not come through the keygate authorizer.
-fn caller_of(req: &Request) -> Result<Caller, ApiError> {
-    AuthorizerContext::of_request(req)
-        .and_then(|context| context.caller())
+fn caller_of(context: Option<&AuthorizerContext>) -> Result<Caller, ApiError> {
+    context
+        .and_then(AuthorizerContext::caller)
         .ok_or_else(ApiError::unauthenticated)
 }
 
@@ -111,10 +111,13 @@ fn origin_of(req: &Request, caller: &Caller, request_id: &str, at: Timestamp) ->
 /// each answer is logged once, here, with the whole chain of its cause.
 pub async fn handle<S: Store>(app: &App<S>, op: Operation, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
+    let context = AuthorizerContext::of_request(&req);
     let result = match route_key(&req) {
         // Fail closed: a function deployed behind another route must not
         // serve it as its own operation.
-        Some(route) if route == op.route_key() => dispatch(app, op, &req, &request_id).await,
+        Some(route) if route == op.route_key() => {
+            dispatch(app, op, &req, context.as_ref(), &request_id).await
+        }
         route => {
             tracing::error!(
                 operation = op.function_name(),
@@ -130,13 +133,21 @@ pub async fn handle<S: Store>(app: &App<S>, op: Operation, req: Request) -> Resp
             )))
         }
     };
-    let response = secure(match result {
+    let mut response = secure(match result {
         Ok(response) => response,
         Err(e) => {
             log_failure(&e, &request_id);
             e.into_response(&request_id)
         }
     });
+    // A key with limits hears where it stands on every answer.
+    if let Some(context) = &context {
+        for (name, value) in context.ratelimit_headers() {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
     tracing::info!(
         operation = op.function_name(),
         status = response.status().as_u16(),
@@ -163,9 +174,15 @@ async fn dispatch<S: Store>(
     app: &App<S>,
     op: Operation,
     req: &Request,
+    context: Option<&AuthorizerContext>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let caller = caller_of(req)?;
+    let caller = caller_of(context)?;
+    // `defer` mode: over its limits, the request is answered before
+    // anything else is done.
+    if let Some(over) = context.and_then(AuthorizerContext::over_limit) {
+        return Err(ApiError::over_limit(&over));
+    }
     require(&caller, op.required())?;
     if req.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
@@ -173,7 +190,7 @@ async fn dispatch<S: Store>(
     let input = Input::of(op, req)?;
     let now = app.clock.now();
     let origin = || origin_of(req, &caller, request_id, now);
-    use handlers::{audit, keys, lifecycle, rotation, scopes};
+    use handlers::{audit, keys, lifecycle, limits, rotation, scopes};
     match op {
         Operation::CreateKey => keys::create(app, &caller, &input, &origin()).await,
         Operation::ListKeys => keys::list(app, &caller, &input, now).await,
@@ -185,6 +202,9 @@ async fn dispatch<S: Store>(
         Operation::DeleteKey => lifecycle::delete(app, &caller, req, &origin()).await,
         Operation::RotateKey => rotation::rotate(app, &caller, req, &input, &origin()).await,
         Operation::ListAuditEvents => audit::list(app, &caller, &input).await,
+        Operation::SetLimits => limits::set(app, &caller, req, &input, &origin()).await,
+        Operation::GetUsage => limits::get(app, &caller, req).await,
+        Operation::ResetUsage => limits::reset(app, &caller, req, &origin()).await,
     }
 }
 

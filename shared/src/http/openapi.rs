@@ -14,10 +14,11 @@ use schemars::generate::SchemaSettings;
 use super::error::ErrorBody;
 use super::error::GatewayAnswer;
 use super::schema;
-use super::views::{AuditEventView, CatalogView, Created, KeyView, ListBody};
+use super::views::{AuditEventView, CatalogView, Created, KeyView, ListBody, UsageView};
 use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 use crate::domain::catalog::Catalog;
 use crate::domain::lifecycle::MAX_GRACE_SECS;
+use crate::domain::limits::{MAX_QUOTA_REQUESTS, MAX_RATE_REQUESTS, MAX_WINDOW_SECONDS};
 use crate::domain::record::StatusFilter;
 use crate::domain::routes::{Operation, Page};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
@@ -158,6 +159,10 @@ fn key_links() -> Value {
 fn guarded(mut responses: Map<String, Value>, extra: &[&str]) -> Value {
     responses.insert("401".into(), response_ref("Unauthorized"));
     responses.insert("403".into(), response_ref("Forbidden"));
+    // In `defer` mode, a key over its limits (or one whose use could not be
+    // counted) is answered before the call is made.
+    responses.insert("429".into(), response_ref("TooManyRequests"));
+    responses.insert("503".into(), response_ref("Unavailable"));
     for status in extra {
         let name = match *status {
             "400" => "BadRequest",
@@ -311,6 +316,55 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
                 &[],
             ),
         }),
+        Operation::SetLimits => json!({
+            "operationId": id,
+            "tags": ["limits"],
+            "summary": "Set a key's rate limit and quota",
+            "description": "Needs api-keys:write and authority over the key; never your own key. \
+                The key's limits become exactly these: a missing or null rate or quota removes \
+                it, {} removes both. Raising and removing limits are audited like any change \
+                (a set_limits event with before and after). A key with limits of its own can \
+                set limits only on keys drawing on its budget, no looser than its own. Applies \
+                on the next request; the counts so far stay (reset them with DELETE …/usage).",
+            "parameters": [id_parameter()],
+            "requestBody": {
+                "required": true,
+                "content": json_body(schema_ref("LimitsRequest"), json!({
+                    "rate": {"requests": 100, "window_seconds": 60},
+                    "quota": {"requests": 100000, "period": "month"}
+                })),
+            },
+            "responses": guarded(
+                responses(vec![("200", ok("The key afterwards", "KeyRecord", example_record()))]),
+                &["400", "404", "413"],
+            ),
+        }),
+        Operation::GetUsage => json!({
+            "operationId": id,
+            "tags": ["limits"],
+            "summary": "A key's usage: what is used, what is left, when it resets",
+            "description": "Needs api-keys:read. The counts of the budget the key draws on \
+                (shared with its rotations and, for a limited key's keys, with the key that \
+                created them), read with strong consistency.",
+            "parameters": [id_parameter()],
+            "responses": guarded(
+                responses(vec![("200", ok("The key's usage", "Usage", example_usage()))]),
+                &["404"],
+            ),
+        }),
+        Operation::ResetUsage => json!({
+            "operationId": id,
+            "tags": ["limits"],
+            "summary": "Reset a key's usage to zero",
+            "description": "Needs api-keys:write and authority over the key, and a key without \
+                limits of its own; never your own key's budget. Sets the counts of the key's \
+                whole budget back to zero, with a reset_usage audit event in the same write.",
+            "parameters": [id_parameter()],
+            "responses": guarded(
+                responses(vec![("200", ok("The key's usage afterwards", "Usage", example_usage()))]),
+                &["404"],
+            ),
+        }),
         Operation::ListAuditEvents => json!({
             "operationId": id,
             "tags": ["audit"],
@@ -402,6 +456,7 @@ fn derived_schemas() -> Map<String, Value> {
     generator.subschema_for::<ListBody<AuditEventView<'static>>>();
     generator.subschema_for::<ErrorBody<'static>>();
     generator.subschema_for::<CatalogView<'static>>();
+    generator.subschema_for::<UsageView>();
     generator.take_definitions(true)
 }
 
@@ -431,6 +486,13 @@ fn components(catalog: &Catalog) -> Value {
         "headers": {
             "RetryAfter": {"description": "Seconds to wait before retrying.",
                 "schema": {"type": "integer", "minimum": 1}},
+            "RateLimit": {"description": "IETF draft-ietf-httpapi-ratelimit-headers: each limit's \
+                    remaining requests (r) and the seconds until its window or period ends (t), \
+                    e.g. \"rate\";r=42;t=17, \"quota\";r=9000;t=1209600.",
+                "schema": {"type": "string"}},
+            "RateLimitPolicy": {"description": "Each limit's requests (q) per window (w, seconds): \
+                    \"rate\";q=100;w=60, \"quota\";q=10000;w=2592000.",
+                "schema": {"type": "string"}},
         },
         "responses": {
             "BadRequest": {"description": "Bad input; the message names the field.",
@@ -454,7 +516,18 @@ fn components(catalog: &Catalog) -> Value {
             "PayloadTooLarge": {"description": format!("The body is over {MAX_BODY_BYTES} bytes."),
                 "content": json_body(schema_ref("Error"), example_error("payload_too_large",
                     &format!("the request body is larger than {MAX_BODY_BYTES} bytes")))},
-            "Unavailable": {"description": "The key store is throttled, down or timing out.",
+            "TooManyRequests": {"description": "In defer mode: the calling key is over its rate \
+                    limit or quota; nothing was done. RateLimit and RateLimit-Policy say where it \
+                    stands (also on every other answer to a key with limits).",
+                "headers": {
+                    "Retry-After": {"$ref": "#/components/headers/RetryAfter"},
+                    "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+                    "RateLimit-Policy": {"$ref": "#/components/headers/RateLimitPolicy"},
+                },
+                "content": json_body(schema_ref("Error"), example_error("limit_exceeded",
+                    "this key is over its rate limit of 100 requests per minute; retry after 12 s"))},
+            "Unavailable": {"description": "The key store is throttled, down or timing out (in \
+                    defer mode also: the calling key's use could not be counted).",
                 "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
                 "content": json_body(schema_ref("Error"), example_error("service_unavailable",
                     "the key store is busy or unavailable; retry after 1 s"))},
@@ -479,6 +552,7 @@ fn components(catalog: &Catalog) -> Value {
                         "Why (default \"rotated\" on the old key when it is revoked now):")),
                 },
             },
+            "LimitsRequest": limits_request(),
             "GatewayMessage": {
                 "type": "object", "required": ["message"], "additionalProperties": false,
                 "description": "API Gateway's own answer.",
@@ -540,6 +614,14 @@ fn create_request(key_type: &str, catalog: &Catalog) -> Value {
         }),
     );
     properties.insert(
+        "limits".into(),
+        nullable(json!({
+            "allOf": [schema_ref("LimitsRequest")],
+            "description": "Usage limits. By default none, or, when the calling key has limits, \
+                the caller's own: a limited key's keys draw on its budget, limited no looser.",
+        })),
+    );
+    properties.insert(
         "expires_at".into(),
         nullable(json!({
             "type": "string", "format": "date-time",
@@ -554,6 +636,33 @@ fn create_request(key_type: &str, catalog: &Catalog) -> Value {
         "required": required,
         "additionalProperties": false,
         "properties": properties,
+    })
+}
+
+/// A key's limits as a create or a set-limits call gives them.
+fn limits_request() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false,
+        "properties": {
+            "rate": nullable(json!({
+                "type": "object", "additionalProperties": false,
+                "required": ["requests", "window_seconds"],
+                "description": "At most requests per window_seconds, as a sliding window.",
+                "properties": {
+                    "requests": {"type": "integer", "minimum": 1, "maximum": MAX_RATE_REQUESTS},
+                    "window_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_SECONDS},
+                },
+            })),
+            "quota": nullable(json!({
+                "type": "object", "additionalProperties": false,
+                "required": ["requests", "period"],
+                "description": "At most requests per calendar period (UTC), reset at its start.",
+                "properties": {
+                    "requests": {"type": "integer", "minimum": 1, "maximum": MAX_QUOTA_REQUESTS},
+                    "period": schema_ref("QuotaPeriod"),
+                },
+            })),
+        },
     })
 }
 
@@ -575,7 +684,21 @@ fn example_record() -> Value {
         "created_by": "0354ehkyfAjyksnKRtpEcG", "updated_at": "2026-11-27T04:13:34Z",
         "suspended_at": null, "revoked_at": null, "revoked_reason": null, "revoked_by": null,
         "expires_at": "2030-01-31T00:00:00Z", "last_used_at": null,
-        "rotated_from": null, "rotated_to": null
+        "rotated_from": null, "rotated_to": null,
+        "limits": {"rate": {"requests": 100, "window_seconds": 60}, "quota": null},
+        "budget": "0354hGhYKuHPbL24wFhd2p"
+    })
+}
+
+fn example_usage() -> Value {
+    json!({
+        "key_id": "0354hGhYKuHPbL24wFhd2p", "budget": "0354hGhYKuHPbL24wFhd2p",
+        "limits": {"rate": {"requests": 100, "window_seconds": 60},
+            "quota": {"requests": 100000, "period": "month"}},
+        "rate": {"limit": 100, "used": 42, "remaining": 58,
+            "resets_at": "2026-11-27T04:14:00Z", "window_seconds": 60},
+        "quota": {"limit": 100000, "used": 31377, "remaining": 68623,
+            "resets_at": "2026-12-01T00:00:00Z", "window_seconds": 2592000}
     })
 }
 
@@ -608,7 +731,7 @@ fn example_event() -> Value {
         "actor_type": "key", "actor_key_id": "0354ehkyfAjyksnKRtpEcG", "actor_hint": "kg_...mc0W",
         "reason": "leaked in a build log", "status_before": "active", "status_after": "revoked",
         "rotated_to": null, "rotated_from": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
-        "user_agent": "keygate-cli/0.1.0"
+        "user_agent": "keygate-cli/0.1.0", "limits": null
     })
 }
 

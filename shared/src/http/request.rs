@@ -38,7 +38,11 @@ pub(super) const CREATE_FIELDS: &[&str] = &[
     "owner",
     "permissions",
     "expires_at",
+    "limits",
 ];
+
+/// The fields of a limits object (a create's `limits`, a set-limits body).
+pub(super) const LIMITS_FIELDS: &[&str] = &["rate", "quota"];
 
 fn accepts(op: Operation) -> Accepts {
     let (query, body): (&'static [&'static str], Body) = match op {
@@ -47,11 +51,14 @@ fn accepts(op: Operation) -> Accepts {
         Operation::ListAuditEvents => (&["key_id", "action", "limit", "cursor"], Body::None),
         Operation::RevokeKey => (&[], Body::Required(&["reason"])),
         Operation::RotateKey => (&[], Body::Optional(&["grace_period_seconds", "reason"])),
+        Operation::SetLimits => (&[], Body::Required(LIMITS_FIELDS)),
         Operation::GetKey
         | Operation::SuspendKey
         | Operation::ReactivateKey
         | Operation::DeleteKey
-        | Operation::ListScopes => (&[], Body::None),
+        | Operation::ListScopes
+        | Operation::GetUsage
+        | Operation::ResetUsage => (&[], Body::None),
     };
     Accepts { query, body }
 }

@@ -10,6 +10,7 @@ use strum::VariantArray;
 
 use crate::domain::audit::{ActorKind, AuditAction};
 use crate::domain::id::{EventId, ID_LEN, KeyId};
+use crate::domain::limits::QuotaPeriod;
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyStatus, KeyType};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason, refused_char, shows_nothing};
@@ -55,6 +56,11 @@ enum_schema!(
     "service: for automated systems; user: for one person, named by owner."
 );
 enum_schema!(AuditAction, "AuditAction", "What happened to the key.");
+enum_schema!(
+    QuotaPeriod,
+    "QuotaPeriod",
+    "day: from 00:00 UTC to the next; month: from the first of the month, 00:00 UTC, to the first of the next."
+);
 enum_schema!(
     ActorKind,
     "ActorKind",

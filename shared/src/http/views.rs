@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
 use crate::domain::catalog::Catalog;
 use crate::domain::id::{EventId, KeyId};
+use crate::domain::limits::{LimitKind, LimitUsage, Limits, QuotaPeriod, ceil_seconds};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::FULL_ACCESS;
@@ -46,6 +47,109 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<Timestamp>,
     pub rotated_from: Option<KeyId>,
     pub rotated_to: Option<KeyId>,
+    /// Its rate limit and quota; both null: unlimited.
+    pub limits: LimitsView,
+    /// The budget its requests are counted in: its own id, or the key it
+    /// was rotated from's budget, or the limited key that created it's.
+    pub budget: KeyId,
+}
+
+/// A key's usage limits.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[schemars(rename = "Limits", deny_unknown_fields)]
+pub struct LimitsView {
+    /// At most `requests` per `window_seconds`, as a sliding window.
+    pub rate: Option<RateLimitView>,
+    /// At most `requests` per calendar `period` (UTC).
+    pub quota: Option<QuotaView>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[schemars(rename = "RateLimit", deny_unknown_fields)]
+pub struct RateLimitView {
+    #[schemars(range(min = 1, max = 1_000_000_000))]
+    pub requests: u64,
+    #[schemars(range(min = 1, max = 86_400))]
+    pub window_seconds: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[schemars(rename = "Quota", deny_unknown_fields)]
+pub struct QuotaView {
+    #[schemars(range(min = 1, max = 1_000_000_000_000_u64))]
+    pub requests: u64,
+    pub period: QuotaPeriod,
+}
+
+impl LimitsView {
+    pub fn of(limits: &Limits) -> Self {
+        LimitsView {
+            rate: limits.rate.map(|r| RateLimitView {
+                requests: r.requests,
+                window_seconds: r.window_seconds,
+            }),
+            quota: limits.quota.map(|q| QuotaView {
+                requests: q.requests,
+                period: q.period,
+            }),
+        }
+    }
+}
+
+/// A key's usage now: each limit's count, what is left and when it resets.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Usage", deny_unknown_fields)]
+pub struct UsageView {
+    pub key_id: KeyId,
+    /// The budget counted in (shared with its rotations and, for a limited
+    /// key's keys, with the key that created them).
+    pub budget: KeyId,
+    pub limits: LimitsView,
+    /// Null when the key has no rate limit.
+    pub rate: Option<LimitUsageView>,
+    /// Null when the key has no quota.
+    pub quota: Option<LimitUsageView>,
+}
+
+/// One limit's usage.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LimitUsage", deny_unknown_fields)]
+pub struct LimitUsageView {
+    /// The limit: requests per window or period.
+    pub limit: u64,
+    /// Requests counted now (for a rate limit, this window's plus the
+    /// previous window's weighted by how much the sliding window overlaps
+    /// it, rounded up).
+    pub used: u64,
+    pub remaining: u64,
+    /// When the current window or period ends.
+    pub resets_at: Timestamp,
+    /// The window's or period's length in seconds.
+    pub window_seconds: u64,
+}
+
+impl UsageView {
+    pub fn of(record: &KeyRecord, usages: &[LimitUsage]) -> Self {
+        let view = |kind: LimitKind| {
+            usages
+                .iter()
+                .find(|u| u.kind == kind)
+                .map(|u| LimitUsageView {
+                    limit: u.limit,
+                    used: u.used,
+                    remaining: u.remaining,
+                    resets_at: Timestamp::from_unix(ceil_seconds(u.resets_at_ms)),
+                    window_seconds: u.window_seconds,
+                })
+        };
+        UsageView {
+            key_id: record.id,
+            budget: record.budget,
+            limits: LimitsView::of(&record.limits),
+            rate: view(LimitKind::Rate),
+            quota: view(LimitKind::Quota),
+        }
+    }
 }
 
 impl<'a> KeyView<'a> {
@@ -73,6 +177,8 @@ impl<'a> KeyView<'a> {
             last_used_at: record.last_used_at,
             rotated_from: record.rotated_from,
             rotated_to: record.rotated_to,
+            limits: LimitsView::of(&record.limits),
+            budget: record.budget,
         }
     }
 }
@@ -109,6 +215,16 @@ pub struct AuditEventView<'a> {
     pub request_id: &'a str,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// On `set_limits` events the limits before and after; on the `create`
+    /// event of a key with limits, its limits (before: none).
+    pub limits: Option<LimitsChangeView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LimitsChange", deny_unknown_fields)]
+pub struct LimitsChangeView {
+    pub before: LimitsView,
+    pub after: LimitsView,
 }
 
 impl<'a> AuditEventView<'a> {
@@ -134,6 +250,10 @@ impl<'a> AuditEventView<'a> {
             request_id: &event.request_id,
             source_ip: event.source_ip.as_deref(),
             user_agent: event.user_agent.as_deref(),
+            limits: event.limits.map(|l| LimitsChangeView {
+                before: LimitsView::of(&l.before),
+                after: LimitsView::of(&l.after),
+            }),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::app::{LimitFailure, LimitMode, LimitPolicy};
 use crate::domain::catalog::{Catalog, CatalogError};
 use crate::domain::key::{KeyFormat, KeyPrefix, SecretHasher};
 use crate::store::dynamodb::{Tables, Timeouts};
@@ -18,6 +19,10 @@ pub const ENV_PEPPER_SECRET: &str = "KEYGATE_PEPPER_SECRET_ID";
 pub const ENV_CATALOG: &str = "KEYGATE_CATALOG";
 pub const ENV_TIMEOUT_MS: &str = "KEYGATE_STORE_TIMEOUT_MS";
 pub const ENV_AUDIT_RETENTION_DAYS: &str = "KEYGATE_AUDIT_RETENTION_DAYS";
+/// `deny` (default) or `defer`: what a request over its key's limits gets.
+pub const ENV_LIMIT_MODE: &str = "KEYGATE_LIMIT_MODE";
+/// `closed` (default) or `open`: what a request that cannot be counted gets.
+pub const ENV_LIMIT_FAILURE: &str = "KEYGATE_LIMIT_FAILURE";
 pub const ENV_TABLE: &str = "TABLE_NAME";
 pub const ENV_AUDIT_TABLE: &str = "AUDIT_TABLE_NAME";
 
@@ -35,6 +40,10 @@ pub enum ConfigError {
     Timeout(String),
     #[error("{ENV_AUDIT_RETENTION_DAYS}: {0:?} is not a number of days from 1 to 36500")]
     Retention(String),
+    #[error("{ENV_LIMIT_MODE}: {0:?} is not deny or defer")]
+    LimitMode(String),
+    #[error("{ENV_LIMIT_FAILURE}: {0:?} is not closed or open")]
+    LimitFailure(String),
     #[error("{ENV_TABLE} is not set")]
     NoTable,
     #[error("{ENV_AUDIT_TABLE} is not set")]
@@ -81,6 +90,8 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Keep audit events this many days; `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
+    /// What the authorizer does over a key's limits, and when it cannot count.
+    pub limit_policy: LimitPolicy,
 }
 
 /// Why a catalog file could not be loaded.
@@ -146,12 +157,23 @@ impl Settings {
                     .ok_or(ConfigError::Retention(d))
             })
             .transpose()?;
+        let limit_policy = LimitPolicy {
+            mode: match set(ENV_LIMIT_MODE) {
+                Some(m) => m.trim().parse().map_err(|_| ConfigError::LimitMode(m))?,
+                None => LimitMode::default(),
+            },
+            on_failure: match set(ENV_LIMIT_FAILURE) {
+                Some(f) => f.trim().parse().map_err(|_| ConfigError::LimitFailure(f))?,
+                None => LimitFailure::default(),
+            },
+        };
         Ok(Self {
             prefix,
             pepper,
             catalog,
             timeouts,
             audit_retention_days,
+            limit_policy,
         })
     }
 

@@ -63,7 +63,9 @@ async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     let client = client(None, settings.timeouts).await;
     let store =
         DynamoDbStore::new(client, &tables).with_audit_retention(settings.audit_retention_days);
-    let app = App::new(store, keys).with_catalog(settings.catalog);
+    let app = App::new(store, keys)
+        .with_catalog(settings.catalog)
+        .with_limit_policy(settings.limit_policy);
     Ok(Arc::new(app))
 }
 

@@ -9,6 +9,7 @@ use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::{Change, MalformedChange, Refused};
 use crate::domain::id::EventId;
 use crate::domain::id::KeyId;
+use crate::domain::limits::{Admission, Counters, Limits};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
 use crate::domain::time::Timestamp;
@@ -142,6 +143,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store holds no keys at all (first start of `keygate serve`).
     fn is_empty(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Count one request of a key with `limits` in `budget`'s counters at
+    /// `now_ms`, unless one more would exceed a limit: then count nothing.
+    /// Exact however many processes count at once (see
+    /// [`crate::domain::limits::plan`]). Not audited: it changes no key.
+    fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
+
+    /// `budget`'s counters for `limits`, as stored now (strongly consistent).
+    fn counters(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<Counters, StoreError>> + Send;
 }
 
 /// Either adapter, chosen at start-up (`keygate serve --data` or `--table`).
@@ -197,5 +216,16 @@ impl Store for AnyStore {
     }
     async fn is_empty(&self) -> Result<bool, StoreError> {
         delegate!(self, s => s.is_empty())
+    }
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        delegate!(self, s => s.admit(budget, limits, now_ms))
+    }
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        delegate!(self, s => s.counters(budget, limits))
     }
 }

@@ -79,6 +79,7 @@ pub async fn a_change_to_a_key_that_changed_is_refused<S: Store>(store: S) {
     // A key that is gone.
     let mut gone = record("acme", "gone");
     gone.id = KeyId::generate();
+    gone.budget = gone.id;
     assert!(matches!(
         store.commit(&Change::delete(gone, &origin())).await,
         Err(StoreError::Changed)

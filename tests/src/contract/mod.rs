@@ -27,6 +27,7 @@ pub mod consistency;
 pub mod create;
 pub mod last_use;
 pub mod lifecycle;
+pub mod limits;
 pub mod pagination;
 pub mod rotation;
 
@@ -182,6 +183,14 @@ macro_rules! contract_suite {
             },
             pagination {
                 pagination_is_exact_newest_first,
+            },
+            limits {
+                fifty_racing_requests_against_a_limit_of_ten_admit_ten,
+                a_quota_over_several_processes_allows_exactly_its_requests,
+                requests_denied_for_another_reason_spend_nothing,
+                the_sliding_window_and_the_month_turn_with_the_clock,
+                rotating_or_minting_never_escapes_a_budget,
+                limits_change_only_by_another_key_and_leave_an_event,
             },
         );
     };

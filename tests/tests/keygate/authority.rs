@@ -63,6 +63,9 @@ async fn every_operation_needs_exactly_its_scope() {
         (Operation::DeleteKey, Some("api-keys:delete")),
         (Operation::ListScopes, None),
         (Operation::ListAuditEvents, Some("api-keys:read")),
+        (Operation::SetLimits, Some("api-keys:write")),
+        (Operation::GetUsage, Some("api-keys:read")),
+        (Operation::ResetUsage, Some("api-keys:write")),
     ];
     let keyed: Vec<Operation> = <Operation as strum::VariantArray>::VARIANTS.to_vec();
     assert_eq!(

@@ -355,7 +355,7 @@ async fn every_route_refuses_unknown_query_parameters_and_body_fields() {
         let good_body = match op {
             Operation::CreateKey => Some(json!({"name": "n", "key_type": "service"})),
             Operation::RevokeKey => Some(json!({"reason": "r"})),
-            Operation::RotateKey => Some(json!({})),
+            Operation::RotateKey | Operation::SetLimits => Some(json!({})),
             _ => None,
         };
         let with_junk = {

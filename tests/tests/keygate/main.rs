@@ -18,6 +18,7 @@ mod faults;
 mod fixtures;
 mod gateway;
 mod lifecycle;
+mod limits;
 mod logs;
 mod openapi;
 mod store_contract;

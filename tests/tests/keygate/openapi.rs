@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use keygate::app::LimitMode;
 use keygate::domain::catalog::Catalog;
 use keygate::domain::routes::{Operation, Page, Requirement, Serves};
 use keygate::http::error::ErrorCode;
@@ -12,7 +13,7 @@ use keygate::http::openapi::{document, documented_statuses};
 use keygate::lambda_http::request::from_str;
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
-use keygate_tests::{Harness, fixture, repo_root};
+use keygate_tests::{Harness, UncountableStore, fixture, repo_root};
 use serde_json::{Value, json};
 use strum::VariantArray;
 
@@ -146,6 +147,23 @@ async fn every_documented_status_is_one_the_operation_answers() {
     let unknown = keygate::domain::id::KeyId::generate().to_string();
     let big = format!(r#"{{"reason":"{}"}}"#, "x".repeat(20_000));
     let down = Harness::new(down_store().await);
+    let limited = json!({"name": "limited", "key_type": "service",
+        "limits": {"rate": {"requests": 1, "window_seconds": 86400}}});
+    let over = Harness::embedded().in_limit_mode(LimitMode::Defer);
+    let over_root = over.root_key("acme").await;
+    let (over_key, _) = over.create(&over_root, limited.clone()).await;
+    assert_eq!(
+        over.call("GET", "/v1/scopes", Some(&over_key), None)
+            .await
+            .status,
+        200
+    );
+    let uncountable = Harness::new(UncountableStore(
+        keygate::store::EmbeddedStore::in_memory().unwrap(),
+    ))
+    .in_limit_mode(LimitMode::Defer);
+    let uncountable_root = uncountable.root_key("acme").await;
+    let (uncountable_key, _) = uncountable.create(&uncountable_root, limited).await;
 
     let mut seen: BTreeMap<Operation, BTreeSet<u16>> = BTreeMap::new();
     for &op in Operation::VARIANTS {
@@ -160,7 +178,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
         let ok_body = match op {
             Operation::CreateKey => Some(r#"{"name":"n","key_type":"service"}"#.to_owned()),
             Operation::RevokeKey => Some(r#"{"reason":"r"}"#.to_owned()),
-            Operation::RotateKey => Some("{}".to_owned()),
+            Operation::RotateKey | Operation::SetLimits => Some("{}".to_owned()),
             _ => None,
         };
         let target = fresh().await;
@@ -191,9 +209,10 @@ async fn every_documented_status_is_one_the_operation_answers() {
         );
         // Bad input.
         let bad = match op {
-            Operation::CreateKey | Operation::RevokeKey | Operation::RotateKey => {
-                Some((path_for(&target), Some(r#"{"unknown":1}"#)))
-            }
+            Operation::CreateKey
+            | Operation::RevokeKey
+            | Operation::RotateKey
+            | Operation::SetLimits => Some((path_for(&target), Some(r#"{"unknown":1}"#))),
             Operation::ListKeys => Some(("/v1/api-keys?status=nope".to_owned(), None)),
             Operation::ListAuditEvents => Some(("/v1/audit-events?action=nope".to_owned(), None)),
             _ => None,
@@ -235,13 +254,36 @@ async fn every_documented_status_is_one_the_operation_answers() {
                     .status,
             );
         }
-        if method == "POST" {
+        if method == "POST" || method == "PUT" {
             statuses.insert(
                 h.call(method, &path_for(&fresh().await), Some(&root), Some(&big))
                     .await
                     .status,
             );
         }
+        // In defer mode, a key over its limit (429), and one whose use could
+        // not be counted (503), before the call is made.
+        statuses.insert(
+            over.call(
+                method,
+                &path_for(&target),
+                Some(&over_key),
+                ok_body.as_deref(),
+            )
+            .await
+            .status,
+        );
+        statuses.insert(
+            uncountable
+                .call(
+                    method,
+                    &path_for(&target),
+                    Some(&uncountable_key),
+                    ok_body.as_deref(),
+                )
+                .await
+                .status,
+        );
         // The store down, behind an authorizer that allowed the call.
         if op != Operation::ListScopes {
             let request = from_str(&fixture(op.function_name())).unwrap();
@@ -320,7 +362,10 @@ async fn every_request_example_is_accepted_as_it_stands() {
             tried += 1;
         }
     }
-    assert_eq!(tried, 3, "create, revoke and rotate have examples");
+    assert_eq!(
+        tried, 4,
+        "create, revoke, rotate and set-limits have examples"
+    );
     let cursor = resolve(&doc, &doc["components"]["parameters"]["Cursor"]);
     assert_eq!(cursor["schema"]["minLength"], 1);
     let reply = h

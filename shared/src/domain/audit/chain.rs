@@ -171,6 +171,13 @@ pub fn hash_of(
         field(&optional(value.is_some()));
         field(&text(value.as_deref()));
     }
+    // Fields added later are hashed only when present, tagged, so events
+    // written before them keep their hashes.
+    if let Some(limits) = &event.limits {
+        field(b"limits");
+        field(limits.before.canonical().as_bytes());
+        field(limits.after.canonical().as_bytes());
+    }
     ChainHash(h.finalize().into())
 }
 
@@ -322,6 +329,7 @@ mod tests {
             source_ip: None,
             user_agent: None,
             link: None,
+            limits: None,
         }
     }
 

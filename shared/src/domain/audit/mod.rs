@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use self::chain::ChainLink;
 use super::id::{EventId, KeyId};
+use super::limits::Limits;
 use super::org::OrgId;
 use super::record::KeyStatus;
 use super::text::{KeyName, RevokeReason};
@@ -41,6 +42,14 @@ pub enum AuditAction {
     /// A full-access key minted straight into the store (`keygate bootstrap`,
     /// the first start of `keygate serve`).
     Bootstrap,
+    /// The key's rate limit or quota set, changed or removed.
+    #[serde(rename = "set_limits")]
+    #[strum(serialize = "set_limits")]
+    SetLimits,
+    /// The counts of the key's budget set back to zero.
+    #[serde(rename = "reset_usage")]
+    #[strum(serialize = "reset_usage")]
+    ResetUsage,
 }
 
 impl AuditAction {
@@ -127,6 +136,16 @@ pub struct AuditEvent {
     /// writes the event (see [`chain`]); `None` before then,
     /// and on events written before the chain existed.
     pub link: Option<ChainLink>,
+    /// On a `set_limits` event, the limits before and after; on the `create`
+    /// event of a key with limits, its limits (before: none).
+    pub limits: Option<LimitsChange>,
+}
+
+/// A key's limits before and after a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsChange {
+    pub before: Limits,
+    pub after: Limits,
 }
 
 /// Which events a list returns; each combination is one index query.

@@ -5,17 +5,18 @@ use serde_json::Value;
 
 use super::{json_response, owned_record};
 use crate::app::App;
-use crate::domain::authority::{Act, Caller, authorize, inherited_expiry};
+use crate::domain::authority::{Act, Caller, authorize, inherited_expiry, minted_limits};
 use crate::domain::catalog::Catalog;
 use crate::domain::change::{Change, Origin};
 use crate::domain::id::KeyId;
+use crate::domain::limits::Limits;
 use crate::domain::record::{KeyRecord, KeyType, StatusFilter};
 use crate::domain::redaction::quoted;
 use crate::domain::scope::Permissions;
 use crate::domain::text::{Description, KeyName, Owner};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::request::{Fields, Input, next_cursor, path_id};
+use crate::http::request::{Fields, Input, LIMITS_FIELDS, next_cursor, path_id};
 use crate::http::views::{Created, KeyView, ListBody};
 use crate::store::Store;
 
@@ -27,6 +28,8 @@ pub(super) struct NewKeyRequest {
     pub owner: Option<Owner>,
     pub permissions: Permissions,
     pub expires_at: Option<Timestamp>,
+    /// `None`: not asked for (a limited caller's key then takes its limits).
+    pub limits: Option<Limits>,
 }
 
 impl NewKeyRequest {
@@ -73,6 +76,20 @@ impl NewKeyRequest {
         if expires_at.is_some_and(|at| at <= now) {
             return Err(ApiError::bad_request("expires_at", "must be in the future"));
         }
+        let limits = match fields.get("limits") {
+            None => None,
+            Some(Value::Object(obj)) => {
+                let limits = Fields::new(obj.clone(), LIMITS_FIELDS)
+                    .map_err(|e| super::limits::under("limits.", e))?;
+                Some(super::limits::parse_limits(&limits, "limits.")?)
+            }
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "limits",
+                    "must be an object with rate and/or quota (or null)",
+                ));
+            }
+        };
         Ok(Self {
             name,
             description,
@@ -80,6 +97,7 @@ impl NewKeyRequest {
             owner,
             permissions,
             expires_at,
+            limits,
         })
     }
 }
@@ -150,20 +168,25 @@ pub(in crate::http) async fn create<S: Store>(
     let now = origin.at;
     let request = NewKeyRequest::parse(&input.body, now, &app.catalog)?;
     let expires_at = inherited_expiry(caller, request.expires_at);
+    let new = app.keys.generate();
+    let (limits, budget) = minted_limits(caller, request.limits, new.id);
     authorize(
         caller,
         Act::Mint {
             permissions: &request.permissions,
             expires_at,
+            limits: &limits,
+            budget,
         },
     )?;
 
-    let new = app.keys.generate();
     let record = KeyRecord {
         description: request.description,
         owner: request.owner,
         expires_at,
         created_by: Some(caller.key_id),
+        limits,
+        budget,
         ..KeyRecord::new_active(
             &new,
             caller.org.clone(),

@@ -17,6 +17,7 @@ use crate::store::{Store, StoreError};
 pub(super) mod audit;
 pub(super) mod keys;
 pub(super) mod lifecycle;
+pub(super) mod limits;
 pub(super) mod rotation;
 pub(super) mod scopes;
 

@@ -55,6 +55,8 @@ pub(in crate::http) async fn rotate<S: Store>(
                 Act::Mint {
                     permissions: &old.permissions,
                     expires_at: old.expires_at,
+                    limits: &old.limits,
+                    budget: old.budget,
                 },
             )?;
             let new = app.keys.generate();
@@ -63,6 +65,10 @@ pub(in crate::http) async fn rotate<S: Store>(
                 owner: old.owner.clone(),
                 expires_at: old.expires_at,
                 created_by: Some(caller.key_id),
+                // Rotating is not a reset: the successor draws on the same
+                // budget, under the same limits.
+                limits: old.limits,
+                budget: old.budget,
                 ..KeyRecord::new_active(
                     &new,
                     old.org_id.clone(),

@@ -420,6 +420,7 @@ mod tests {
             scopes: "orders:read orders:write".into(),
             hint: "kg_...Ab3d".into(),
             expires_at: String::new(),
+            ..AuthorizerContext::default()
         }
     }
 

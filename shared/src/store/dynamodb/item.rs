@@ -8,12 +8,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LimitsChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
+use crate::domain::limits::Limits;
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
@@ -64,6 +65,13 @@ struct KeyItem {
     /// Items written before versions existed read as version 0.
     #[serde(default)]
     version: u64,
+    /// Absent: no limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limits: Option<Limits>,
+    /// Absent: the key's own id (items written before budgets existed, and
+    /// every key that started its own budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    budget: Option<KeyId>,
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
@@ -82,11 +90,21 @@ pub(super) fn scopes_value(permissions: &Permissions) -> AttributeValue {
     AttributeValue::L(permissions.to_strings().into_iter().map(s).collect())
 }
 
+/// A key's limits as its item holds them; `None` when it has none.
+fn limits_value(limits: &Limits) -> Option<AttributeValue> {
+    if limits.is_none() {
+        return None;
+    }
+    // A struct of numbers and a lowercase word: serializing cannot fail.
+    to_attribute_value(limits).ok()
+}
+
 /// The optional fields a change may set or clear (besides `status`,
 /// `org_status` and `updated_at`, which every change sets), as the item
 /// holds them.
-pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 6] {
+pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 7] {
     [
+        ("limits", limits_value(&r.limits)),
         ("suspended_at", r.suspended_at.map(n)),
         ("revoked_at", r.revoked_at.map(n)),
         (
@@ -128,6 +146,8 @@ pub(super) fn key_to_item(r: &KeyRecord) -> Result<Item, StoreError> {
         rotated_from: r.rotated_from,
         rotated_to: r.rotated_to,
         version: r.version,
+        limits: (!r.limits.is_none()).then_some(r.limits),
+        budget: (r.budget != r.id).then_some(r.budget),
     };
     to_item(item).map_err(|e| StoreError::Failed(Box::new(e)))
 }
@@ -161,6 +181,8 @@ pub(super) fn key_from_item(item: Item) -> Result<KeyRecord, StoreError> {
         rotated_from: d.rotated_from,
         rotated_to: d.rotated_to,
         version: d.version,
+        limits: d.limits.unwrap_or_default(),
+        budget: d.budget.unwrap_or(d.id),
     })
 }
 
@@ -217,6 +239,9 @@ struct EventItem {
         with = "optional_bytes"
     )]
     hash: Option<Vec<u8>>,
+    /// On events that set limits: before and after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limits: Option<LimitsChange>,
 }
 
 /// An optional binary attribute (`B`).
@@ -325,6 +350,7 @@ pub(super) fn event_to_item(
         prev_at: e.link.and_then(|l| l.prev_at).map(Timestamp::unix),
         prev_hash: e.link.map(|l| l.prev_hash.0.to_vec()),
         hash: e.link.map(|l| l.hash.0.to_vec()),
+        limits: e.limits,
     };
     to_item(item).map_err(|e| StoreError::Failed(Box::new(e)))
 }
@@ -363,6 +389,7 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         source_ip: d.source_ip,
         user_agent: d.user_agent,
         link,
+        limits: d.limits,
     })
 }
 
@@ -429,6 +456,7 @@ mod tests {
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
             link: None,
+            limits: None,
         };
         let item = event_to_item(&event, Some(100)).unwrap();
         let key = KeyId::from_u128(7).to_string();

@@ -39,6 +39,7 @@ use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::Change;
 use crate::domain::id::{EventId, KeyId};
+use crate::domain::limits::{Admission, Counters, Limits};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
 use crate::domain::time::Timestamp;
@@ -47,6 +48,7 @@ mod client;
 mod error;
 mod item;
 mod schema;
+mod usage;
 mod write;
 
 pub use self::client::{Timeouts, client, client_config};
@@ -83,6 +85,8 @@ pub struct DynamoDbStore {
     audit: Arc<str>,
     /// Events get a TTL this many seconds after their time; `None`: none.
     retention_secs: Option<i64>,
+    /// The usage counters this process last saw, per budget.
+    seen: usage::Seen,
 }
 
 impl DynamoDbStore {
@@ -92,6 +96,7 @@ impl DynamoDbStore {
             keys: Arc::from(tables.keys.as_str()),
             audit: Arc::from(tables.audit.as_str()),
             retention_secs: None,
+            seen: usage::Seen::default(),
         }
     }
 
@@ -190,6 +195,9 @@ impl Store for DynamoDbStore {
                     ..event.clone()
                 };
                 items.push(self.event_item(&linked)?);
+            }
+            if let Some(budget) = change.resets() {
+                items.push(self.reset_item(budget)?);
             }
             items.push(self.head_item(&org, head.as_ref(), &next)?);
             let head_index = items.len() - 1;
@@ -317,6 +325,19 @@ impl Store for DynamoDbStore {
             .await
             .map_err(classify)?;
         Ok(out.count == 0)
+    }
+
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        self.admit_usage(budget, limits, now_ms).await
+    }
+
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        self.read_usage(budget, limits).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! The two tables' schema: keys with their org and org-status GSIs, audit
-//! events with their key, action and key-action GSIs and a TTL. What
+//! The two tables' schema: keys (and usage counters) with their org and
+//! org-status GSIs, audit events with their key, action and key-action
+//! GSIs and a TTL. What
 //! `keygate table create` and the tests create, and what `template.yaml`
 //! declares (a test compares them).
 
@@ -93,19 +94,22 @@ impl DynamoDbStore {
         for table in [self.keys.as_ref(), self.audit.as_ref()] {
             self.wait_until_active(table).await?;
         }
-        self.client
-            .update_time_to_live()
-            .table_name(self.audit.as_ref())
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(EVENT_TTL_ATTRIBUTE)
-                    .enabled(true)
-                    .build()
-                    .map_err(StoreError::from)?,
-            )
-            .send()
-            .await
-            .map_err(classify)?;
+        {
+            let table = self.audit.as_ref();
+            self.client
+                .update_time_to_live()
+                .table_name(table)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(EVENT_TTL_ATTRIBUTE)
+                        .enabled(true)
+                        .build()
+                        .map_err(StoreError::from)?,
+                )
+                .send()
+                .await
+                .map_err(classify)?;
+        }
         Ok(())
     }
 

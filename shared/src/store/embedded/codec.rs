@@ -6,9 +6,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, AuditAction, AuditEvent, LimitsChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
+use crate::domain::limits::{
+    Counters, Limits, PeriodId, Quota, QuotaCounter, QuotaPeriod, RateCounter, RateLimit,
+};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
@@ -17,9 +20,11 @@ use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
 /// Leading byte of a stored record: 1 is a [`Doc`] alone (written before
-/// rotation existed), 2 is a [`Doc`] followed by a [`RotationDoc`].
+/// rotation existed), 2 is a [`Doc`] followed by a [`RotationDoc`], 3 adds
+/// a [`LimitsDoc`] after those.
 const FORMAT_V1: u8 = 1;
 const FORMAT_V2: u8 = 2;
+const FORMAT_V3: u8 = 3;
 
 /// The on-disk form of a record: postcard (compact, not self-describing)
 /// behind a version byte, with strings borrowed from the stored bytes on read.
@@ -60,6 +65,31 @@ struct RotationDoc {
     version: u64,
 }
 
+/// What format 3 adds: the key's limits and budget (earlier formats read
+/// as no limits and the key's own budget).
+#[derive(Serialize, Deserialize)]
+struct LimitsDoc {
+    /// Requests and window seconds.
+    rate: Option<(u64, u32)>,
+    /// Requests and period.
+    quota: Option<(u64, QuotaPeriod)>,
+    budget: u128,
+}
+
+impl LimitsDoc {
+    fn limits(&self) -> Limits {
+        Limits {
+            rate: self.rate.map(|(requests, window_seconds)| RateLimit {
+                requests,
+                window_seconds,
+            }),
+            quota: self
+                .quota
+                .map(|(requests, period)| Quota { requests, period }),
+        }
+    }
+}
+
 pub(super) fn encode(r: &KeyRecord) -> Result<Vec<u8>, StoreError> {
     let scopes = r.permissions.to_strings();
     let doc = Doc {
@@ -88,8 +118,10 @@ pub(super) fn encode(r: &KeyRecord) -> Result<Vec<u8>, StoreError> {
         rotated_to: r.rotated_to.map(KeyId::as_u128),
         version: r.version,
     };
-    let bytes = postcard::to_extend(&doc, vec![FORMAT_V2])?;
-    Ok(postcard::to_extend(&rotation, bytes)?)
+    let limits = LimitsDoc::of(&r.limits, r.budget);
+    let bytes = postcard::to_extend(&doc, vec![FORMAT_V3])?;
+    let bytes = postcard::to_extend(&rotation, bytes)?;
+    Ok(postcard::to_extend(&limits, bytes)?)
 }
 
 pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
@@ -99,13 +131,26 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
         .ok_or_else(|| corrupt("empty record".into()))?;
     let (d, rest): (Doc<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
-    let rotation = match *version {
-        FORMAT_V1 => RotationDoc {
-            rotated_from: None,
-            rotated_to: None,
-            version: 0,
-        },
-        FORMAT_V2 => postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?,
+    let (rotation, limits) = match *version {
+        FORMAT_V1 => (
+            RotationDoc {
+                rotated_from: None,
+                rotated_to: None,
+                version: 0,
+            },
+            None,
+        ),
+        FORMAT_V2 => (
+            postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?,
+            None,
+        ),
+        FORMAT_V3 => {
+            let (rotation, rest): (RotationDoc, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            let limits: LimitsDoc =
+                postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            (rotation, Some(limits))
+        }
         _ => return Err(corrupt("unknown record format".into())),
     };
     let time = Timestamp::from_unix;
@@ -132,13 +177,36 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
         rotated_from: rotation.rotated_from.map(KeyId::from_u128),
         rotated_to: rotation.rotated_to.map(KeyId::from_u128),
         version: rotation.version,
+        limits: limits
+            .as_ref()
+            .map_or_else(Limits::default, LimitsDoc::limits),
+        budget: limits.map_or(KeyId::from_u128(d.id), |l| KeyId::from_u128(l.budget)),
     })
 }
 
 /// Leading byte of a stored audit event: 1 is an [`EventDoc`] alone (written
-/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`].
+/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`], 3
+/// an [`EventDoc`], an optional [`LinkDoc`] and an [`EventExtraDoc`].
 const EVENT_FORMAT_V1: u8 = 1;
 const EVENT_FORMAT_V2: u8 = 2;
+const EVENT_FORMAT_V3: u8 = 3;
+
+/// What events written since format 3 may carry besides an [`EventDoc`].
+#[derive(Serialize, Deserialize)]
+struct EventExtraDoc {
+    /// Limits before and after (see [`LimitsDoc`]; budget unused).
+    limits: Option<(LimitsDoc, LimitsDoc)>,
+}
+
+impl LimitsDoc {
+    fn of(limits: &Limits, budget: KeyId) -> Self {
+        LimitsDoc {
+            rate: limits.rate.map(|l| (l.requests, l.window_seconds)),
+            quota: limits.quota.map(|q| (q.requests, q.period)),
+            budget: budget.as_u128(),
+        }
+    }
+}
 
 /// An event's place in its organization's hash chain.
 #[derive(Serialize, Deserialize)]
@@ -220,17 +288,30 @@ pub(super) fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
         source_ip: e.source_ip.as_deref(),
         user_agent: e.user_agent.as_deref(),
     };
-    let Some(link) = e.link else {
-        return Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT_V1])?);
-    };
-    let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V2])?;
-    let link = LinkDoc {
+    let link = e.link.map(|link| LinkDoc {
         seq: link.seq,
         prev_at: link.prev_at.map(Timestamp::unix),
         prev_hash: link.prev_hash.0,
         hash: link.hash.0,
-    };
-    Ok(postcard::to_extend(&link, bytes)?)
+    });
+    if let Some(limits) = &e.limits {
+        let extra = EventExtraDoc {
+            limits: Some((
+                LimitsDoc::of(&limits.before, e.key_id),
+                LimitsDoc::of(&limits.after, e.key_id),
+            )),
+        };
+        let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V3])?;
+        let bytes = postcard::to_extend(&link, bytes)?;
+        return Ok(postcard::to_extend(&extra, bytes)?);
+    }
+    match link {
+        None => Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT_V1])?),
+        Some(link) => {
+            let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V2])?;
+            Ok(postcard::to_extend(&link, bytes)?)
+        }
+    }
 }
 
 pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
@@ -240,19 +321,33 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         .ok_or_else(|| corrupt("empty event".into()))?;
     let (d, rest): (EventDoc<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
-    let link = match *format {
-        EVENT_FORMAT_V1 => None,
+    let chain_link = |l: LinkDoc| ChainLink {
+        seq: l.seq,
+        prev_at: l.prev_at.map(Timestamp::from_unix),
+        prev_hash: ChainHash(l.prev_hash),
+        hash: ChainHash(l.hash),
+    };
+    let (link, extra) = match *format {
+        EVENT_FORMAT_V1 => (None, None),
         EVENT_FORMAT_V2 => {
             let l: LinkDoc = postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            Some(ChainLink {
-                seq: l.seq,
-                prev_at: l.prev_at.map(Timestamp::from_unix),
-                prev_hash: ChainHash(l.prev_hash),
-                hash: ChainHash(l.hash),
-            })
+            (Some(chain_link(l)), None)
+        }
+        EVENT_FORMAT_V3 => {
+            let (l, rest): (Option<LinkDoc>, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            let extra: EventExtraDoc =
+                postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            (l.map(chain_link), Some(extra))
         }
         _ => return Err(corrupt("unknown event format".into())),
     };
+    let limits = extra
+        .and_then(|x| x.limits)
+        .map(|(before, after)| LimitsChange {
+            before: before.limits(),
+            after: after.limits(),
+        });
     let actor = match (d.actor_key_id, d.actor_hint) {
         (Some(id), Some(hint)) => Actor::Key {
             id: KeyId::from_u128(id),
@@ -285,5 +380,65 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         source_ip: d.source_ip.map(str::to_owned),
         user_agent: d.user_agent.map(str::to_owned),
         link,
+        limits,
     })
+}
+
+/// A budget's usage counters: one rate counter per window length, one
+/// quota counter per period kind (keys sharing a budget share the ones
+/// their limits have in common).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct UsageDoc {
+    /// Window seconds, window start (ms), current count, previous count.
+    pub rates: Vec<(u32, i64, u64, u64)>,
+    /// Period kind, period, used.
+    pub quotas: Vec<(QuotaPeriod, String, u64)>,
+}
+
+impl UsageDoc {
+    /// The counters `limits` use.
+    pub fn counters(&self, limits: &Limits) -> Counters {
+        Counters {
+            rate: limits.rate.and_then(|r| {
+                self.rates
+                    .iter()
+                    .find(|(w, ..)| *w == r.window_seconds)
+                    .map(|&(_, window_start_ms, current, previous)| RateCounter {
+                        window_start_ms,
+                        current,
+                        previous,
+                    })
+            }),
+            quota: limits.quota.and_then(|q| {
+                self.quotas
+                    .iter()
+                    .find(|(p, ..)| *p == q.period)
+                    .map(|(_, period, used)| QuotaCounter {
+                        period: PeriodId(period.clone()),
+                        used: *used,
+                    })
+            }),
+        }
+    }
+
+    /// Store `counters` as the ones `limits` use.
+    pub fn set(&mut self, limits: &Limits, counters: &Counters) {
+        if let (Some(r), Some(c)) = (limits.rate, counters.rate) {
+            self.rates.retain(|(w, ..)| *w != r.window_seconds);
+            self.rates
+                .push((r.window_seconds, c.window_start_ms, c.current, c.previous));
+        }
+        if let (Some(q), Some(c)) = (limits.quota, &counters.quota) {
+            self.quotas.retain(|(p, ..)| *p != q.period);
+            self.quotas.push((q.period, c.period.0.clone(), c.used));
+        }
+    }
+}
+
+pub(super) fn encode_usage(doc: &UsageDoc) -> Result<Vec<u8>, StoreError> {
+    Ok(postcard::to_allocvec(doc)?)
+}
+
+pub(super) fn decode_usage(bytes: &[u8]) -> Result<UsageDoc, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("usage: {e}")))
 }

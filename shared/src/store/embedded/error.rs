@@ -21,6 +21,7 @@ failed_from!(
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
+    redb::SetDurabilityError,
     tokio::task::JoinError,
     postcard::Error,
 );

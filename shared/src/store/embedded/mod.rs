@@ -14,18 +14,23 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use self::codec::{decode, decode_event, decode_head, encode, encode_event, encode_head};
+use self::codec::{
+    UsageDoc, decode, decode_event, decode_head, decode_usage, encode, encode_event, encode_head,
+    encode_usage,
+};
 use super::{Page, Store, StoreError};
 use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter};
 use crate::domain::change::{Change, KeyWrite};
 use crate::domain::id::{EventId, KeyId};
+use crate::domain::limits::{Admission, Counters, Limits, Planned, plan};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
 use crate::domain::time::Timestamp;
 use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
 
@@ -46,6 +51,12 @@ const EVENTS_BY_ACTION: TableDefinition<(&str, &str, u128), ()> =
 const CHAIN_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("chain_heads");
 const EVENTS_BY_KEY_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
     TableDefinition::new("events_by_key_action");
+/// Each budget's usage counters (budget id → [`UsageDoc`]).
+const USAGE: TableDefinition<u128, &[u8]> = TableDefinition::new("usage");
+
+/// A count is made durable (fsync) at most this often; counts in between
+/// are committed in memory, and a crash loses at most this much of them.
+const USAGE_DURABLE_EVERY_MS: i64 = 1_000;
 
 /// The file inside `--data DIR`.
 pub const DATA_FILE: &str = "keygate.redb";
@@ -59,6 +70,8 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     /// Keep audit events this many seconds; `None` keeps them forever.
     retention_secs: Option<i64>,
+    /// When a usage count was last committed durably (ms).
+    usage_durable_at: Arc<AtomicI64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,10 +148,12 @@ impl EmbeddedStore {
         txn.open_table(EVENTS_BY_ACTION)?;
         txn.open_table(EVENTS_BY_KEY_ACTION)?;
         txn.open_table(CHAIN_HEADS)?;
+        txn.open_table(USAGE)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),
             retention_secs: None,
+            usage_durable_at: Arc::new(AtomicI64::new(0)),
         })
     }
 
@@ -158,6 +173,15 @@ impl EmbeddedStore {
         })
         .await?
     }
+}
+
+fn read_usage(txn: &WriteTransaction, budget: KeyId) -> Result<UsageDoc, StoreError> {
+    let usage = txn.open_table(USAGE)?;
+    let bytes = usage.get(budget.as_u128())?;
+    Ok(bytes
+        .map(|b| decode_usage(b.value()))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 fn read_record(txn: &WriteTransaction, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
@@ -395,6 +419,9 @@ impl Store for EmbeddedStore {
                     return Err(StoreError::ActorChanged);
                 }
             }
+            if let Some(budget) = change.resets() {
+                txn.open_table(USAGE)?.remove(budget.as_u128())?;
+            }
             link_and_insert_events(txn, change.events())?;
             if let (Some(secs), Some(at)) = (retention, change.at()) {
                 purge_events(txn, at.plus_seconds(-secs))?;
@@ -490,5 +517,56 @@ impl Store for EmbeddedStore {
         let txn = self.db.begin_read()?;
         let keys = txn.open_table(KEYS)?;
         Ok(keys.is_empty()?)
+    }
+
+    /// One write transaction: read the budget's counters, decide with the
+    /// counters as they are (redb runs one writer at a time, so nothing
+    /// counts in between), write them back. Committed to memory, and to
+    /// disk at most once a second ([`USAGE_DURABLE_EVERY_MS`]): an fsync per
+    /// request would cap a key at a few hundred requests a second.
+    async fn admit(
+        &self,
+        budget: KeyId,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Admission, StoreError> {
+        let db = Arc::clone(&self.db);
+        let durable_at = Arc::clone(&self.usage_durable_at);
+        let limits = *limits;
+        tokio::task::spawn_blocking(move || {
+            let mut txn = db.begin_write()?;
+            let mut doc = read_usage(&txn, budget)?;
+            let plan = match plan(&limits, &doc.counters(&limits), now_ms) {
+                Planned::Exceeded(e) => return Ok(Admission::Exceeded(e)),
+                Planned::Count(plan) => plan,
+            };
+            doc.set(&limits, &plan.after);
+            txn.open_table(USAGE)?
+                .insert(budget.as_u128(), encode_usage(&doc)?.as_slice())?;
+            let last = durable_at.load(Ordering::Relaxed);
+            let durable = now_ms.saturating_sub(last) >= USAGE_DURABLE_EVERY_MS;
+            txn.set_durability(if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            })?;
+            txn.commit()?;
+            if durable {
+                durable_at.store(now_ms, Ordering::Relaxed);
+            }
+            Ok(Admission::Admitted(plan.after))
+        })
+        .await?
+    }
+
+    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
+        let txn = self.db.begin_read()?;
+        let usage = txn.open_table(USAGE)?;
+        let bytes = usage.get(budget.as_u128())?;
+        let doc = bytes
+            .map(|b| decode_usage(b.value()))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(doc.counters(limits))
     }
 }

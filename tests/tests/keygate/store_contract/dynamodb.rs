@@ -7,7 +7,9 @@ use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION, Tables,
 };
-use keygate_tests::{Harness, assert_no_secret, authorizer_event, fresh_dynamodb_store, id_of};
+use keygate_tests::{
+    Harness, assert_no_secret, authorizer_event, dynamodb_client, fresh_dynamodb_store, id_of,
+};
 use serde_json::json;
 
 keygate_tests::contract_suite!(keygate_tests::fresh_dynamodb_store().await.0);
@@ -85,6 +87,76 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
         assert_eq!(queries[0].index.as_deref(), Some(index));
         assert_eq!(log.count("Scan"), 0);
     }
+}
+
+/// A key without limits costs what it did before limits existed: one
+/// strongly consistent GetItem. A limited key adds one conditional
+/// UpdateItem of its budget's counter item (never the key item, whose
+/// indexes would be written too); a refusal seen before is confirmed by a
+/// read, not a write.
+#[tokio::test]
+async fn a_limited_key_costs_one_conditional_write_more_and_an_unlimited_one_nothing() {
+    let (store, log) = fresh_dynamodb_store().await;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (free, _) = h.create_scoped(&root, &["runs:read"]).await;
+    let (limited, record) = h
+        .create(
+            &root,
+            json!({"name": "limited", "key_type": "service",
+                "limits": {"rate": {"requests": 3, "window_seconds": 3600},
+                           "quota": {"requests": 1000, "period": "month"}}}),
+        )
+        .await;
+    // First uses write last_used_at; from the second on, the steady state.
+    assert!(h.authorize(&free, "GET /v1/runs").await);
+    assert!(h.authorize(&limited, "GET /v1/runs").await);
+
+    log.clear();
+    assert!(h.authorize(&free, "GET /v1/runs").await);
+    let ops: Vec<String> = log.calls().into_iter().map(|c| c.operation).collect();
+    assert_eq!(ops, ["GetItem"]);
+
+    log.clear();
+    assert!(h.authorize(&limited, "GET /v1/runs").await);
+    let calls = log.calls();
+    let ops: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).collect();
+    assert_eq!(
+        ops,
+        ["GetItem", "UpdateItem"],
+        "one round trip more, one write"
+    );
+    let counter = &calls[1];
+    assert_eq!(
+        counter.table.as_deref(),
+        Some(h.store().tables().keys.as_str())
+    );
+
+    // The counter lives in an item of its own, with no index's key on it.
+    let items = dynamodb_client()
+        .await
+        .get_item()
+        .table_name(h.store().tables().keys)
+        .key(
+            "id",
+            AttributeValue::S(format!("{}#usage", record["budget"].as_str().unwrap())),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the budget's counter item");
+    assert!(!items.contains_key("org_id") && !items.contains_key("org_status"));
+    assert_eq!(items["r3600_c"], AttributeValue::N("2".into()));
+    assert_eq!(items["qmonth_u"], AttributeValue::N("2".into()));
+
+    // Spent: the third passes, the fourth is refused after one consistent
+    // read, and nothing is written for it.
+    assert!(h.authorize(&limited, "GET /v1/runs").await);
+    log.clear();
+    assert!(!h.authorize(&limited, "GET /v1/runs").await);
+    let ops: Vec<String> = log.calls().into_iter().map(|c| c.operation).collect();
+    assert_eq!(ops, ["GetItem", "GetItem"], "a refusal writes nothing");
 }
 
 /// Every change is exactly one conditional write (one

@@ -16,6 +16,8 @@ use super::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum On {
     Keys,
+    /// The keys table, only the usage counters' items (`*#usage`).
+    KeysUsage,
     KeysIndexes,
     Audit,
     /// The audit table, only the chain heads' partitions (`*#chain`).
@@ -39,15 +41,38 @@ const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
 /// Every change reads its organization's chain head first.
 const HEAD: (&str, On) = ("dynamodb:GetItem", On::AuditHead);
 
-/// The condition that limits a statement on the audit table to the chain
-/// heads' partitions.
-fn heads_only(statement: &Value) -> bool {
+/// The condition that limits a statement to items whose key matches
+/// `pattern` (the chain heads' partitions, the usage counters).
+fn leading_keys_only(statement: &Value, pattern: &str) -> bool {
     statement
         .get("Condition")
         .and_then(|c| c.get("ForAllValues:StringLike"))
         .and_then(|c| c.get("dynamodb:LeadingKeys"))
-        .is_some_and(|keys| strings(Some(keys)) == ["*#chain"])
+        .is_some_and(|keys| strings(Some(keys)) == [pattern])
 }
+
+fn heads_only(statement: &Value) -> bool {
+    leading_keys_only(statement, "*#chain")
+}
+
+/// Counting a use writes the usage counters only: their items, and no
+/// attribute a key has (a status, an expiry), so the authorizer can never
+/// change a key through this grant.
+fn usage_only(statement: &Value) -> bool {
+    let attributes = statement
+        .get("Condition")
+        .and_then(|c| c.get("ForAllValues:StringLike"))
+        .and_then(|c| c.get("dynamodb:Attributes"));
+    let counters_only = attributes.is_none_or(|a| {
+        strings(Some(a))
+            .iter()
+            .all(|name| ["id", "r*_ws", "r*_c", "r*_p", "q*_p", "q*_u"].contains(name))
+    });
+    leading_keys_only(statement, "*#usage") && counters_only
+}
+
+/// Counting a limited key's use.
+const COUNT: (&str, On) = ("dynamodb:UpdateItem", On::KeysUsage);
 
 const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 
@@ -57,7 +82,7 @@ const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 /// (the authorizer, create-key, rotate-key) may read the pepper.
 fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
     let grants: &[(&str, On)] = match binary {
-        AUTHORIZER_BINARY => &[GET, UPDATE, PEPPER],
+        AUTHORIZER_BINARY => &[GET, UPDATE, COUNT, PEPPER],
         "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, HEAD, PEPPER],
         "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
         "get-key" => &[GET],
@@ -75,6 +100,16 @@ fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
         "list-audit-events" => &[
             ("dynamodb:Query", On::Audit),
             ("dynamodb:Query", On::AuditIndexes),
+        ],
+        "set-limits" => &[GET, UPDATE, CALLER, EVENT, HEAD],
+        "get-usage" => &[GET],
+        "reset-usage" => &[
+            GET,
+            UPDATE,
+            CALLER,
+            EVENT,
+            HEAD,
+            ("dynamodb:DeleteItem", On::KeysUsage),
         ],
         "list-scopes" | "console" => &[],
         _ => return None,
@@ -141,7 +176,9 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
                 }
                 for action in strings(statement.get("Action")) {
                     for resource in &resources {
-                        let on = if is_arn_of(resource, tables.keys) {
+                        let on = if is_arn_of(resource, tables.keys) && usage_only(statement) {
+                            Some(On::KeysUsage)
+                        } else if is_arn_of(resource, tables.keys) {
                             Some(On::Keys)
                         } else if is_index_arn_of(resource, tables.keys) {
                             Some(On::KeysIndexes)
@@ -244,4 +281,20 @@ fn broad_sam_policy_templates_are_caught() {
         "      Policies:\n        - DynamoDBCrudPolicy:\n            TableName: !Ref KeysTable\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !Sub",
     );
     assert_flagged(&found, "is not an inline statement");
+}
+
+#[test]
+fn a_usage_grant_that_reaches_a_key_is_caught() {
+    // The authorizer's count, widened to a key's status.
+    let found = problems_after(
+        r#"dynamodb:Attributes: [id, "r*_ws", "r*_c", "r*_p", "q*_p", "q*_u"]"#,
+        r#"dynamodb:Attributes: [id, "r*_ws", "r*_c", "r*_p", "q*_p", "q*_u", status]"#,
+    );
+    assert_flagged(&found, "AuthorizerFunction (authorizer): grants");
+    // reset-usage's delete, on any item of the keys table.
+    let found = problems_after(
+        "              Action: [dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#usage\"]",
+        "              Action: [dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn",
+    );
+    assert_flagged(&found, "ResetUsageFunction (reset-usage): grants");
 }

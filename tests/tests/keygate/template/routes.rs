@@ -120,8 +120,8 @@ fn a_route_missing_from_the_template_is_caught() {
 #[test]
 fn a_route_served_by_the_wrong_binary_is_caught() {
     let found = problems_after(
-        "Method: DELETE\n            Path: /v1/api-keys/{id}",
-        "Method: POST\n            Path: /v1/api-keys/{id}/suspend",
+        "Method: DELETE\n            Path: /v1/api-keys/{id}\n",
+        "Method: POST\n            Path: /v1/api-keys/{id}/suspend\n",
     );
     assert_flagged(&found, "DELETE /v1/api-keys/{id} is served by 0 functions");
     assert_flagged(
