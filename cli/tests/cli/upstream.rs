@@ -653,3 +653,57 @@ async fn the_orders_example_runs_behind_keygate_serve() {
     server.stop();
     rie.stop().await;
 }
+
+/// keygate serve in `defer` mode in front of the example's backend, as the
+/// stack with LimitMode=defer: a request over its key's limit reaches the
+/// backend with the limit in its context, and the backend's few lines answer
+/// it 429 with Retry-After and the RateLimit fields; within the limit, the
+/// backend's answers carry the RateLimit fields too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orders_example_answers_429_over_a_keys_limit_in_defer_mode() {
+    let rie = keygate_tests::rie::Rie::start(orders_binary(), &[]).await;
+    let data = tempfile::tempdir().unwrap();
+    let root = bootstrap(data.path(), "acme");
+    let catalog = keygate_tests::repo_root().join("examples/orders-api/keygate.toml");
+    let server = serve_with(
+        data.path(),
+        &format!("lambda+http://{}", rie.invoke_addr),
+        &[
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--limit-mode",
+            "defer",
+        ],
+    );
+    let body = json!({"name": "metered", "key_type": "service", "permissions": ["orders:read"],
+        "limits": {"quota": {"requests": 2, "period": "day"}}});
+    let created = call(
+        "POST",
+        &format!("{}/v1/api-keys", server.url),
+        &[("x-api-key", &root), ("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(created.status, 201, "{}", created.json());
+    let key = created.json()["key"].as_str().unwrap().to_owned();
+    let orders = format!("{}/orders", server.url);
+    for left in [1, 0] {
+        let listed = call("GET", &orders, &[("x-api-key", &key)], None);
+        assert_eq!(listed.status, 200);
+        assert_eq!(listed.all("ratelimit-policy"), [r#""quota";q=2;w=86400"#]);
+        assert!(
+            listed.all("ratelimit")[0].starts_with(&format!("\"quota\";r={left};t=")),
+            "{:?}",
+            listed.all("ratelimit")
+        );
+    }
+    let before = invocations(&rie);
+    let over = call("GET", &orders, &[("x-api-key", &key)], None);
+    assert_eq!(over.status, 429, "{}", String::from_utf8_lossy(&over.body));
+    assert_eq!(over.json()["error"]["code"], "limit_exceeded");
+    let wait: u64 = over.all("retry-after")[0].parse().unwrap();
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    assert_eq!(over.all("ratelimit"), [format!("\"quota\";r=0;t={wait}")]);
+    assert_eq!(invocations(&rie), before + 1, "the backend answered it");
+    server.stop();
+    rie.stop().await;
+}

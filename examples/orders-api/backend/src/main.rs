@@ -90,8 +90,21 @@ struct Orders {
     by_org: Mutex<HashMap<String, Vec<Order>>>,
 }
 
-/// One request: who is calling, then the route.
+/// One request: who is calling, whether it is over its key's usage limits,
+/// then the route; the RateLimit fields on every answer to a limited key.
 fn handle(orders: &Orders, request: &Request) -> Response<Body> {
+    let mut response = route(orders, request);
+    if let Some(caller) = AuthorizerContext::of_request(request) {
+        for (name, value) in caller.ratelimit_headers() {
+            if let Ok(value) = value.parse() {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+fn route(orders: &Orders, request: &Request) -> Response<Body> {
     // The caller, as keygate's authorizer wrote it: the request's
     // `requestContext.authorizer.lambda` object, every value a string
     // (org_id, key_id, key_type, owner, scopes, hint, expires_at).
@@ -111,6 +124,27 @@ fn handle(orders: &Orders, request: &Request) -> Response<Body> {
         tracing::error!("no keygate authorizer context: is this route behind the authorizer?");
         return answer(500, error("internal_error", "The request has no caller."));
     };
+    // keygate deployed with LimitMode=defer lets a request over its key's
+    // limits through, saying so: answer it 429 before doing anything. In
+    // another language, the same few lines read the context's `limit` and
+    // `retry_after` fields:
+    //   if ctx.get("limit"):
+    //       status = 503 if ctx["limit"] == "unavailable" else 429
+    //       headers = {"Retry-After": ctx["retry_after"],
+    //                  "RateLimit": ctx["ratelimit"],
+    //                  "RateLimit-Policy": ctx["ratelimit_policy"]}
+    if let Some(over) = caller.over_limit() {
+        let code = if over.status == 429 {
+            "limit_exceeded"
+        } else {
+            "unavailable"
+        };
+        let mut response = answer(over.status, error(code, &over.message));
+        response
+            .headers_mut()
+            .insert("retry-after", over.retry_after.into());
+        return response;
+    }
     let route_key = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.route_key.as_deref(),
         _ => None,
@@ -322,6 +356,38 @@ mod tests {
         let (status, cancelled) = call(&orders, cancel());
         assert_eq!((status, &cancelled["status"]), (200, &json!("cancelled")));
         assert_eq!(call(&orders, cancel()).0, 409);
+    }
+
+    /// keygate in `defer` mode: a request over its key's limit is answered
+    /// 429 with Retry-After and the RateLimit fields, and places nothing.
+    #[test]
+    fn a_request_over_its_keys_limit_is_answered_429_and_changes_nothing() {
+        let orders = Orders::default();
+        let mut request = event(
+            "POST /orders",
+            "/orders",
+            Some("acme"),
+            Some(r#"{"item":"tea","quantity":1}"#),
+        );
+        if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref().cloned()
+        {
+            let mut context = context;
+            let fields = &mut context.authorizer.as_mut().unwrap().fields;
+            fields.insert("limits".into(), json!("rate=10/60;quota="));
+            fields.insert("limit".into(), json!("rate"));
+            fields.insert("retry_after".into(), json!("12"));
+            fields.insert("ratelimit".into(), json!("\"rate\";r=0;t=12"));
+            fields.insert("ratelimit_policy".into(), json!("\"rate\";q=10;w=60"));
+            request = request.with_request_context(RequestContext::ApiGatewayV2(context));
+        }
+        let response = handle(&orders, &request);
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "12");
+        assert_eq!(response.headers()["ratelimit"], "\"rate\";r=0;t=12");
+        assert_eq!(response.headers()["ratelimit-policy"], "\"rate\";q=10;w=60");
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["error"]["code"], "limit_exceeded");
+        assert!(orders.of("acme").is_empty(), "nothing was placed");
     }
 
     #[test]
