@@ -53,4 +53,6 @@ if [[ $template == template.yaml ]]; then
     shopt -s nullglob
     catalogs=(catalog/keygate.toml examples/*/keygate.toml)
     "$VENV/bin/python" infra/check_catalogs.py docs/catalog.schema.json "${catalogs[@]}"
+    # The example's own API document, which `keygate routes check` reads.
+    "$VENV/bin/openapi-spec-validator" examples/*/openapi.yaml
 fi

@@ -159,3 +159,27 @@ fn routes_check_holds_the_catalog_to_the_api_s_openapi_document() {
     );
     assert!(text.contains("no such op  POST /orders"), "{text}");
 }
+
+/// The example's catalog, template and OpenAPI document agree: what the
+/// README's "Protect your API" runs, run here.
+#[test]
+fn the_orders_example_s_routes_match_its_openapi_document() {
+    let root = keygate_tests::repo_root().join("examples/orders-api");
+    let (catalog, api) = (root.join("keygate.toml"), root.join("openapi.yaml"));
+    let out = keygate(&["catalog", "check", catalog.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = keygate(&[
+        "routes",
+        "check",
+        "--openapi",
+        api.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("every one of the 5 operations"),
+        "{}",
+        stdout(&out)
+    );
+}
