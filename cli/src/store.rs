@@ -26,7 +26,11 @@ pub async fn open(args: StoreArgs, settings: &Settings) -> anyhow::Result<AnySto
         Some(table) => {
             let tables = tables(&table, args.audit_table);
             let store = dynamodb_store(args.dynamodb_endpoint.as_deref(), &tables, settings).await;
-            Ok(AnyStore::DynamoDb(store.with_audit_retention(retention)))
+            Ok(AnyStore::DynamoDb(
+                store
+                    .with_audit_retention(retention)
+                    .with_usage_lease(settings.limit_lease),
+            ))
         }
         None => {
             let dir = args.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));

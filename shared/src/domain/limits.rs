@@ -349,6 +349,8 @@ pub enum RateStep {
         window_start_ms: i64,
         previous: u64,
         max_current: u64,
+        /// How many requests this counts (1, or a lease's tokens).
+        count: u64,
     },
     /// The counter is on the window before: it becomes the previous count
     /// (pinned to the value seen) and this window starts at one.
@@ -356,6 +358,7 @@ pub enum RateStep {
         from_window_start_ms: i64,
         current: u64,
         window_start_ms: i64,
+        count: u64,
     },
     /// The counter is older than the window before, or absent: this window
     /// starts at one with nothing before it.
@@ -363,16 +366,21 @@ pub enum RateStep {
         /// Holds if the stored window started before this (or none is stored).
         stale_before_ms: i64,
         window_start_ms: i64,
+        count: u64,
     },
 }
 
 /// How to count one request on a quota counter, and what must still hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuotaStep {
-    /// The counter is on this period: add one if at most `max_used` are used.
-    Add { period: PeriodId, max_used: u64 },
-    /// The counter is on an earlier period, or absent: this one starts at one.
-    Start { period: PeriodId },
+    /// The counter is on this period: add `count` if at most `max_used` are used.
+    Add {
+        period: PeriodId,
+        max_used: u64,
+        count: u64,
+    },
+    /// The counter is on an earlier period, or absent: this one starts at `count`.
+    Start { period: PeriodId, count: u64 },
 }
 
 /// One request counted: the steps a store applies together, and the
@@ -381,6 +389,8 @@ pub enum QuotaStep {
 pub struct Plan {
     pub rate: Option<RateStep>,
     pub quota: Option<QuotaStep>,
+    /// How many requests it counts: 1, or a lease's tokens.
+    pub count: u64,
     pub after: Counters,
 }
 
@@ -413,14 +423,14 @@ fn floor_div(a: i128, b: i128) -> i128 {
     a.div_euclid(b)
 }
 
-/// The most `current` may be for one more request to fit: `current + 1 +
+/// The most `current` may be for `n` more requests to fit: `current + n +
 /// previous × (W − elapsed) / W ≤ requests`, in whole requests. Negative
 /// when even `current = 0` would not fit.
-fn max_current(rate: RateLimit, previous: u64, elapsed_ms: i64) -> i128 {
+fn max_current(rate: RateLimit, previous: u64, elapsed_ms: i64, n: u64) -> i128 {
     let w = i128::from(rate.window_ms());
     let overlap = w - i128::from(elapsed_ms.clamp(0, rate.window_ms()));
     floor_div(
-        (i128::from(rate.requests) - 1) * w - i128::from(previous) * overlap,
+        (i128::from(rate.requests) - i128::from(n)) * w - i128::from(previous) * overlap,
         w,
     )
 }
@@ -457,6 +467,16 @@ fn rate_retry_after(rate: RateLimit, c: RateCounter, now_ms: i64) -> i64 {
 /// it was computed from. A counter seen ahead of `now_ms` (another
 /// process's clock) is counted in as it stands, never behind it.
 pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
+    plan_many(limits, seen, now_ms, 1)
+}
+
+/// As [`plan`], for `n` requests at once: a reservation of `n` tokens that
+/// one process spends over the rest of the window (see the DynamoDB store's
+/// leases). Every one of them is counted now, so spending them later in the
+/// same window and period never admits more than the formula allows (the
+/// previous window's weight only falls as the window goes on).
+pub fn plan_many(limits: &Limits, seen: &Counters, now_ms: i64, n: u64) -> Planned {
+    let n = n.max(1);
     let mut after = Counters::default();
     let rate = match limits.rate {
         None => None,
@@ -469,7 +489,7 @@ pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
                     // count in it, with the previous window at full weight
                     // if it is ahead of us.
                     let elapsed = now_ms - c.window_start_ms;
-                    let max = max_current(rate, c.previous, elapsed);
+                    let max = max_current(rate, c.previous, elapsed, n);
                     if max < i128::from(c.current) {
                         return Planned::Exceeded(Exceeded {
                             limit: LimitKind::Rate,
@@ -477,13 +497,14 @@ pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
                         });
                     }
                     after.rate = Some(RateCounter {
-                        current: c.current + 1,
+                        current: c.current + n,
                         ..c
                     });
                     RateStep::Add {
                         window_start_ms: c.window_start_ms,
                         previous: c.previous,
                         max_current: u64::try_from(max).unwrap_or(u64::MAX),
+                        count: n,
                     }
                 }
                 Some(c) if c.window_start_ms == this - w => {
@@ -492,31 +513,39 @@ pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
                         current: 0,
                         previous: c.current,
                     };
-                    if max_current(rate, rolled.previous, now_ms - this) < 0 {
+                    if max_current(rate, rolled.previous, now_ms - this, n) < 0 {
                         return Planned::Exceeded(Exceeded {
                             limit: LimitKind::Rate,
                             retry_after_ms: rate_retry_after(rate, rolled, now_ms),
                         });
                     }
                     after.rate = Some(RateCounter {
-                        current: 1,
+                        current: n,
                         ..rolled
                     });
                     RateStep::Roll {
                         from_window_start_ms: c.window_start_ms,
                         current: c.current,
                         window_start_ms: this,
+                        count: n,
                     }
                 }
                 _ => {
+                    if n > rate.requests {
+                        return Planned::Exceeded(Exceeded {
+                            limit: LimitKind::Rate,
+                            retry_after_ms: 0,
+                        });
+                    }
                     after.rate = Some(RateCounter {
                         window_start_ms: this,
-                        current: 1,
+                        current: n,
                         previous: 0,
                     });
                     RateStep::Start {
                         stale_before_ms: this - w,
                         window_start_ms: this,
+                        count: n,
                     }
                 }
             };
@@ -529,7 +558,7 @@ pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
             let (period, next) = quota.period.at(now_ms);
             let step = match &seen.quota {
                 Some(q) if q.period >= period => {
-                    if q.used >= quota.requests {
+                    if q.used + n > quota.requests {
                         return Planned::Exceeded(Exceeded {
                             limit: LimitKind::Quota,
                             retry_after_ms: if q.period == period {
@@ -542,25 +571,37 @@ pub fn plan(limits: &Limits, seen: &Counters, now_ms: i64) -> Planned {
                     }
                     after.quota = Some(QuotaCounter {
                         period: q.period.clone(),
-                        used: q.used + 1,
+                        used: q.used + n,
                     });
                     QuotaStep::Add {
                         period: q.period.clone(),
-                        max_used: quota.requests - 1,
+                        max_used: quota.requests - n,
+                        count: n,
                     }
                 }
                 _ => {
+                    if n > quota.requests {
+                        return Planned::Exceeded(Exceeded {
+                            limit: LimitKind::Quota,
+                            retry_after_ms: 0,
+                        });
+                    }
                     after.quota = Some(QuotaCounter {
                         period: period.clone(),
-                        used: 1,
+                        used: n,
                     });
-                    QuotaStep::Start { period }
+                    QuotaStep::Start { period, count: n }
                 }
             };
             Some(step)
         }
     };
-    Planned::Count(Plan { rate, quota, after })
+    Planned::Count(Plan {
+        rate,
+        quota,
+        count: n,
+        after,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -833,7 +874,8 @@ mod tests {
             p.rate,
             Some(RateStep::Start {
                 stale_before_ms: 6_000,
-                window_start_ms: 7_000
+                window_start_ms: 7_000,
+                count: 1,
             })
         );
         assert_eq!(p.after.rate.unwrap().previous, 0);
@@ -891,7 +933,8 @@ mod tests {
         assert_eq!(
             p.quota,
             Some(QuotaStep::Start {
-                period: PeriodId("2027-02".into())
+                period: PeriodId("2027-02".into()),
+                count: 1,
             })
         );
         // February 2027 has 28 days: the 28th is still February.

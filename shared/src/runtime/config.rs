@@ -23,6 +23,9 @@ pub const ENV_AUDIT_RETENTION_DAYS: &str = "KEYGATE_AUDIT_RETENTION_DAYS";
 pub const ENV_LIMIT_MODE: &str = "KEYGATE_LIMIT_MODE";
 /// `closed` (default) or `open`: what a request that cannot be counted gets.
 pub const ENV_LIMIT_FAILURE: &str = "KEYGATE_LIMIT_FAILURE";
+/// Requests one count of a limited key reserves for the process (1-1000,
+/// default 1: every request is one conditional write).
+pub const ENV_LIMIT_LEASE: &str = "KEYGATE_LIMIT_LEASE";
 pub const ENV_TABLE: &str = "TABLE_NAME";
 pub const ENV_AUDIT_TABLE: &str = "AUDIT_TABLE_NAME";
 
@@ -44,6 +47,8 @@ pub enum ConfigError {
     LimitMode(String),
     #[error("{ENV_LIMIT_FAILURE}: {0:?} is not closed or open")]
     LimitFailure(String),
+    #[error("{ENV_LIMIT_LEASE}: {0:?} is not a number of requests from 1 to 1000")]
+    LimitLease(String),
     #[error("{ENV_TABLE} is not set")]
     NoTable,
     #[error("{ENV_AUDIT_TABLE} is not set")]
@@ -92,6 +97,8 @@ pub struct Settings {
     pub audit_retention_days: Option<u32>,
     /// What the authorizer does over a key's limits, and when it cannot count.
     pub limit_policy: LimitPolicy,
+    /// Requests one count reserves for this process (DynamoDB store).
+    pub limit_lease: u64,
 }
 
 /// Why a catalog file could not be loaded.
@@ -167,6 +174,16 @@ impl Settings {
                 None => LimitFailure::default(),
             },
         };
+        let limit_lease = set(ENV_LIMIT_LEASE)
+            .map(|n| {
+                n.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or(ConfigError::LimitLease(n))
+            })
+            .transpose()?
+            .unwrap_or(1);
         Ok(Self {
             prefix,
             pepper,
@@ -174,6 +191,7 @@ impl Settings {
             timeouts,
             audit_retention_days,
             limit_policy,
+            limit_lease,
         })
     }
 
@@ -254,10 +272,15 @@ mod tests {
         assert_eq!(s.prefix.as_str(), "kg");
         assert_eq!(s.pepper, PepperSource::None);
         assert_eq!(s.audit_retention_days, None);
+        assert_eq!(s.limit_policy, LimitPolicy::default());
+        assert_eq!(s.limit_lease, 1);
         let s = settings(&[
             (ENV_PREFIX, "acme"),
             (ENV_TIMEOUT_MS, "500"),
             (ENV_AUDIT_RETENTION_DAYS, "400"),
+            (ENV_LIMIT_MODE, "defer"),
+            (ENV_LIMIT_FAILURE, "open"),
+            (ENV_LIMIT_LEASE, "8"),
             (
                 ENV_PEPPER_SECRET,
                 "arn:aws:secretsmanager:us-east-1:1:secret:p",
@@ -268,6 +291,14 @@ mod tests {
         assert_eq!(s.timeouts.operation, Duration::from_millis(500));
         assert_eq!(s.audit_retention_days, Some(400));
         assert!(matches!(s.pepper, PepperSource::Secret(_)));
+        assert_eq!(
+            s.limit_policy,
+            LimitPolicy {
+                mode: LimitMode::Defer,
+                on_failure: LimitFailure::Open
+            }
+        );
+        assert_eq!(s.limit_lease, 8);
     }
 
     #[test]
@@ -288,6 +319,15 @@ mod tests {
             settings(&[(ENV_AUDIT_RETENTION_DAYS, "0")]),
             Err(ConfigError::Retention(_))
         ));
+        for (name, value) in [
+            (ENV_LIMIT_MODE, "reject"),
+            (ENV_LIMIT_FAILURE, "ajar"),
+            (ENV_LIMIT_LEASE, "0"),
+            (ENV_LIMIT_LEASE, "1001"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
         assert!(matches!(
             settings(&[(ENV_PEPPER, "p"), (ENV_PEPPER_SECRET, "s")]),
             Err(ConfigError::TwoPeppers)

@@ -61,8 +61,9 @@ async fn app_from_env() -> Result<Arc<App<DynamoDbStore>>, Error> {
     // function that hashes never runs without it.
     let keys = settings.key_format().await.map_err(config_error)?;
     let client = client(None, settings.timeouts).await;
-    let store =
-        DynamoDbStore::new(client, &tables).with_audit_retention(settings.audit_retention_days);
+    let store = DynamoDbStore::new(client, &tables)
+        .with_audit_retention(settings.audit_retention_days)
+        .with_usage_lease(settings.limit_lease);
     let app = App::new(store, keys)
         .with_catalog(settings.catalog)
         .with_limit_policy(settings.limit_policy);

@@ -87,6 +87,9 @@ pub struct DynamoDbStore {
     retention_secs: Option<i64>,
     /// The usage counters this process last saw, per budget.
     seen: usage::Seen,
+    /// Requests one count reserves for this process (1: no lease).
+    lease: u64,
+    leases: usage::Leases,
 }
 
 impl DynamoDbStore {
@@ -97,6 +100,8 @@ impl DynamoDbStore {
             audit: Arc::from(tables.audit.as_str()),
             retention_secs: None,
             seen: usage::Seen::default(),
+            lease: 1,
+            leases: usage::Leases::default(),
         }
     }
 
@@ -104,6 +109,15 @@ impl DynamoDbStore {
     /// within a few days of then).
     pub fn with_audit_retention(mut self, days: Option<u32>) -> Self {
         self.retention_secs = days.map(|d| i64::from(d) * 86_400);
+        self
+    }
+
+    /// Reserve `tokens` requests of a limited key's budget per count and
+    /// spend them in this process (1, the default: count every request).
+    /// Goes past DynamoDB's per-item write ceiling (about 1,000 counts a
+    /// second) at the price of tokens left unspent at a window's end.
+    pub fn with_usage_lease(mut self, tokens: u64) -> Self {
+        self.lease = tokens.max(1);
         self
     }
 

@@ -30,7 +30,7 @@ use super::item::{Item, s};
 use crate::domain::id::KeyId;
 use crate::domain::limits::{
     Admission, Counters, Limits, PeriodId, Plan, Planned, QuotaCounter, QuotaStep, RateCounter,
-    RateStep, plan,
+    RateStep, plan, plan_many,
 };
 use crate::store::StoreError;
 
@@ -38,6 +38,65 @@ use crate::store::StoreError;
 const ATTEMPTS: usize = 5;
 /// Budgets whose counters a process remembers; past this it forgets them all.
 const REMEMBERED: usize = 10_000;
+
+/// Tokens this process reserved and has not spent yet: with a lease of N,
+/// one conditional write counts N requests at once, and the next N − 1 are
+/// admitted here without a write, while the window and the period they
+/// were counted in last. Every token is counted when it is reserved, so
+/// nothing is ever admitted uncounted; a token not spent by the window's
+/// end is counted but unused (the cost: fewer admitted than the limit, in
+/// the worst case N − 1 per process per window).
+#[derive(Clone, Default)]
+pub(super) struct Leases(Arc<Mutex<HashMap<(KeyId, Limits), Lease>>>);
+
+struct Lease {
+    tokens: u64,
+    /// The counters as the reservation left them.
+    after: Counters,
+}
+
+impl Leases {
+    /// One token of `budget`'s lease for `limits`, if it has one still good
+    /// at `now_ms`: the counters it was reserved with.
+    fn take(&self, budget: KeyId, limits: &Limits, now_ms: i64) -> Option<Counters> {
+        let mut leases = self.0.lock().ok()?;
+        let lease = leases.get_mut(&(budget, *limits))?;
+        let window_holds = match (limits.rate, lease.after.rate) {
+            (Some(rate), Some(c)) => {
+                let w = i64::from(rate.window_seconds) * 1000;
+                now_ms.div_euclid(w) * w == c.window_start_ms
+            }
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let period_holds = match (limits.quota, &lease.after.quota) {
+            (Some(quota), Some(q)) => quota.period.at(now_ms).0 == q.period,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        if lease.tokens == 0 || !window_holds || !period_holds {
+            leases.remove(&(budget, *limits));
+            return None;
+        }
+        lease.tokens -= 1;
+        Some(lease.after.clone())
+    }
+
+    fn put(&self, budget: KeyId, limits: &Limits, tokens: u64, after: &Counters) {
+        if let Ok(mut leases) = self.0.lock() {
+            if leases.len() >= REMEMBERED {
+                leases.clear();
+            }
+            leases.insert(
+                (budget, *limits),
+                Lease {
+                    tokens,
+                    after: after.clone(),
+                },
+            );
+        }
+    }
+}
 
 /// The counters each budget was last seen with, in this process.
 #[derive(Clone, Default)]
@@ -147,7 +206,7 @@ fn update_of(plan: &Plan, names: &Names) -> Update {
     let mut add = vec![];
     let mut conditions = vec![];
     let mut n = HashMap::new();
-    let mut v = HashMap::from([(":one".to_owned(), num(1))]);
+    let mut v = HashMap::new();
     if let (Some(step), Some([ws, c, p])) = (plan.rate, &names.rate) {
         n.insert("#rws".into(), ws.clone());
         n.insert("#rc".into(), c.clone());
@@ -157,33 +216,39 @@ fn update_of(plan: &Plan, names: &Names) -> Update {
                 window_start_ms,
                 previous,
                 max_current,
+                count,
             } => {
                 conditions.push("#rws = :rws AND #rp = :rp AND #rc <= :rmax".to_owned());
                 v.insert(":rws".into(), num(window_start_ms));
                 v.insert(":rp".into(), num(previous));
                 v.insert(":rmax".into(), num(max_current));
-                add.push("#rc :one".to_owned());
+                v.insert(":rn".into(), num(count));
+                add.push("#rc :rn".to_owned());
             }
             RateStep::Roll {
                 from_window_start_ms,
                 current,
                 window_start_ms,
+                count,
             } => {
                 conditions.push("#rws = :rfrom AND #rc = :rold".to_owned());
                 v.insert(":rfrom".into(), num(from_window_start_ms));
                 v.insert(":rold".into(), num(current));
                 v.insert(":rws".into(), num(window_start_ms));
-                set.push("#rws = :rws, #rp = :rold, #rc = :one".to_owned());
+                v.insert(":rn".into(), num(count));
+                set.push("#rws = :rws, #rp = :rold, #rc = :rn".to_owned());
             }
             RateStep::Start {
                 stale_before_ms,
                 window_start_ms,
+                count,
             } => {
                 conditions.push("(attribute_not_exists(#rws) OR #rws < :rstale)".to_owned());
                 v.insert(":rstale".into(), num(stale_before_ms));
                 v.insert(":rws".into(), num(window_start_ms));
                 v.insert(":zero".into(), num(0));
-                set.push("#rws = :rws, #rp = :zero, #rc = :one".to_owned());
+                v.insert(":rn".into(), num(count));
+                set.push("#rws = :rws, #rp = :zero, #rc = :rn".to_owned());
             }
         }
     }
@@ -191,16 +256,22 @@ fn update_of(plan: &Plan, names: &Names) -> Update {
         n.insert("#qp".into(), period.clone());
         n.insert("#qu".into(), used.clone());
         match step {
-            QuotaStep::Add { period, max_used } => {
+            QuotaStep::Add {
+                period,
+                max_used,
+                count,
+            } => {
                 conditions.push("#qp = :qp AND #qu <= :qmax".to_owned());
                 v.insert(":qp".into(), s(period.0.clone()));
                 v.insert(":qmax".into(), num(max_used));
-                add.push("#qu :one".to_owned());
+                v.insert(":qn".into(), num(count));
+                add.push("#qu :qn".to_owned());
             }
-            QuotaStep::Start { period } => {
+            QuotaStep::Start { period, count } => {
                 conditions.push("(attribute_not_exists(#qp) OR #qp < :qp)".to_owned());
                 v.insert(":qp".into(), s(period.0.clone()));
-                set.push("#qp = :qp, #qu = :one".to_owned());
+                v.insert(":qn".into(), num(*count));
+                set.push("#qp = :qp, #qu = :qn".to_owned());
             }
         }
     }
@@ -229,10 +300,21 @@ impl DynamoDbStore {
         now_ms: i64,
     ) -> Result<Admission, StoreError> {
         let names = Names::of(limits);
+        if self.lease > 1
+            && let Some(counters) = self.leases.take(budget, limits, now_ms)
+        {
+            return Ok(Admission::Admitted(counters));
+        }
         let mut seen = self.seen.get(budget, limits);
         let mut confirmed = false;
         for _ in 0..ATTEMPTS {
-            let plan = match plan(limits, &seen, now_ms) {
+            // A lease reserves as many tokens as fit, up to its size.
+            let planned = (2..=self.lease)
+                .rev()
+                .map(|n| plan_many(limits, &seen, now_ms, n))
+                .find(|p| matches!(p, Planned::Count(_)))
+                .unwrap_or_else(|| plan(limits, &seen, now_ms));
+            let plan = match planned {
                 Planned::Count(plan) => plan,
                 Planned::Exceeded(exceeded) if confirmed => {
                     self.seen.put(budget, limits, seen);
@@ -265,6 +347,9 @@ impl DynamoDbStore {
                 Ok(out) => {
                     let after = counters_of(out.attributes.as_ref(), limits)?;
                     self.seen.put(budget, limits, after.clone());
+                    if plan.count > 1 {
+                        self.leases.put(budget, limits, plan.count - 1, &after);
+                    }
                     return Ok(Admission::Admitted(after));
                 }
                 Err(SdkError::ServiceError(e))

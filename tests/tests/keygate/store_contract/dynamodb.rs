@@ -432,3 +432,63 @@ async fn tampering_with_the_audit_table_is_evident() {
         "{broken}"
     );
 }
+
+/// With a lease of 4, one conditional write counts 4 requests, and the
+/// process that made it admits the next 3 without writing: about a quarter
+/// of the writes, and still never one over the limit, across 4 processes
+/// (each its own store, client and leases) taking turns, one request at a
+/// time each, as Lambda runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_writes_once_per_four_requests_and_never_passes_the_limit() {
+    use keygate::app::App;
+    use keygate::domain::key::KeyFormat;
+    use keygate::store::DynamoDbStore;
+    use keygate::store::dynamodb::client_config;
+
+    let (store, log) = fresh_dynamodb_store().await;
+    let tables = store.tables();
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (key, _) = h
+        .create(
+            &root,
+            json!({"name": "leased", "key_type": "service",
+                "limits": {"rate": {"requests": 100, "window_seconds": 3600}}}),
+        )
+        .await;
+    // The key's first use writes last_used_at; leave that out.
+    assert!(h.authorize(&key, "GET /v1/runs/{id}").await);
+    let mut apps = vec![];
+    for _ in 0..4 {
+        let config = client_config(
+            Some(&keygate_tests::dynamodb_endpoint()),
+            keygate_tests::moto_timeouts(),
+        )
+        .await
+        .interceptor(log.clone());
+        let client = aws_sdk_dynamodb::Client::from_conf(config.build());
+        let store = DynamoDbStore::new(client, &tables).with_usage_lease(4);
+        apps.push(App::new(store, KeyFormat::default()).with_clock(h.clock.clone()));
+    }
+    log.clear();
+    let event = authorizer_event(&key, "GET /v1/runs/{id}");
+    let mut allowed = 1;
+    for _ in 0..30 {
+        for app in &apps {
+            allowed += usize::from(
+                keygate::http::authorizer::authorize(app, &event)
+                    .await
+                    .is_authorized,
+            );
+        }
+    }
+    assert_eq!(
+        allowed, 100,
+        "every reserved token spent, none over the limit"
+    );
+    let writes = log.count("UpdateItem");
+    assert!(
+        writes * 2 < allowed,
+        "{writes} conditional writes (failed ones included) for {allowed} admitted"
+    );
+}
