@@ -92,6 +92,7 @@ pub fn document(catalog: &Catalog) -> Value {
         "tags": [
             {"name": "keys", "description": "Create, list and read API keys."},
             {"name": "lifecycle", "description": "Suspend, reactivate, rotate, revoke and delete keys."},
+            {"name": "limits", "description": "Per-key rate limits and quotas, and their usage."},
             {"name": "audit", "description": "The organization's audit trail."},
             {"name": "catalog", "description": "Scopes and presets."},
             {"name": "public", "description": "Served without a key."},

@@ -22,9 +22,23 @@ fn every_route_is_documented_and_nothing_else() {
     let doc = document(Catalog::builtin());
     let mut documented = BTreeSet::new();
     let mut ids = BTreeSet::new();
+    let tags: BTreeSet<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             documented.insert(format!("{} {path}", method.to_ascii_uppercase()));
+            // Readers such as the console's reference list operations by
+            // their tag: one under a tag not declared would go unseen.
+            for tag in op["tags"].as_array().unwrap() {
+                assert!(
+                    tags.contains(tag.as_str().unwrap()),
+                    "{method} {path}: tag {tag} is declared"
+                );
+            }
             assert!(
                 ids.insert(op["operationId"].as_str().unwrap().to_owned()),
                 "unique ids"
