@@ -264,6 +264,27 @@ pub enum KeysCommand {
         /// The key: its id, or its exact name.
         key: String,
     },
+    /// Rename a key (what it may do never changes); recorded in the audit trail.
+    Rename {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// Its new name, 1-100 characters.
+        name: String,
+    },
+    /// Change a key's name or description (at least one); recorded in the audit trail.
+    Edit {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// Its new name, 1-100 characters.
+        #[arg(long)]
+        name: Option<String>,
+        /// Its new description, up to 500 characters.
+        #[arg(long, value_name = "TEXT", conflicts_with = "no_description")]
+        description: Option<String>,
+        /// Remove its description.
+        #[arg(long)]
+        no_description: bool,
+    },
     /// Suspend an active key (reversible).
     Suspend {
         /// The key: its id, or its exact name.
@@ -369,6 +390,8 @@ pub enum AuditAction {
     Delete,
     /// A full-access key minted straight into the store.
     Bootstrap,
+    /// A new name or description.
+    Update,
 }
 
 /// Each value as the API spells it, which is as the command line does.

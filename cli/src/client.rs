@@ -215,7 +215,10 @@ impl Client {
             "GET" => with_key(self.agent.get(&url), key).call(),
             "DELETE" => with_key(self.agent.delete(&url), key).call(),
             _ => {
-                let post = self.agent.post(&url);
+                let post = match method {
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
                 let post = match key {
                     Some(key) => post.header("x-api-key", key),
                     None => post,

@@ -28,6 +28,30 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
             cursor,
         } => list(&api, status, limit, cursor),
         KeysCommand::Get { key } => act_on(&api, Operation::GetKey, &key),
+        KeysCommand::Rename { key, name } => edit(&api, &key, json!({ "name": name })),
+        KeysCommand::Edit {
+            key,
+            name,
+            description,
+            no_description,
+        } => {
+            if name.is_none() && description.is_none() && !no_description {
+                return Err(UsageError(
+                    "nothing to change: pass --name, --description or --no-description".into(),
+                )
+                .into());
+            }
+            let mut body = serde_json::Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            if no_description {
+                body.insert("description".into(), Value::Null);
+            } else if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            edit(&api, &key, Value::Object(body))
+        }
         KeysCommand::Suspend { key } => act_on(&api, Operation::SuspendKey, &key),
         KeysCommand::Reactivate { key } => act_on(&api, Operation::ReactivateKey, &key),
         KeysCommand::Rotate { key, grace, reason } => {
@@ -75,6 +99,15 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
 fn act_on(api: &Api, operation: Operation, given: &str) -> anyhow::Result<()> {
     let key = api.resolve_key(given)?;
     print_record(api, &api.call(Request::new(operation).id(&key.id))?)
+}
+
+/// `PATCH` the labels in `body` onto the key `given` names; print the key.
+fn edit(api: &Api, given: &str, body: Value) -> anyhow::Result<()> {
+    let key = api.resolve_key(given)?;
+    print_record(
+        api,
+        &api.call(Request::new(Operation::UpdateKey).id(&key.id).body(body))?,
+    )
 }
 
 /// Go ahead with `verb` (delete, revoke) on `key` only if asked to: with

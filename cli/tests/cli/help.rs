@@ -56,13 +56,15 @@ fn missing_settings_and_help() {
     }
 }
 
-const LEAF_COMMANDS: [&[&str]; 15] = [
+const LEAF_COMMANDS: [&[&str]; 17] = [
     &["serve"],
     &["bootstrap"],
     &["table", "create"],
     &["keys", "create"],
     &["keys", "list"],
     &["keys", "get"],
+    &["keys", "rename"],
+    &["keys", "edit"],
     &["keys", "suspend"],
     &["keys", "reactivate"],
     &["keys", "rotate"],

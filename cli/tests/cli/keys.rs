@@ -232,3 +232,73 @@ fn every_subcommand_against_a_running_server() {
     assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
     server.stop();
 }
+
+/// `keys rename` and `keys edit` change a key's name and description (by
+/// its id or its name), and nothing else; asking for no change, or for a
+/// description and none at once, is a usage error.
+#[test]
+fn rename_and_edit_change_only_the_labels() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let root = server.first_key.clone().unwrap();
+    let url = server.url.clone();
+    let run = |args: &[&str]| keygate(&url, &root, args);
+
+    let created = json(&run(&[
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--scopes",
+        "runs:read",
+        "--json",
+    ]));
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let out = run(&["keys", "rename", "ci", "ci-deployer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ci-deployer"), "{}", stdout(&out));
+    let edited = json(&run(&[
+        "keys",
+        "edit",
+        "ci-deployer",
+        "--description",
+        "Deploys from CI",
+        "--json",
+    ]));
+    assert_eq!(edited["id"], id);
+    assert_eq!(edited["name"], "ci-deployer");
+    assert_eq!(edited["description"], "Deploys from CI");
+    assert_eq!(edited["scopes"], serde_json::json!(["runs:read"]));
+    let cleared = json(&run(&["keys", "edit", &id, "--no-description", "--json"]));
+    assert!(cleared["description"].is_null(), "{cleared}");
+
+    for args in [
+        vec!["keys", "edit", id.as_str()],
+        vec![
+            "keys",
+            "edit",
+            &id,
+            "--description",
+            "a",
+            "--no-description",
+        ],
+        vec!["keys", "rename", &id],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    // Bad input is the API's 400, naming the field.
+    let out = run(&["keys", "rename", &id, ""]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("name:"), "{}", stderr(&out));
+
+    let page = json(&run(&[
+        "audit", "--key", &id, "--action", "update", "--json",
+    ]));
+    let updates = page["data"].as_array().unwrap();
+    assert_eq!(updates.len(), 3, "rename, describe, clear: {page}");
+    assert_eq!(updates[2]["changes"][0]["before"], "ci");
+    assert_eq!(updates[2]["changes"][0]["after"], "ci-deployer");
+    server.stop();
+}

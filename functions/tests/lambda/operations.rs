@@ -79,6 +79,12 @@ async fn every_function_serves_its_fixture() {
     expected.sort_unstable();
     assert_eq!(listed, expected, "{body}");
 
+    let (status, body) = run("update-key").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "fixture renamed");
+    assert_eq!(body["description"], "renamed by its fixture");
+    assert_eq!(body["status"], "active");
+
     let (status, body) = run("suspend-key").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "suspended");
@@ -94,7 +100,10 @@ async fn every_function_serves_its_fixture() {
     let (status, body) = run("rotate-key").await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["rotated_from"], id);
-    assert_eq!(body["name"], "fixture");
+    assert_eq!(
+        body["name"], "fixture renamed",
+        "the successor has its name"
+    );
     assert!(body["key"].as_str().unwrap().starts_with("kg_"));
 
     let (status, body) = run("list-audit-events").await;
@@ -107,9 +116,10 @@ async fn every_function_serves_its_fixture() {
         .collect();
     assert_eq!(
         actions,
-        ["rotate", "reactivate", "suspend", "create"],
+        ["rotate", "reactivate", "suspend", "update", "create"],
         "{body}"
     );
+    assert_eq!(body["data"][3]["actor_name"], "fixture caller", "{body}");
     assert_eq!(body["data"][0]["source_ip"], "203.0.113.7");
     assert_eq!(body["data"][0]["request_id"], "NpbN7gV4DoEEMVw=");
 

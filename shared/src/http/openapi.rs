@@ -89,7 +89,7 @@ pub fn document(catalog: &Catalog) -> Value {
         "servers": [{"url": "/", "description": "the keygate API (keygate serve, or the stack's ApiUrl)"}],
         "security": [{"ApiKey": []}],
         "tags": [
-            {"name": "keys", "description": "Create, list and read API keys."},
+            {"name": "keys", "description": "Create, list, read and rename API keys."},
             {"name": "lifecycle", "description": "Suspend, reactivate, rotate, revoke and delete keys."},
             {"name": "audit", "description": "The organization's audit trail."},
             {"name": "catalog", "description": "Scopes and presets."},
@@ -147,6 +147,7 @@ fn key_links() -> Value {
     };
     json!({
         "GetKey": link(Operation::GetKey),
+        "UpdateKey": link(Operation::UpdateKey),
         "SuspendKey": link(Operation::SuspendKey),
         "RotateKey": link(Operation::RotateKey),
         "RevokeKey": link(Operation::RevokeKey),
@@ -227,6 +228,27 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "responses": guarded(
                 responses(vec![("200", ok("The key", "KeyRecord", example_record()))]),
                 &["404", "503"],
+            ),
+        }),
+        Operation::UpdateKey => json!({
+            "operationId": id,
+            "tags": ["keys"],
+            "summary": "Rename a key or change its description",
+            "description": "Needs api-keys:write and authority over the key (your permissions \
+                cover its own; a key may always change itself). Changes name and description \
+                only: what a key may do never changes. In any status, revoked too (a revoked \
+                key's description can say why it was revoked). description null or \"\" \
+                removes it. Each change is an audited update event with the fields before \
+                and after; giving the values the key already has changes and records nothing.",
+            "parameters": [id_parameter()],
+            "requestBody": {
+                "required": true,
+                "content": json_body(schema_ref("UpdateKeyRequest"),
+                    json!({"name": "ci-deployer-eu", "description": "Deploys eu-west-1 from CI"})),
+            },
+            "responses": guarded(
+                responses(vec![("200", ok("The key afterwards", "KeyRecord", example_record()))]),
+                &["400", "404", "413", "503"],
             ),
         }),
         Operation::SuspendKey | Operation::ReactivateKey => {
@@ -465,6 +487,15 @@ fn components(catalog: &Catalog) -> Value {
                 "description": "A service key (no owner) or a user key (owner required).",
                 "oneOf": [create_request("service", catalog), create_request("user", catalog)],
             },
+            "UpdateKeyRequest": {
+                "type": "object", "additionalProperties": false, "minProperties": 1,
+                "description": "The labels to change; at least one.",
+                "properties": {
+                    "name": text(1, KeyName::MAX_CHARS, "The key's new name:"),
+                    "description": nullable(text(0, Description::MAX_CHARS,
+                        "What the key is for (null or empty: no description):")),
+                },
+            },
             "RevokeRequest": {
                 "type": "object", "required": ["reason"], "additionalProperties": false,
                 "properties": {"reason": text(1, RevokeReason::MAX_CHARS, "Why:")},
@@ -606,8 +637,9 @@ fn example_event() -> Value {
         "id": "0354hGmX2bqQ3Yb6qvUy3W", "org_id": "acme", "time": "2026-11-27T05:01:10Z",
         "action": "revoke", "key_id": "0354hGhYKuHPbL24wFhd2p", "key_name": "ci-deployer",
         "actor_type": "key", "actor_key_id": "0354ehkyfAjyksnKRtpEcG", "actor_hint": "kg_...mc0W",
-        "reason": "leaked in a build log", "status_before": "active", "status_after": "revoked",
-        "rotated_to": null, "rotated_from": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
+        "actor_name": "admin", "reason": "leaked in a build log", "status_before": "active",
+        "status_after": "revoked", "rotated_to": null, "rotated_from": null, "changes": [],
+        "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
         "user_agent": "keygate-cli/0.1.0"
     })
 }

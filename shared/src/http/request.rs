@@ -40,12 +40,16 @@ pub(super) const CREATE_FIELDS: &[&str] = &[
     "expires_at",
 ];
 
+/// The fields of an update body: a key's labels, nothing else.
+pub(super) const UPDATE_FIELDS: &[&str] = &["name", "description"];
+
 fn accepts(op: Operation) -> Accepts {
     let (query, body): (&'static [&'static str], Body) = match op {
         Operation::CreateKey => (&[], Body::Required(CREATE_FIELDS)),
         Operation::ListKeys => (&["status", "limit", "cursor"], Body::None),
         Operation::ListAuditEvents => (&["key_id", "action", "limit", "cursor"], Body::None),
         Operation::RevokeKey => (&[], Body::Required(&["reason"])),
+        Operation::UpdateKey => (&[], Body::Required(UPDATE_FIELDS)),
         Operation::RotateKey => (&[], Body::Optional(&["grace_period_seconds", "reason"])),
         Operation::GetKey
         | Operation::SuspendKey
@@ -123,6 +127,11 @@ impl Fields {
 
     pub(super) fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field).filter(|v| !v.is_null())
+    }
+
+    /// Whether the body has `field` at all (also as `null`).
+    pub(super) fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
     }
 
     pub(super) fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {

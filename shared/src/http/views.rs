@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LabelChange};
 use crate::domain::catalog::Catalog;
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
@@ -101,14 +101,43 @@ pub struct AuditEventView<'a> {
     pub actor_type: ActorKind,
     pub actor_key_id: Option<KeyId>,
     pub actor_hint: Option<&'a str>,
+    /// The acting key's name when it acted (null for bootstrap, and on
+    /// events recorded before names were).
+    pub actor_name: Option<&'a KeyName>,
     pub reason: Option<&'a RevokeReason>,
     pub status_before: Option<KeyStatus>,
     pub status_after: Option<KeyStatus>,
     pub rotated_to: Option<KeyId>,
     pub rotated_from: Option<KeyId>,
+    /// On an `update` event, each field it changed; empty otherwise.
+    pub changes: Vec<ChangeView<'a>>,
     pub request_id: &'a str,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+}
+
+/// One field an update changed, before and after.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "FieldChange", deny_unknown_fields)]
+pub struct ChangeView<'a> {
+    /// `name` or `description`.
+    #[schemars(extend("enum" = ["name", "description"]))]
+    pub field: &'a str,
+    /// The value before (null: no description).
+    pub before: Option<&'a str>,
+    /// The value after (null: no description).
+    pub after: Option<&'a str>,
+}
+
+impl<'a> ChangeView<'a> {
+    fn of(change: &'a LabelChange) -> Self {
+        let (before, after) = change.texts();
+        ChangeView {
+            field: change.field(),
+            before,
+            after,
+        }
+    }
 }
 
 impl<'a> AuditEventView<'a> {
@@ -126,11 +155,13 @@ impl<'a> AuditEventView<'a> {
                 Actor::Key { hint, .. } => Some(hint),
                 Actor::Bootstrap => None,
             },
+            actor_name: event.actor_name.as_ref(),
             reason: event.reason.as_ref(),
             status_before: event.status_before,
             status_after: event.status_after,
             rotated_to: event.rotated_to,
             rotated_from: event.rotated_from,
+            changes: event.changes.iter().map(ChangeView::of).collect(),
             request_id: &event.request_id,
             source_ip: event.source_ip.as_deref(),
             user_agent: event.user_agent.as_deref(),

@@ -376,7 +376,7 @@ pub async fn the_audit_api_filters_pages_and_isolates<S: Store>(store: S) {
     );
 
     for (query, field) in [
-        ("action=update", "action"),
+        ("action=rename", "action"),
         ("key_id=nope", "key_id"),
         ("limit=0", "limit"),
         ("cursor=garbage", "cursor"),

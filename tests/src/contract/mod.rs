@@ -25,6 +25,7 @@ pub mod authority;
 pub mod caller_guard;
 pub mod consistency;
 pub mod create;
+pub mod labels;
 pub mod last_use;
 pub mod lifecycle;
 pub mod pagination;
@@ -151,6 +152,12 @@ macro_rules! contract_suite {
             },
             last_use {
                 last_use_is_recorded_at_most_once_per_window,
+            },
+            labels {
+                a_rename_is_one_audited_change,
+                a_revoked_key_can_be_described_and_a_key_can_rename_itself,
+                a_refused_rename_changes_nothing,
+                a_rename_of_a_key_that_changed_is_refused,
             },
             authority {
                 a_key_cannot_change_a_key_it_does_not_cover,

@@ -161,6 +161,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
             Operation::CreateKey => Some(r#"{"name":"n","key_type":"service"}"#.to_owned()),
             Operation::RevokeKey => Some(r#"{"reason":"r"}"#.to_owned()),
             Operation::RotateKey => Some("{}".to_owned()),
+            Operation::UpdateKey => Some(r#"{"name":"renamed"}"#.to_owned()),
             _ => None,
         };
         let target = fresh().await;
@@ -191,9 +192,10 @@ async fn every_documented_status_is_one_the_operation_answers() {
         );
         // Bad input.
         let bad = match op {
-            Operation::CreateKey | Operation::RevokeKey | Operation::RotateKey => {
-                Some((path_for(&target), Some(r#"{"unknown":1}"#)))
-            }
+            Operation::CreateKey
+            | Operation::RevokeKey
+            | Operation::RotateKey
+            | Operation::UpdateKey => Some((path_for(&target), Some(r#"{"unknown":1}"#))),
             Operation::ListKeys => Some(("/v1/api-keys?status=nope".to_owned(), None)),
             Operation::ListAuditEvents => Some(("/v1/audit-events?action=nope".to_owned(), None)),
             _ => None,
@@ -235,7 +237,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
                     .status,
             );
         }
-        if method == "POST" {
+        if method == "POST" || method == "PATCH" {
             statuses.insert(
                 h.call(method, &path_for(&fresh().await), Some(&root), Some(&big))
                     .await
@@ -320,7 +322,7 @@ async fn every_request_example_is_accepted_as_it_stands() {
             tried += 1;
         }
     }
-    assert_eq!(tried, 3, "create, revoke and rotate have examples");
+    assert_eq!(tried, 4, "create, update, revoke and rotate have examples");
     let cursor = resolve(&doc, &doc["components"]["parameters"]["Cursor"]);
     assert_eq!(cursor["schema"]["minLength"], 1);
     let reply = h

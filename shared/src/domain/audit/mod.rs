@@ -9,7 +9,7 @@ use self::chain::ChainLink;
 use super::id::{EventId, KeyId};
 use super::org::OrgId;
 use super::record::KeyStatus;
-use super::text::{KeyName, RevokeReason};
+use super::text::{Description, KeyName, RevokeReason};
 use super::time::Timestamp;
 
 pub mod chain;
@@ -38,6 +38,9 @@ pub enum AuditAction {
     Reactivate,
     Revoke,
     Delete,
+    /// A new name or description (`PATCH /v1/api-keys/{id}`); the event's
+    /// `changes` hold each field before and after.
+    Update,
     /// A full-access key minted straight into the store (`keygate bootstrap`,
     /// the first start of `keygate serve`).
     Bootstrap,
@@ -101,6 +104,57 @@ impl ActorKind {
     }
 }
 
+/// A field of a key an `update` changed, before and after: only a key's
+/// labels (its name and description) can change after it is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelChange {
+    Name {
+        before: KeyName,
+        after: KeyName,
+    },
+    /// `None`: no description.
+    Description {
+        before: Option<Description>,
+        after: Option<Description>,
+    },
+}
+
+impl LabelChange {
+    /// The field's name, as the API spells it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            LabelChange::Name { .. } => "name",
+            LabelChange::Description { .. } => "description",
+        }
+    }
+
+    /// The text before and after (`None` for no description).
+    pub fn texts(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            LabelChange::Name { before, after } => (Some(before.as_str()), Some(after.as_str())),
+            LabelChange::Description { before, after } => (
+                before.as_ref().map(Description::as_str),
+                after.as_ref().map(Description::as_str),
+            ),
+        }
+    }
+
+    /// A change read back from a store: `field` and its texts as written.
+    pub fn from_stored(field: &str, before: Option<&str>, after: Option<&str>) -> Option<Self> {
+        match field {
+            "name" => Some(LabelChange::Name {
+                before: KeyName::from_stored(before?),
+                after: KeyName::from_stored(after?),
+            }),
+            "description" => Some(LabelChange::Description {
+                before: before.map(Description::from_stored),
+                after: after.map(Description::from_stored),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// One change to one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -111,6 +165,11 @@ pub struct AuditEvent {
     pub key_id: KeyId,
     pub key_name: KeyName,
     pub actor: Actor,
+    /// The acting key's name when it acted: a snapshot, so the trail shows
+    /// who acted as they were called then, also once that key is renamed or
+    /// deleted. `None` for `bootstrap` and for events written before names
+    /// were recorded.
+    pub actor_name: Option<KeyName>,
     pub reason: Option<RevokeReason>,
     /// `None` for a key that did not exist before (create, bootstrap).
     pub status_before: Option<KeyStatus>,
@@ -120,6 +179,8 @@ pub struct AuditEvent {
     pub rotated_to: Option<KeyId>,
     /// On the `create` event of a rotation's new key, the key it replaced.
     pub rotated_from: Option<KeyId>,
+    /// On an `update` event, each field it changed; empty on every other.
+    pub changes: Vec<LabelChange>,
     pub request_id: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
@@ -145,6 +206,6 @@ mod tests {
         for a in <AuditAction as strum::VariantArray>::VARIANTS {
             assert_eq!(a.as_str().parse::<AuditAction>(), Ok(*a));
         }
-        assert!("update".parse::<AuditAction>().is_err());
+        assert!("rename".parse::<AuditAction>().is_err());
     }
 }

@@ -16,6 +16,7 @@ use crate::store::{Store, StoreError};
 
 pub(super) mod audit;
 pub(super) mod keys;
+pub(super) mod labels;
 pub(super) mod lifecycle;
 pub(super) mod rotation;
 pub(super) mod scopes;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LabelChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
 use crate::domain::org::OrgId;
@@ -83,10 +83,11 @@ pub(super) fn scopes_value(permissions: &Permissions) -> AttributeValue {
 }
 
 /// The optional fields a change may set or clear (besides `status`,
-/// `org_status` and `updated_at`, which every change sets), as the item
-/// holds them.
-pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 6] {
+/// `org_status`, `name` and `updated_at`, which every change sets), as the
+/// item holds them.
+pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 7] {
     [
+        ("description", r.description.as_ref().map(|d| s(d.as_str()))),
         ("suspended_at", r.suspended_at.map(n)),
         ("revoked_at", r.revoked_at.map(n)),
         (
@@ -182,6 +183,9 @@ struct EventItem {
     actor_key_id: Option<KeyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     actor_hint: Option<String>,
+    /// The acting key's name when it acted (absent on older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +196,9 @@ struct EventItem {
     rotated_to: Option<KeyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rotated_from: Option<KeyId>,
+    /// An update's changed fields, before and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<ChangeItem>,
     request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source_ip: Option<String>,
@@ -217,6 +224,16 @@ struct EventItem {
         with = "optional_bytes"
     )]
     hash: Option<Vec<u8>>,
+}
+
+/// One field an update changed (a map in the event's `changes` list).
+#[derive(Serialize, Deserialize)]
+struct ChangeItem {
+    field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
 }
 
 /// An optional binary attribute (`B`).
@@ -312,11 +329,24 @@ pub(super) fn event_to_item(
         actor_type: e.actor.kind(),
         actor_key_id,
         actor_hint,
+        actor_name: e.actor_name.as_ref().map(|n| n.as_str().to_owned()),
         reason: e.reason.as_ref().map(|r| r.as_str().to_owned()),
         status_before: e.status_before,
         status_after: e.status_after,
         rotated_to: e.rotated_to,
         rotated_from: e.rotated_from,
+        changes: e
+            .changes
+            .iter()
+            .map(|c| {
+                let (before, after) = c.texts();
+                ChangeItem {
+                    field: c.field().to_owned(),
+                    before: before.map(str::to_owned),
+                    after: after.map(str::to_owned),
+                }
+            })
+            .collect(),
         request_id: e.request_id.clone(),
         source_ip: e.source_ip.clone(),
         user_agent: e.user_agent.clone(),
@@ -346,6 +376,14 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         (ActorKind::Bootstrap, None, None) => Actor::Bootstrap,
         _ => return Err(corrupt("event actor", "type, id and hint disagree")),
     };
+    let changes = d
+        .changes
+        .iter()
+        .map(|c| {
+            LabelChange::from_stored(&c.field, c.before.as_deref(), c.after.as_deref())
+                .ok_or_else(|| corrupt("event changes", "an unknown field or a missing value"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(AuditEvent {
         id: d.id,
         org_id: OrgId::new(&d.org_id).map_err(|e| corrupt("event org_id", e))?,
@@ -354,11 +392,13 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         key_id: d.key_id,
         key_name: KeyName::from_stored(&d.key_name),
         actor,
+        actor_name: d.actor_name.as_deref().map(KeyName::from_stored),
         reason: d.reason.as_deref().map(RevokeReason::from_stored),
         status_before: d.status_before,
         status_after: d.status_after,
         rotated_to: d.rotated_to,
         rotated_from: d.rotated_from,
+        changes,
         request_id: d.request_id,
         source_ip: d.source_ip,
         user_agent: d.user_agent,
@@ -420,11 +460,16 @@ mod tests {
                 id: KeyId::from_u128(9),
                 hint: "kg_...abcd".into(),
             },
+            actor_name: Some(KeyName::new("admin").unwrap()),
             reason: Some(RevokeReason::new("leaked").unwrap()),
             status_before: Some(KeyStatus::Active),
             status_after: Some(KeyStatus::Revoked),
             rotated_to: None,
             rotated_from: None,
+            changes: vec![LabelChange::Name {
+                before: KeyName::new("old").unwrap(),
+                after: KeyName::new("ci").unwrap(),
+            }],
             request_id: "req".into(),
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
@@ -437,6 +482,11 @@ mod tests {
         assert_eq!(item["actor_type"], s("key"));
         assert_eq!(item["purge_at"], AttributeValue::N("2100".into()));
         assert!(!item.contains_key("user_agent"));
+        assert_eq!(item["actor_name"], s("admin"));
+        let AttributeValue::L(changes) = &item["changes"] else {
+            panic!("changes is a list: {:?}", item["changes"]);
+        };
+        assert_eq!(changes.len(), 1);
         assert!(!item.contains_key("seq"), "an unlinked event has no link");
         assert_eq!(event_from_item(item).unwrap(), event);
         let (links, head) = ChainHead::START.extend(std::slice::from_ref(&event));

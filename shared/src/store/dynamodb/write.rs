@@ -74,10 +74,12 @@ impl Expression {
         parts.join(" AND ")
     }
 
-    /// `SET`/`REMOVE` of a key's state as in `after`; `last_used_at` and
-    /// everything fixed at creation are left alone.
+    /// `SET`/`REMOVE` of a key's state and labels as in `after`;
+    /// `last_used_at` and everything fixed at creation are left alone.
     fn set_state(&mut self, after: &KeyRecord) -> String {
         self.names.insert("#status".into(), "status".into());
+        // NAME is one of DynamoDB's reserved words.
+        self.names.insert("#name".into(), "name".into());
         let mut set = vec![
             format!(
                 "#status = {}",
@@ -87,6 +89,7 @@ impl Expression {
                 "org_status = {}",
                 self.value(":u_org_status", s(org_status(&after.org_id, after.status)))
             ),
+            format!("#name = {}", self.value(":u_name", s(after.name.as_str()))),
             format!(
                 "updated_at = {}",
                 self.value(":u_updated", n(after.updated_at))

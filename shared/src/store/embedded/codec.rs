@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, AuditAction, AuditEvent, LabelChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
 use crate::domain::org::OrgId;
@@ -136,9 +136,30 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
 }
 
 /// Leading byte of a stored audit event: 1 is an [`EventDoc`] alone (written
-/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`].
+/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`], 3 an
+/// [`EventDoc`], an optional [`LinkDoc`] and a [`NamesDoc`].
 const EVENT_FORMAT_V1: u8 = 1;
 const EVENT_FORMAT_V2: u8 = 2;
+const EVENT_FORMAT_V3: u8 = 3;
+
+/// What format 3 adds: the actor's name and an update's changes.
+#[derive(Serialize, Deserialize)]
+struct NamesDoc<'a> {
+    #[serde(borrow)]
+    actor_name: Option<&'a str>,
+    #[serde(borrow)]
+    changes: Vec<ChangeDoc<'a>>,
+}
+
+/// One field an update changed.
+#[derive(Serialize, Deserialize)]
+struct ChangeDoc<'a> {
+    field: &'a str,
+    #[serde(borrow)]
+    before: Option<&'a str>,
+    #[serde(borrow)]
+    after: Option<&'a str>,
+}
 
 /// An event's place in its organization's hash chain.
 #[derive(Serialize, Deserialize)]
@@ -220,17 +241,39 @@ pub(super) fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
         source_ip: e.source_ip.as_deref(),
         user_agent: e.user_agent.as_deref(),
     };
-    let Some(link) = e.link else {
-        return Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT_V1])?);
-    };
-    let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V2])?;
-    let link = LinkDoc {
+    let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V3])?;
+    let link = e.link.map(|link| LinkDoc {
         seq: link.seq,
         prev_at: link.prev_at.map(Timestamp::unix),
         prev_hash: link.prev_hash.0,
         hash: link.hash.0,
+    });
+    let bytes = postcard::to_extend(&link, bytes)?;
+    let names = NamesDoc {
+        actor_name: e.actor_name.as_ref().map(KeyName::as_str),
+        changes: e
+            .changes
+            .iter()
+            .map(|c| {
+                let (before, after) = c.texts();
+                ChangeDoc {
+                    field: c.field(),
+                    before,
+                    after,
+                }
+            })
+            .collect(),
     };
-    Ok(postcard::to_extend(&link, bytes)?)
+    Ok(postcard::to_extend(&names, bytes)?)
+}
+
+fn link_of(l: LinkDoc) -> ChainLink {
+    ChainLink {
+        seq: l.seq,
+        prev_at: l.prev_at.map(Timestamp::from_unix),
+        prev_hash: ChainHash(l.prev_hash),
+        hash: ChainHash(l.hash),
+    }
 }
 
 pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
@@ -240,18 +283,33 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         .ok_or_else(|| corrupt("empty event".into()))?;
     let (d, rest): (EventDoc<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
-    let link = match *format {
-        EVENT_FORMAT_V1 => None,
+    let (link, names) = match *format {
+        EVENT_FORMAT_V1 => (None, None),
         EVENT_FORMAT_V2 => {
             let l: LinkDoc = postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            Some(ChainLink {
-                seq: l.seq,
-                prev_at: l.prev_at.map(Timestamp::from_unix),
-                prev_hash: ChainHash(l.prev_hash),
-                hash: ChainHash(l.hash),
-            })
+            (Some(link_of(l)), None)
+        }
+        EVENT_FORMAT_V3 => {
+            let (l, rest): (Option<LinkDoc>, &[u8]) =
+                postcard::take_from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            let names: NamesDoc<'_> =
+                postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            (l.map(link_of), Some(names))
         }
         _ => return Err(corrupt("unknown event format".into())),
+    };
+    let (actor_name, changes) = match names {
+        None => (None, vec![]),
+        Some(n) => (
+            n.actor_name.map(KeyName::from_stored),
+            n.changes
+                .iter()
+                .map(|c| {
+                    LabelChange::from_stored(c.field, c.before, c.after)
+                        .ok_or_else(|| corrupt(format!("unknown changed field {:?}", c.field)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     };
     let actor = match (d.actor_key_id, d.actor_hint) {
         (Some(id), Some(hint)) => Actor::Key {
@@ -276,14 +334,108 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         key_id: KeyId::from_u128(d.key_id),
         key_name: KeyName::from_stored(d.key_name),
         actor,
+        actor_name,
         reason: d.reason.map(RevokeReason::from_stored),
         status_before: d.status_before,
         status_after: d.status_after,
         rotated_to: d.rotated_to.map(KeyId::from_u128),
         rotated_from: d.rotated_from.map(KeyId::from_u128),
+        changes,
         request_id: d.request_id.to_owned(),
         source_ip: d.source_ip.map(str::to_owned),
         user_agent: d.user_agent.map(str::to_owned),
         link,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::text::Description;
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            id: EventId::from_u128(42),
+            org_id: OrgId::new("acme").unwrap(),
+            at: Timestamp::from_unix(2_000),
+            action: AuditAction::Update,
+            key_id: KeyId::from_u128(7),
+            key_name: KeyName::new("new").unwrap(),
+            actor: Actor::Key {
+                id: KeyId::from_u128(9),
+                hint: "kg_...abcd".into(),
+            },
+            actor_name: Some(KeyName::new("admin").unwrap()),
+            reason: None,
+            status_before: Some(KeyStatus::Revoked),
+            status_after: Some(KeyStatus::Revoked),
+            rotated_to: None,
+            rotated_from: None,
+            changes: vec![
+                LabelChange::Name {
+                    before: KeyName::new("old").unwrap(),
+                    after: KeyName::new("new").unwrap(),
+                },
+                LabelChange::Description {
+                    before: Some(Description::new("x").unwrap()),
+                    after: None,
+                },
+            ],
+            request_id: "req".into(),
+            source_ip: None,
+            user_agent: None,
+            link: None,
+        }
+    }
+
+    #[test]
+    fn an_event_with_its_actor_s_name_and_changes_round_trips() {
+        let plain = event();
+        assert_eq!(decode_event(&encode_event(&plain).unwrap()).unwrap(), plain);
+        let (links, _) = ChainHead::START.extend(std::slice::from_ref(&plain));
+        let linked = AuditEvent {
+            link: Some(links[0]),
+            ..plain
+        };
+        assert_eq!(
+            decode_event(&encode_event(&linked).unwrap()).unwrap(),
+            linked
+        );
+    }
+
+    #[test]
+    fn events_written_in_the_earlier_formats_still_read() {
+        let e = AuditEvent {
+            actor_name: None,
+            changes: vec![],
+            action: AuditAction::Revoke,
+            ..event()
+        };
+        let bytes = encode_event(&e).unwrap();
+        // Format 1: the same document without the link and names that follow.
+        let doc_len = bytes.len()
+            - 1
+            - postcard::to_allocvec(&None::<LinkDoc>).unwrap().len()
+            - postcard::to_allocvec(&NamesDoc {
+                actor_name: None,
+                changes: vec![],
+            })
+            .unwrap()
+            .len();
+        let mut v1 = vec![EVENT_FORMAT_V1];
+        v1.extend_from_slice(&bytes[1..=doc_len]);
+        assert_eq!(decode_event(&v1).unwrap(), e);
+        // Format 2: the document and its link.
+        let link = LinkDoc {
+            seq: 3,
+            prev_at: None,
+            prev_hash: [1; 32],
+            hash: [2; 32],
+        };
+        let v2 =
+            postcard::to_extend(&link, [vec![EVENT_FORMAT_V2], v1[1..].to_vec()].concat()).unwrap();
+        let read = decode_event(&v2).unwrap();
+        assert_eq!(read.link.map(|l| l.seq), Some(3));
+        assert_eq!(read.actor_name, None);
+    }
 }

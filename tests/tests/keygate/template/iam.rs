@@ -61,7 +61,9 @@ fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
         "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, HEAD, PEPPER],
         "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
         "get-key" => &[GET],
-        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT, HEAD],
+        "update-key" | "suspend-key" | "reactivate-key" | "revoke-key" => {
+            &[GET, UPDATE, CALLER, EVENT, HEAD]
+        }
         "rotate-key" => &[
             GET,
             UPDATE,
@@ -225,8 +227,8 @@ fn the_audit_trail_is_append_only_and_read_by_one_function() {
     );
     assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
     let found = problems_after(
-        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
-        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  UpdateKeyFunction:",
+        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  UpdateKeyFunction:",
     );
     assert_flagged(&found, "GetKeyFunction (get-key): grants");
     // A read of the audit table beyond the chain heads' partitions.
