@@ -83,11 +83,25 @@ impl Cursor {
 
 /// The scope a list of events binds its cursor to: its filter.
 pub fn events_scope(filter: &EventFilter) -> String {
-    format!(
+    let id = |k: Option<KeyId>| k.map(|k| k.to_string()).unwrap_or_default();
+    let mut scope = format!(
         "events:{}:{}",
-        filter.key_id.map(|k| k.to_string()).unwrap_or_default(),
+        id(filter.key_id),
         filter.action.map(AuditAction::as_str).unwrap_or_default()
-    )
+    );
+    // Only filters given add to it, so the cursors of the original filters
+    // keep their form.
+    if filter.actor.is_some() || filter.since.is_some() || filter.until.is_some() {
+        let time =
+            |t: Option<crate::domain::id::EventId>| t.map(|t| t.to_string()).unwrap_or_default();
+        scope.push_str(&format!(
+            ":{}:{}:{}",
+            id(filter.actor),
+            time(filter.since),
+            time(filter.until)
+        ));
+    }
+    scope
 }
 
 #[cfg(test)]

@@ -338,10 +338,26 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "tags": ["audit"],
             "summary": "The audit trail, newest first",
             "description": "Needs api-keys:read. Your organization's events only; a deleted \
-                key's history stays. Each combination of filters is one DynamoDB Query.",
+                key's history stays. Filter by the key changed (key_id) or by the key that \
+                acted (actor_key_id), not both at once (400); either with action; any of \
+                them with a time range. Each combination is one DynamoDB Query. since and \
+                until compare with when an event was recorded (its id's time, to the \
+                millisecond; an event's time is its change's, in whole seconds, so an event \
+                of 12:00:00 recorded at 12:00:01.2 is found from since=12:00:01).",
             "parameters": [
-                {"name": "key_id", "in": "query", "required": false, "schema": schema_ref("KeyId")},
+                {"name": "key_id", "in": "query", "required": false,
+                 "description": "Only the events of this key (the key changed).",
+                 "schema": schema_ref("KeyId")},
+                {"name": "actor_key_id", "in": "query", "required": false,
+                 "description": "Only the events this key made (the key that acted).",
+                 "schema": schema_ref("KeyId")},
                 {"name": "action", "in": "query", "required": false, "schema": schema_ref("AuditAction")},
+                {"name": "since", "in": "query", "required": false,
+                 "description": "Only events recorded at or after this time (RFC 3339).",
+                 "schema": {"type": "string", "format": "date-time"}},
+                {"name": "until", "in": "query", "required": false,
+                 "description": "Only events recorded before this time (RFC 3339); later than since.",
+                 "schema": {"type": "string", "format": "date-time"}},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],

@@ -47,7 +47,18 @@ fn accepts(op: Operation) -> Accepts {
     let (query, body): (&'static [&'static str], Body) = match op {
         Operation::CreateKey => (&[], Body::Required(CREATE_FIELDS)),
         Operation::ListKeys => (&["status", "limit", "cursor"], Body::None),
-        Operation::ListAuditEvents => (&["key_id", "action", "limit", "cursor"], Body::None),
+        Operation::ListAuditEvents => (
+            &[
+                "key_id",
+                "actor_key_id",
+                "action",
+                "since",
+                "until",
+                "limit",
+                "cursor",
+            ],
+            Body::None,
+        ),
         Operation::RevokeKey => (&[], Body::Required(&["reason"])),
         Operation::UpdateKey => (&[], Body::Required(UPDATE_FIELDS)),
         Operation::RotateKey => (&[], Body::Optional(&["grace_period_seconds", "reason"])),

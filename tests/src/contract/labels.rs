@@ -111,6 +111,7 @@ pub async fn a_rename_is_one_audited_change<S: Store>(store: S) {
             EventFilter {
                 key_id: Some(keygate::domain::id::KeyId::parse(&target).unwrap()),
                 action: Some(AuditAction::Update),
+                ..EventFilter::default()
             },
         )
         .await;

@@ -186,6 +186,8 @@ macro_rules! contract_suite {
                 refused_calls_leave_no_event,
                 the_audit_api_filters_pages_and_isolates,
                 each_organization_s_trail_is_one_unbroken_chain,
+                events_are_listed_by_actor_and_time,
+                the_audit_api_filters_by_actor_and_time,
             },
             pagination {
                 pagination_is_exact_newest_first,

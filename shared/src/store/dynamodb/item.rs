@@ -165,8 +165,9 @@ pub(super) fn key_from_item(item: Item) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// An audit event item. `org_key`, `org_action` and `org_key_action` are the
-/// partition keys of the event GSIs; `purge_at` the TTL, when set.
+/// An audit event item. `org_key`, `org_action`, `org_key_action`,
+/// `org_actor` and `org_actor_action` are the partition keys of the event
+/// GSIs (the last two only on events a key made); `purge_at` the TTL, when set.
 #[derive(Serialize, Deserialize)]
 struct EventItem {
     org_id: String,
@@ -174,6 +175,10 @@ struct EventItem {
     org_key: String,
     org_action: String,
     org_key_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_actor_action: Option<String>,
     at: i64,
     action: AuditAction,
     key_id: KeyId,
@@ -322,6 +327,8 @@ pub(super) fn event_to_item(
         org_key: format!("{org}#{}", e.key_id),
         org_action: format!("{org}#{action}"),
         org_key_action: format!("{org}#{}#{action}", e.key_id),
+        org_actor: actor_key_id.map(|actor| format!("{org}#{actor}")),
+        org_actor_action: actor_key_id.map(|actor| format!("{org}#{actor}#{action}")),
         at: e.at.unix(),
         action: e.action,
         key_id: e.key_id,
@@ -478,6 +485,9 @@ mod tests {
         let item = event_to_item(&event, Some(100)).unwrap();
         let key = KeyId::from_u128(7).to_string();
         assert_eq!(item["org_key_action"], s(format!("acme#{key}#revoke")));
+        let actor = KeyId::from_u128(9).to_string();
+        assert_eq!(item["org_actor"], s(format!("acme#{actor}")));
+        assert_eq!(item["org_actor_action"], s(format!("acme#{actor}#revoke")));
         assert_eq!(item["action"], s("revoke"));
         assert_eq!(item["actor_type"], s("key"));
         assert_eq!(item["purge_at"], AttributeValue::N("2100".into()));

@@ -18,9 +18,12 @@
 //! | GSI `by-key`        | `org_key` (`<org>#<key>`)     | `id`     | `key_id=`          |
 //! | GSI `by-action`     | `org_action` (`<org>#<action>`) | `id`   | `action=`          |
 //! | GSI `by-key-action` | `org_key_action`              | `id`     | both               |
+//! | GSI `by-actor`      | `org_actor` (`<org>#<key>`)   | `id`     | `actor_key_id=`    |
+//! | GSI `by-actor-action` | `org_actor_action`          | `id`     | actor and action   |
 //!
 //! Ids are UUIDv7 in fixed-width base62, so sorting by `id` is sorting by
-//! time and "after the cursor" is a key condition, never a skip. Every change
+//! time, and "after the cursor" and a time range are key conditions, never
+//! a skip. Every change
 //! is one `TransactWriteItems`: its key writes, each conditional on the state
 //! the change was decided on, and the `Put` of its event. Items hold the
 //! SHA-256/HMAC of the secret, never the key or the secret.
@@ -36,7 +39,7 @@ use self::error::{classify, is_conditional_failure};
 use self::item::{Item, event_from_item, key_from_item, n, org_status, s};
 use super::{Page, Store, StoreError};
 use crate::domain::audit::chain::ChainHead;
-use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::audit::{AuditEvent, EventFilter, EventIndex};
 use crate::domain::change::Change;
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
@@ -56,7 +59,8 @@ pub use self::client::{Timeouts, client, client_config};
 const HEAD_ATTEMPTS: usize = 16;
 pub use self::schema::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+    INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
+    INDEX_EVENTS_BY_KEY_ACTION,
 };
 
 /// The two tables a deployment uses.
@@ -145,7 +149,7 @@ impl Store for DynamoDbStore {
                 partition_attr,
                 partition,
                 limit,
-                after.map(|a| a.to_string()),
+                (0, after.map(KeyId::as_u128)),
             )
             .await?;
         let records = items
@@ -230,34 +234,39 @@ impl Store for DynamoDbStore {
         limit: usize,
         after: Option<EventId>,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let org_text = org.as_str();
-        let (index, partition_attr, partition) = match (filter.key_id, filter.action) {
-            (None, None) => (None, "org_id", org_text.to_owned()),
-            (Some(key), None) => (
-                Some(INDEX_EVENTS_BY_KEY),
-                "org_key",
-                format!("{org_text}#{key}"),
-            ),
-            (None, Some(action)) => (
+        let index = filter
+            .index()
+            .map_err(|e| StoreError::failed(e.to_string()))?;
+        let Some(range) = filter.id_range(after) else {
+            return Ok(Page::from_overfetch(vec![], limit));
+        };
+        let org = org.as_str();
+        let (index, partition_attr, partition) = match index {
+            EventIndex::Org => (None, "org_id", org.to_owned()),
+            EventIndex::Key(key) => (Some(INDEX_EVENTS_BY_KEY), "org_key", format!("{org}#{key}")),
+            EventIndex::Action(action) => (
                 Some(INDEX_EVENTS_BY_ACTION),
                 "org_action",
-                format!("{org_text}#{action}"),
+                format!("{org}#{action}"),
             ),
-            (Some(key), Some(action)) => (
+            EventIndex::KeyAction(key, action) => (
                 Some(INDEX_EVENTS_BY_KEY_ACTION),
                 "org_key_action",
-                format!("{org_text}#{key}#{action}"),
+                format!("{org}#{key}#{action}"),
+            ),
+            EventIndex::Actor(actor) => (
+                Some(INDEX_EVENTS_BY_ACTOR),
+                "org_actor",
+                format!("{org}#{actor}"),
+            ),
+            EventIndex::ActorAction(actor, action) => (
+                Some(INDEX_EVENTS_BY_ACTOR_ACTION),
+                "org_actor_action",
+                format!("{org}#{actor}#{action}"),
             ),
         };
         let items = self
-            .newest_first(
-                &self.audit,
-                index,
-                partition_attr,
-                partition,
-                limit,
-                after.map(|a| a.to_string()),
-            )
+            .newest_first(&self.audit, index, partition_attr, partition, limit, range)
             .await?;
         let events = items
             .into_iter()
@@ -321,8 +330,9 @@ impl Store for DynamoDbStore {
 }
 
 impl DynamoDbStore {
-    /// One `Query`, newest first: up to `limit + 1` items of one partition,
-    /// after `after` (an id) when given.
+    /// One `Query`, newest first: up to `limit + 1` items of one partition
+    /// whose `id` is in `range`: from its first (inclusive) to its second
+    /// (exclusive; `None`: no bound), which the caller keeps non-empty.
     async fn newest_first(
         &self,
         table: &str,
@@ -330,7 +340,7 @@ impl DynamoDbStore {
         partition_attr: &str,
         partition: String,
         limit: usize,
-        after: Option<String>,
+        (lower, upper): (u128, Option<u128>),
     ) -> Result<Vec<Item>, StoreError> {
         let mut condition = format!("{partition_attr} = :p");
         let mut query = self
@@ -342,9 +352,24 @@ impl DynamoDbStore {
             // One extra item tells whether another page follows.
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .expression_attribute_values(":p", s(partition));
-        if let Some(after) = after {
-            condition.push_str(" AND id < :after");
-            query = query.expression_attribute_values(":after", s(after));
+        // Ids are fixed-width base62, so their text sorts as the number does.
+        let id = |n: u128| s(KeyId::from_u128(n).to_string());
+        match (lower, upper) {
+            (0, None) => {}
+            (0, Some(upper)) => {
+                condition.push_str(" AND id < :upper");
+                query = query.expression_attribute_values(":upper", id(upper));
+            }
+            (lower, None) => {
+                condition.push_str(" AND id >= :lower");
+                query = query.expression_attribute_values(":lower", id(lower));
+            }
+            (lower, Some(upper)) => {
+                condition.push_str(" AND id BETWEEN :lower AND :last");
+                query = query
+                    .expression_attribute_values(":lower", id(lower))
+                    .expression_attribute_values(":last", id(upper.saturating_sub(1)));
+            }
         }
         let out = query
             .key_condition_expression(condition)

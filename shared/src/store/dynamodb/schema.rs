@@ -1,5 +1,6 @@
 //! The two tables' schema: keys with their org and org-status GSIs, audit
-//! events with their key, action and key-action GSIs and a TTL. What
+//! events with their key, action, key-action, actor and actor-action GSIs
+//! and a TTL. What
 //! `keygate table create` and the tests create, and what `template.yaml`
 //! declares (a test compares them).
 
@@ -19,6 +20,8 @@ pub const INDEX_BY_ORG_STATUS: &str = "by-org-status";
 pub const INDEX_EVENTS_BY_KEY: &str = "by-key";
 pub const INDEX_EVENTS_BY_ACTION: &str = "by-action";
 pub const INDEX_EVENTS_BY_KEY_ACTION: &str = "by-key-action";
+pub const INDEX_EVENTS_BY_ACTOR: &str = "by-actor";
+pub const INDEX_EVENTS_BY_ACTOR_ACTION: &str = "by-actor-action";
 /// The audit table's TTL attribute (epoch seconds), set when a retention is.
 pub const EVENT_TTL_ATTRIBUTE: &str = "purge_at";
 
@@ -82,11 +85,15 @@ impl DynamoDbStore {
             .attribute_definitions(attr("org_key")?)
             .attribute_definitions(attr("org_action")?)
             .attribute_definitions(attr("org_key_action")?)
+            .attribute_definitions(attr("org_actor")?)
+            .attribute_definitions(attr("org_actor_action")?)
             .key_schema(key("org_id", KeyRole::Hash)?)
             .key_schema(key("id", KeyRole::Range)?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY, "org_key")?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTION, "org_action")?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY_ACTION, "org_key_action")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTOR, "org_actor")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTOR_ACTION, "org_actor_action")?)
             .send()
             .await
             .map_err(classify)?;

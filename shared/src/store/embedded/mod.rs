@@ -3,10 +3,12 @@
 //! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()) and
 //! `keys_by_org_status` ((org, status, id) → ()). Audit events: `events`
 //! (id → event) and one index per filter: `events_by_org` ((org, id)),
-//! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id))
-//! and `events_by_key_action` ((org, key, action, id)). Ids are time-ordered,
-//! so a reverse range over an index is "newest first" and a page starts
-//! exactly after the cursor's id without skipping anything.
+//! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id)),
+//! `events_by_key_action` ((org, key, action, id)), `events_by_actor`
+//! ((org, actor, id)) and `events_by_actor_action` ((org, actor, action,
+//! id)). Ids are time-ordered, so a reverse range over an index is "newest
+//! first", a page starts exactly after the cursor's id without skipping
+//! anything, and a time range is a range of ids.
 //!
 //! Every change is one redb write transaction (serialised, ACID): its
 //! conditions are checked, its writes made and its event recorded before the
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use self::codec::{decode, decode_event, decode_head, encode, encode_event, encode_head};
 use super::{Page, Store, StoreError};
 use crate::domain::audit::chain::ChainHead;
-use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::audit::{AuditEvent, EventFilter, EventIndex};
 use crate::domain::change::{Change, KeyWrite};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
@@ -46,6 +48,11 @@ const EVENTS_BY_ACTION: TableDefinition<(&str, &str, u128), ()> =
 const CHAIN_HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("chain_heads");
 const EVENTS_BY_KEY_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
     TableDefinition::new("events_by_key_action");
+/// Events by the key that made them (bootstrap events have none).
+const EVENTS_BY_ACTOR: TableDefinition<(&str, u128, u128), ()> =
+    TableDefinition::new("events_by_actor");
+const EVENTS_BY_ACTOR_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
+    TableDefinition::new("events_by_actor_action");
 
 /// The file inside `--data DIR`.
 pub const DATA_FILE: &str = "keygate.redb";
@@ -135,6 +142,7 @@ impl EmbeddedStore {
         txn.open_table(EVENTS_BY_ACTION)?;
         txn.open_table(EVENTS_BY_KEY_ACTION)?;
         txn.open_table(CHAIN_HEADS)?;
+        index_actors_of_older_events(&txn)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),
@@ -286,6 +294,50 @@ fn index_event(txn: &WriteTransaction, event: &AuditEvent, add: bool) -> Result<
         by_action.remove((org, action, id))?;
         by_key_action.remove((org, key, action, id))?;
     }
+    index_actor(txn, event, add)
+}
+
+/// Add (or remove) an event's entries in the indexes by actor, when a key
+/// made it.
+fn index_actor(txn: &WriteTransaction, event: &AuditEvent, add: bool) -> Result<(), StoreError> {
+    let Some(actor) = event.actor.key_id().map(KeyId::as_u128) else {
+        return Ok(());
+    };
+    let (org, action, id) = (
+        event.org_id.as_str(),
+        event.action.as_str(),
+        event.id.as_u128(),
+    );
+    let mut by_actor = txn.open_table(EVENTS_BY_ACTOR)?;
+    let mut by_actor_action = txn.open_table(EVENTS_BY_ACTOR_ACTION)?;
+    if add {
+        by_actor.insert((org, actor, id), ())?;
+        by_actor_action.insert((org, actor, action, id), ())?;
+    } else {
+        by_actor.remove((org, actor, id))?;
+        by_actor_action.remove((org, actor, action, id))?;
+    }
+    Ok(())
+}
+
+/// A file written before events were indexed by actor has events and an
+/// empty actor index: index them, once, as the file is opened.
+fn index_actors_of_older_events(txn: &WriteTransaction) -> Result<(), StoreError> {
+    if !txn.open_table(EVENTS_BY_ACTOR)?.is_empty()? {
+        return Ok(());
+    }
+    let older: Vec<AuditEvent> = {
+        let events = txn.open_table(EVENTS)?;
+        let mut found = vec![];
+        for entry in events.iter()? {
+            let (_, bytes) = entry?;
+            found.push(decode_event(bytes.value())?);
+        }
+        found
+    };
+    for event in &older {
+        index_actor(txn, event, true)?;
+    }
     Ok(())
 }
 
@@ -315,13 +367,16 @@ fn purge_events(txn: &WriteTransaction, cutoff: Timestamp) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Up to `limit + 1` ids from a reverse range over an index, newest first.
+/// Up to `limit + 1` ids from a reverse range over an index, newest first:
+/// ids from `lower` (inclusive) to `upper` (exclusive; `None`: no bound),
+/// which the caller keeps non-empty.
 macro_rules! newest_ids {
-    ($txn:expr, $table:expr, $limit:expr, $after:expr, ($($prefix:expr),*), $pick:expr) => {{
+    ($txn:expr, $table:expr, $limit:expr, ($lower:expr, $upper:expr), ($($prefix:expr),*), $pick:expr) => {{
         let index = $txn.open_table($table)?;
-        let range = match $after {
-            None => index.range(($($prefix,)* 0)..=($($prefix,)* u128::MAX)),
-            Some(after) => index.range(($($prefix,)* 0)..($($prefix,)* after)),
+        let lower: u128 = $lower;
+        let range = match $upper {
+            None => index.range(($($prefix,)* lower)..=($($prefix,)* u128::MAX)),
+            Some(upper) => index.range(($($prefix,)* lower)..($($prefix,)* upper)),
         }?;
         range
             .rev()
@@ -352,13 +407,13 @@ impl Store for EmbeddedStore {
         // One extra id tells whether another page follows.
         let ids = match filter {
             StatusFilter::All => {
-                newest_ids!(txn, BY_ORG, limit, after, (org), |k: (&str, u128)| k.1)
+                newest_ids!(txn, BY_ORG, limit, (0, after), (org), |k: (&str, u128)| k.1)
             }
             StatusFilter::Only(status) => newest_ids!(
                 txn,
                 BY_STATUS,
                 limit,
-                after,
+                (0, after),
                 (org, status.as_str()),
                 |k: (&str, &str, u128)| k.2
             ),
@@ -411,40 +466,63 @@ impl Store for EmbeddedStore {
         limit: usize,
         after: Option<EventId>,
     ) -> Result<Page<AuditEvent>, StoreError> {
+        let index = filter
+            .index()
+            .map_err(|e| StoreError::failed(e.to_string()))?;
+        let Some((lower, upper)) = filter.id_range(after) else {
+            return Ok(Page::from_overfetch(vec![], limit));
+        };
         let txn = self.db.begin_read()?;
         let org = org.as_str();
-        let after = after.map(EventId::as_u128);
-        let ids = match (filter.key_id.map(KeyId::as_u128), filter.action) {
-            (None, None) => {
-                newest_ids!(txn, EVENTS_BY_ORG, limit, after, (org), |k: (
-                    &str,
-                    u128
-                )| {
-                    k.1
-                })
+        let ids = match index {
+            EventIndex::Org => {
+                newest_ids!(
+                    txn,
+                    EVENTS_BY_ORG,
+                    limit,
+                    (lower, upper),
+                    (org),
+                    |k: (&str, u128)| { k.1 }
+                )
             }
-            (Some(key), None) => newest_ids!(
+            EventIndex::Key(key) => newest_ids!(
                 txn,
                 EVENTS_BY_KEY,
                 limit,
-                after,
-                (org, key),
+                (lower, upper),
+                (org, key.as_u128()),
                 |k: (&str, u128, u128)| k.2
             ),
-            (None, Some(action)) => newest_ids!(
+            EventIndex::Action(action) => newest_ids!(
                 txn,
                 EVENTS_BY_ACTION,
                 limit,
-                after,
+                (lower, upper),
                 (org, action.as_str()),
                 |k: (&str, &str, u128)| k.2
             ),
-            (Some(key), Some(action)) => newest_ids!(
+            EventIndex::KeyAction(key, action) => newest_ids!(
                 txn,
                 EVENTS_BY_KEY_ACTION,
                 limit,
-                after,
-                (org, key, action.as_str()),
+                (lower, upper),
+                (org, key.as_u128(), action.as_str()),
+                |k: (&str, u128, &str, u128)| k.3
+            ),
+            EventIndex::Actor(actor) => newest_ids!(
+                txn,
+                EVENTS_BY_ACTOR,
+                limit,
+                (lower, upper),
+                (org, actor.as_u128()),
+                |k: (&str, u128, u128)| k.2
+            ),
+            EventIndex::ActorAction(actor, action) => newest_ids!(
+                txn,
+                EVENTS_BY_ACTOR_ACTION,
+                limit,
+                (lower, upper),
+                (org, actor.as_u128(), action.as_str()),
                 |k: (&str, u128, &str, u128)| k.3
             ),
         };

@@ -5,7 +5,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION, Tables,
+    INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
+    INDEX_EVENTS_BY_KEY_ACTION, Tables,
 };
 use keygate_tests::{Harness, assert_no_secret, authorizer_event, fresh_dynamodb_store, id_of};
 use serde_json::json;
@@ -182,13 +183,41 @@ async fn each_audit_filter_is_one_query() {
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     let root_id = id_of(&root);
-    for (query, index) in [
-        (String::new(), None),
-        (format!("key_id={root_id}"), Some(INDEX_EVENTS_BY_KEY)),
-        ("action=bootstrap".to_owned(), Some(INDEX_EVENTS_BY_ACTION)),
+    let (_, created) = h.create_scoped(&root, &["runs:read"]).await;
+    let created_id = created["id"].as_str().unwrap().to_owned();
+    let since = "since=2020-01-01T00:00:00Z&until=9999-01-01T00:00:00Z";
+    for (query, index, action) in [
+        (String::new(), None, "create"),
+        (
+            format!("key_id={root_id}"),
+            Some(INDEX_EVENTS_BY_KEY),
+            "bootstrap",
+        ),
+        (
+            "action=bootstrap".to_owned(),
+            Some(INDEX_EVENTS_BY_ACTION),
+            "bootstrap",
+        ),
         (
             format!("key_id={root_id}&action=bootstrap"),
             Some(INDEX_EVENTS_BY_KEY_ACTION),
+            "bootstrap",
+        ),
+        (
+            format!("actor_key_id={root_id}"),
+            Some(INDEX_EVENTS_BY_ACTOR),
+            "create",
+        ),
+        (
+            format!("actor_key_id={root_id}&action=create"),
+            Some(INDEX_EVENTS_BY_ACTOR_ACTION),
+            "create",
+        ),
+        (since.to_owned(), None, "create"),
+        (
+            format!("key_id={created_id}&{since}"),
+            Some(INDEX_EVENTS_BY_KEY),
+            "create",
         ),
     ] {
         // Warm the authorizer's last-use write out of the count.
@@ -203,7 +232,7 @@ async fn each_audit_filter_is_one_query() {
             )
             .await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
-        assert_eq!(reply.body["data"][0]["action"], "bootstrap", "{query}");
+        assert_eq!(reply.body["data"][0]["action"], action, "{query}");
         let queries: Vec<_> = log
             .calls()
             .into_iter()

@@ -85,6 +85,7 @@ async fn audit_retention_removes_old_events() {
             EventFilter {
                 key_id: Some(old.id),
                 action: Some(AuditAction::Suspend),
+                ..EventFilter::default()
             },
             100,
             None,

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use keygate::runtime::config::{ENV_AUDIT_TABLE, ENV_TABLE};
 use keygate::store::dynamodb::{
     EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+    INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
+    INDEX_EVENTS_BY_KEY_ACTION,
 };
 use serde_yaml::Value;
 
@@ -171,6 +172,8 @@ pub(super) fn check_tables(template: &Value, tables: &TableIds, out: &mut Vec<St
             (INDEX_EVENTS_BY_KEY, "org_key"),
             (INDEX_EVENTS_BY_ACTION, "org_action"),
             (INDEX_EVENTS_BY_KEY_ACTION, "org_key_action"),
+            (INDEX_EVENTS_BY_ACTOR, "org_actor"),
+            (INDEX_EVENTS_BY_ACTOR_ACTION, "org_actor_action"),
         ],
         out,
     );
