@@ -10,6 +10,7 @@ use keygate::domain::change::Change;
 use keygate::domain::id::{EventId, KeyId};
 use keygate::domain::org::OrgId;
 use keygate::domain::record::{KeyRecord, StatusFilter};
+use keygate::domain::search::{KeyCounts, KeyQuery};
 use keygate::domain::time::Timestamp;
 use keygate::store::{Page, Store, StoreError};
 
@@ -55,6 +56,20 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Page<KeyRecord>, StoreError> {
         self.tick();
         self.inner.list(org, filter, limit, after).await
+    }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.tick();
+        self.inner.search(org, query, limit, after).await
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        self.tick();
+        self.inner.counts(org).await
     }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.tick();
@@ -169,6 +184,18 @@ impl<S: Store> Store for StaleReadStore<S> {
         after: Option<KeyId>,
     ) -> Result<Page<KeyRecord>, StoreError> {
         self.inner.list(org, filter, limit, after).await
+    }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.inner.search(org, query, limit, after).await
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        self.inner.counts(org).await
     }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.inner.commit(change).await

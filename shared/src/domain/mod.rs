@@ -10,6 +10,7 @@
 //! - [`lifecycle`], [`authority`], [`change`], [`audit`]: what may change,
 //!   who may change it, and the change with its audit event as one value;
 //!   the audit trail's hash chain ([`audit::chain`]) makes tampering evident.
+//! - [`search`]: finding keys by name, type and owner, and counting them.
 //! - [`redaction`]: every "could this be a secret?" rule.
 
 pub mod audit;
@@ -24,5 +25,6 @@ pub mod record;
 pub mod redaction;
 pub mod routes;
 pub mod scope;
+pub mod search;
 pub mod text;
 pub mod time;

@@ -14,7 +14,7 @@ use schemars::generate::SchemaSettings;
 use super::error::ErrorBody;
 use super::error::GatewayAnswer;
 use super::schema;
-use super::views::{AuditEventView, CatalogView, Created, KeyView, ListBody};
+use super::views::{AuditEventView, CatalogView, Created, KeyListBody, KeyView, ListBody};
 use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 use crate::domain::catalog::Catalog;
 use crate::domain::lifecycle::MAX_GRACE_SECS;
@@ -205,17 +205,32 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "operationId": id,
             "tags": ["keys"],
             "summary": "List keys, newest first",
-            "description": "Needs api-keys:read. Each status filter is one DynamoDB Query.",
+            "description": "Needs api-keys:read. Newest first; within a status, and found by \
+                name (a case-insensitive prefix of it, names A→Z) or by type and owner \
+                (user keys by owner A→Z, each owner's newest first); name cannot be \
+                combined with key_type or owner (400). Each page is one DynamoDB Query \
+                (a search's page also one BatchGetItem of its keys). counts is the \
+                organization's keys by status, whatever the filters.",
             "parameters": [
                 {"name": "status", "in": "query", "required": false,
                  "schema": {"type": "string", "enum": StatusFilter::names().collect::<Vec<_>>(),
                     "default": StatusFilter::ALL_TEXT}},
+                {"name": "name", "in": "query", "required": false,
+                 "description": "Keys whose name starts with this, whatever its case.",
+                 "schema": text(1, KeyName::MAX_CHARS, "The start of a name:")},
+                {"name": "key_type", "in": "query", "required": false,
+                 "description": "Keys of this type.",
+                 "schema": schema_ref("KeyType")},
+                {"name": "owner", "in": "query", "required": false,
+                 "description": "User keys of this owner (the whole owner, whatever its case).",
+                 "schema": text(1, Owner::MAX_CHARS, "An owner:")},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],
             "responses": guarded(
                 responses(vec![("200", ok("A page of keys", "KeyRecordList",
-                    json!({"data": [example_record()], "next_cursor": null})))]),
+                    json!({"data": [example_record()], "next_cursor": null,
+                           "counts": {"all": 12, "active": 9, "suspended": 2, "revoked": 1}})))]),
                 &["400", "503"],
             ),
         }),
@@ -435,7 +450,7 @@ fn derived_schemas() -> Map<String, Value> {
         .into_generator();
     generator.subschema_for::<KeyView<'static>>();
     generator.subschema_for::<Created<'static>>();
-    generator.subschema_for::<ListBody<KeyView<'static>>>();
+    generator.subschema_for::<KeyListBody<'static>>();
     generator.subschema_for::<AuditEventView<'static>>();
     generator.subschema_for::<ListBody<AuditEventView<'static>>>();
     generator.subschema_for::<ErrorBody<'static>>();
@@ -622,7 +637,17 @@ fn example_record() -> Value {
         "created_by": "0354ehkyfAjyksnKRtpEcG", "updated_at": "2026-11-27T04:13:34Z",
         "suspended_at": null, "revoked_at": null, "revoked_reason": null, "revoked_by": null,
         "expires_at": "2030-01-31T00:00:00Z", "last_used_at": null,
-        "rotated_from": null, "rotated_to": null
+        "rotated_from": null, "rotated_to": null,
+        "caller": {
+            "update": {"allowed": true, "code": null, "reason": null},
+            "suspend": {"allowed": true, "code": null, "reason": null},
+            "reactivate": {"allowed": true, "code": null, "reason": null},
+            "rotate": {"allowed": true, "code": null, "reason": null},
+            "revoke": {"allowed": true, "code": null, "reason": null},
+            "delete": {"allowed": false, "code": "insufficient_scope",
+                       "reason": "this call needs the api-keys:delete scope"},
+        },
+        "last_active_full_access": false
     })
 }
 

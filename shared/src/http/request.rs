@@ -46,7 +46,10 @@ pub(super) const UPDATE_FIELDS: &[&str] = &["name", "description"];
 fn accepts(op: Operation) -> Accepts {
     let (query, body): (&'static [&'static str], Body) = match op {
         Operation::CreateKey => (&[], Body::Required(CREATE_FIELDS)),
-        Operation::ListKeys => (&["status", "limit", "cursor"], Body::None),
+        Operation::ListKeys => (
+            &["status", "name", "key_type", "owner", "limit", "cursor"],
+            Body::None,
+        ),
         Operation::ListAuditEvents => (
             &[
                 "key_id",
@@ -256,10 +259,29 @@ impl Query {
 
     /// `cursor`, checked to belong to this org and this list's `scope`.
     pub(super) fn cursor(&self, org: &OrgId, scope: &str) -> Result<Option<u128>, ApiError> {
+        Ok(self.decoded_cursor(org, scope)?.map(|c| c.after))
+    }
+
+    /// A search's `cursor`: the sort key it stopped at.
+    pub(super) fn search_cursor(
+        &self,
+        org: &OrgId,
+        scope: &str,
+    ) -> Result<Option<String>, ApiError> {
+        match self.decoded_cursor(org, scope)? {
+            None => Ok(None),
+            Some(Cursor {
+                after_key: Some(key),
+                ..
+            }) => Ok(Some(key)),
+            Some(_) => Err(ApiError::bad_request("cursor", CursorError::Malformed)),
+        }
+    }
+
+    fn decoded_cursor(&self, org: &OrgId, scope: &str) -> Result<Option<Cursor>, ApiError> {
         self.get("cursor")
             .map(|c| Cursor::decode(c, org, scope))
             .transpose()
-            .map(|c| c.map(|c| c.after))
             .map_err(|e: CursorError| ApiError::bad_request("cursor", e))
     }
 }
@@ -271,6 +293,25 @@ pub(super) fn next_cursor(org: &OrgId, scope: &str, after: Option<u128>) -> Opti
             org: org.clone(),
             scope: scope.to_owned(),
             after,
+            after_key: None,
+        }
+        .encode()
+    })
+}
+
+/// The next page's cursor of a search, after the key `after` with its sort
+/// key `after_key`.
+pub(super) fn next_search_cursor(
+    org: &OrgId,
+    scope: &str,
+    after: Option<(u128, String)>,
+) -> Option<String> {
+    after.map(|(after, after_key)| {
+        Cursor {
+            org: org.clone(),
+            scope: scope.to_owned(),
+            after,
+            after_key: Some(after_key),
         }
         .encode()
     })

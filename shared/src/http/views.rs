@@ -13,8 +13,10 @@ use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::FULL_ACCESS;
+use crate::domain::search::KeyCounts;
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// A key, without its secret or hash.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -46,11 +48,66 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<Timestamp>,
     pub rotated_from: Option<KeyId>,
     pub rotated_to: Option<KeyId>,
+    /// What the calling key may do to this key now: each change, as the
+    /// call would decide it before writing (its scope, its authority over
+    /// the key, the key's state). The call still decides when it is made.
+    pub caller: CallerView,
+    /// Whether this is its organization's last active full-access key:
+    /// suspending, revoking or deleting it leaves no key that can manage
+    /// every other (until `keygate bootstrap`). Null when the store cannot
+    /// count the organization's keys.
+    pub last_active_full_access: Option<bool>,
+}
+
+/// What the calling key may do to a key, one field per change.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "CallerPermits", deny_unknown_fields)]
+pub struct CallerView {
+    pub update: Permit,
+    pub suspend: Permit,
+    pub reactivate: Permit,
+    pub rotate: Permit,
+    pub revoke: Permit,
+    pub delete: Permit,
+}
+
+/// Whether a call would be allowed, and if not the error it would answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Permit", deny_unknown_fields)]
+pub struct Permit {
+    pub allowed: bool,
+    /// The error code the call would answer (null when allowed).
+    pub code: Option<ErrorCode>,
+    /// Its message (null when allowed).
+    pub reason: Option<String>,
+}
+
+impl Permit {
+    pub fn of(decision: Result<(), ApiError>) -> Self {
+        match decision {
+            Ok(()) => Permit {
+                allowed: true,
+                code: None,
+                reason: None,
+            },
+            Err(e) => Permit {
+                allowed: false,
+                code: Some(e.code),
+                reason: Some(e.message),
+            },
+        }
+    }
 }
 
 impl<'a> KeyView<'a> {
-    /// The record as the API shows it at `now`.
-    pub fn of(record: &'a KeyRecord, now: Timestamp) -> Self {
+    /// The record as the API shows it at `now` to a caller who may do
+    /// `caller` to it.
+    pub fn of(
+        record: &'a KeyRecord,
+        now: Timestamp,
+        caller: CallerView,
+        last_active_full_access: Option<bool>,
+    ) -> Self {
         KeyView {
             id: record.id,
             org_id: &record.org_id,
@@ -73,8 +130,44 @@ impl<'a> KeyView<'a> {
             last_used_at: record.last_used_at,
             rotated_from: record.rotated_from,
             rotated_to: record.rotated_to,
+            caller,
+            last_active_full_access,
         }
     }
+}
+
+/// How many keys the organization has in each status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "KeyCounts", deny_unknown_fields)]
+pub struct CountsView {
+    pub all: u64,
+    pub active: u64,
+    pub suspended: u64,
+    pub revoked: u64,
+}
+
+impl CountsView {
+    pub fn of(counts: &KeyCounts) -> Self {
+        CountsView {
+            all: counts.all(),
+            active: counts.active,
+            suspended: counts.suspended,
+            revoked: counts.revoked,
+        }
+    }
+}
+
+/// A page of keys, and how many keys the organization has.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "KeyRecordList", deny_unknown_fields)]
+pub struct KeyListBody<'a> {
+    pub data: Vec<KeyView<'a>>,
+    /// The cursor of the next page (pass it as `cursor` with the same
+    /// filters); null on the last page.
+    pub next_cursor: Option<String>,
+    /// The organization's keys by status, whatever this list's filters
+    /// (for a status tab's count); null when the store cannot count them.
+    pub counts: Option<CountsView>,
 }
 
 /// A new key's record and the full key, shown once (create, rotate).

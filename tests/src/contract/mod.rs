@@ -25,6 +25,7 @@ pub mod authority;
 pub mod caller_guard;
 pub mod consistency;
 pub mod create;
+pub mod finding;
 pub mod labels;
 pub mod last_use;
 pub mod lifecycle;
@@ -191,6 +192,12 @@ macro_rules! contract_suite {
             },
             pagination {
                 pagination_is_exact_newest_first,
+            },
+            finding {
+                counts_follow_every_change_and_no_refused_one,
+                keys_are_found_by_name_type_and_owner,
+                each_key_says_what_the_caller_may_do_to_it,
+                the_last_active_full_access_key_is_marked,
             },
         );
     };

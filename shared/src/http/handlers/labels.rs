@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{Decision, change_key, json_response};
+use super::{Decision, Viewer, change_key, json_response};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller};
 use crate::domain::change::{Change, Origin};
@@ -12,7 +12,6 @@ use crate::domain::lifecycle::Relabel;
 use crate::domain::text::{Description, KeyName};
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::request::{Fields, Input, UPDATE_FIELDS, path_id};
-use crate::http::views::KeyView;
 use crate::store::Store;
 
 /// An update body: `name` (a string), `description` (a string, or `null`
@@ -74,5 +73,6 @@ pub(in crate::http) async fn update<S: Store>(
         },
     )
     .await?;
-    json_response(200, &KeyView::of(&record, now))
+    let viewer = Viewer::of(app, caller, now, [&record]).await?;
+    json_response(200, &viewer.view(&record))
 }

@@ -17,18 +17,26 @@ use crate::domain::key::SecretHash;
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
+use crate::domain::search::{KeyCounts, name_sort_key, type_sort_key};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-/// A key item. `org_status` is the `by-org-status` GSI's partition key.
+/// A key item. `org_status` is the `by-org-status` GSI's partition key;
+/// `name_key` and `type_key` the search GSIs' sort keys (absent on items
+/// written before searches, until their next change or `keygate table
+/// upgrade`).
 #[derive(Serialize, Deserialize)]
 struct KeyItem {
     id: KeyId,
     org_id: String,
     org_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    type_key: Option<String>,
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
@@ -109,6 +117,8 @@ pub(super) fn key_to_item(r: &KeyRecord) -> Result<Item, StoreError> {
         id: r.id,
         org_id: r.org_id.as_str().to_owned(),
         org_status: org_status(&r.org_id, r.status),
+        name_key: Some(name_sort_key(r)),
+        type_key: Some(type_sort_key(r)),
         name: r.name.as_str().to_owned(),
         description: r.description.as_ref().map(|d| d.as_str().to_owned()),
         key_type: r.key_type,
@@ -239,6 +249,46 @@ struct ChangeItem {
     before: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     after: Option<String>,
+}
+
+/// An organization's key counts: an item of the keys table under the id
+/// `<org>#counts` (no key id contains `#`), with none of the GSIs' keys, so
+/// no index holds it and moving it writes nothing else. `exact` is set when
+/// it was made with the organization's first change, or by a recount: an
+/// organization with keys from before counting has counts that started
+/// late, and shows none until it is counted.
+#[derive(Serialize, Deserialize)]
+struct CountsItem {
+    id: String,
+    #[serde(default)]
+    active: i64,
+    #[serde(default)]
+    suspended: i64,
+    #[serde(default)]
+    revoked: i64,
+    #[serde(default)]
+    active_full: i64,
+    #[serde(default)]
+    exact: bool,
+}
+
+pub(super) fn counts_id(org: &OrgId) -> String {
+    format!("{}#counts", org.as_str())
+}
+
+/// Exact counts, or `None`.
+pub(super) fn counts_from_item(item: Item) -> Result<Option<KeyCounts>, StoreError> {
+    let d: CountsItem = from_item(item).map_err(|e| corrupt("key counts", e))?;
+    let n = |v: i64| u64::try_from(v).map_err(|_| corrupt("key counts", "below zero"));
+    Ok(match d.exact {
+        true => Some(KeyCounts {
+            active: n(d.active)?,
+            suspended: n(d.suspended)?,
+            revoked: n(d.revoked)?,
+            active_full_access: n(d.active_full)?,
+        }),
+        false => None,
+    })
 }
 
 /// An optional binary attribute (`B`).
@@ -436,6 +486,8 @@ mod tests {
         let item = key_to_item(&record).unwrap();
         assert_eq!(item["id"], s(record.id.to_string()));
         assert_eq!(item["org_status"], s("acme#active"));
+        assert_eq!(item["name_key"], s(name_sort_key(&record)));
+        assert_eq!(item["type_key"], s(type_sort_key(&record)));
         assert_eq!(item["key_type"], s("user"));
         assert_eq!(item["status"], s("active"));
         assert_eq!(item["scopes"], scopes_value(&record.permissions));

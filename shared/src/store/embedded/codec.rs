@@ -12,6 +12,7 @@ use crate::domain::key::SecretHash;
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
+use crate::domain::search::KeyCounts;
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
@@ -132,6 +133,35 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
         rotated_from: rotation.rotated_from.map(KeyId::from_u128),
         rotated_to: rotation.rotated_to.map(KeyId::from_u128),
         version: rotation.version,
+    })
+}
+
+/// An organization's counts.
+#[derive(Serialize, Deserialize)]
+struct CountsDoc {
+    active: u64,
+    suspended: u64,
+    revoked: u64,
+    active_full_access: u64,
+}
+
+pub(super) fn encode_counts(c: &KeyCounts) -> Result<Vec<u8>, StoreError> {
+    Ok(postcard::to_allocvec(&CountsDoc {
+        active: c.active,
+        suspended: c.suspended,
+        revoked: c.revoked,
+        active_full_access: c.active_full_access,
+    })?)
+}
+
+pub(super) fn decode_counts(bytes: &[u8]) -> Result<KeyCounts, StoreError> {
+    let d: CountsDoc =
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("key counts: {e}")))?;
+    Ok(KeyCounts {
+        active: d.active,
+        suspended: d.suspended,
+        revoked: d.revoked,
+        active_full_access: d.active_full_access,
     })
 }
 

@@ -1,7 +1,10 @@
 //! The embedded store: one redb file, for `keygate serve` and for tests.
 //!
-//! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()) and
-//! `keys_by_org_status` ((org, status, id) → ()). Audit events: `events`
+//! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()),
+//! `keys_by_org_status` ((org, status, id) → ()), and for searches
+//! `keys_by_name` and `keys_by_type` ((org, status or `*`, sort key) → id,
+//! with the sort keys of [`crate::domain::search`]); `key_counts` (org →
+//! its counts, moved by each change in its transaction). Audit events: `events`
 //! (id → event) and one index per filter: `events_by_org` ((org, id)),
 //! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id)),
 //! `events_by_key_action` ((org, key, action, id)), `events_by_actor`
@@ -17,7 +20,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use self::codec::{decode, decode_event, decode_head, encode, encode_event, encode_head};
+use self::codec::{
+    decode, decode_counts, decode_event, decode_head, encode, encode_counts, encode_event,
+    encode_head,
+};
 use super::{Page, Store, StoreError};
 use crate::domain::audit::chain::ChainHead;
 use crate::domain::audit::{AuditEvent, EventFilter, EventIndex};
@@ -25,6 +31,9 @@ use crate::domain::change::{Change, KeyWrite};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::search::{
+    CountDelta, KeyCounts, KeyQuery, SearchIndex, name_sort_key, type_sort_key,
+};
 use crate::domain::time::Timestamp;
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -38,6 +47,14 @@ const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
 const BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_org");
 const BY_STATUS: TableDefinition<(&str, &str, u128), ()> =
     TableDefinition::new("keys_by_org_status");
+/// Keys by (org, status or [`ALL`], sort key) → id, for searches by name
+/// and by type.
+const BY_NAME: TableDefinition<(&str, &str, &str), u128> = TableDefinition::new("keys_by_name");
+const BY_TYPE: TableDefinition<(&str, &str, &str), u128> = TableDefinition::new("keys_by_type");
+/// The search tables' part for every status (no status is spelt so).
+const ALL: &str = "*";
+/// Each organization's [`KeyCounts`].
+const COUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("key_counts");
 const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
 const EVENTS_BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("events_by_org");
 const EVENTS_BY_KEY: TableDefinition<(&str, u128, u128), ()> =
@@ -136,6 +153,9 @@ impl EmbeddedStore {
         txn.open_table(KEYS)?;
         txn.open_table(BY_ORG)?;
         txn.open_table(BY_STATUS)?;
+        txn.open_table(BY_NAME)?;
+        txn.open_table(BY_TYPE)?;
+        txn.open_table(COUNTS)?;
         txn.open_table(EVENTS)?;
         txn.open_table(EVENTS_BY_ORG)?;
         txn.open_table(EVENTS_BY_KEY)?;
@@ -143,6 +163,7 @@ impl EmbeddedStore {
         txn.open_table(EVENTS_BY_KEY_ACTION)?;
         txn.open_table(CHAIN_HEADS)?;
         index_actors_of_older_events(&txn)?;
+        index_and_count_older_keys(&txn)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),
@@ -189,6 +210,80 @@ fn insert_key(txn: &WriteTransaction, record: &KeyRecord) -> Result<(), StoreErr
     txn.open_table(BY_ORG)?.insert((org, id), ())?;
     txn.open_table(BY_STATUS)?
         .insert((org, record.status.as_str(), id), ())?;
+    index_for_search(txn, record, true)
+}
+
+/// Add (or remove) a key's entries in the search tables: by name and by
+/// type, each under every status and under its own.
+fn index_for_search(
+    txn: &WriteTransaction,
+    record: &KeyRecord,
+    add: bool,
+) -> Result<(), StoreError> {
+    let (org, id) = (record.org_id.as_str(), record.id.as_u128());
+    let (name, key_type) = (name_sort_key(record), type_sort_key(record));
+    let mut by_name = txn.open_table(BY_NAME)?;
+    let mut by_type = txn.open_table(BY_TYPE)?;
+    for part in [ALL, record.status.as_str()] {
+        if add {
+            by_name.insert((org, part, name.as_str()), id)?;
+            by_type.insert((org, part, key_type.as_str()), id)?;
+        } else {
+            by_name.remove((org, part, name.as_str()))?;
+            by_type.remove((org, part, key_type.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Move `org`'s counts by `delta`.
+fn count(txn: &WriteTransaction, org: &str, delta: &CountDelta) -> Result<(), StoreError> {
+    let mut counts = txn.open_table(COUNTS)?;
+    let now = counts
+        .get(org)?
+        .map(|b| decode_counts(b.value()))
+        .transpose()?
+        .unwrap_or_default();
+    counts.insert(org, encode_counts(&now.plus(delta))?.as_slice())?;
+    Ok(())
+}
+
+/// A file written before keys were searchable and counted has keys but no
+/// search entries or counts: make them, once, as the file is opened.
+fn index_and_count_older_keys(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let indexed = !txn.open_table(BY_NAME)?.is_empty()?;
+    let counted = !txn.open_table(COUNTS)?.is_empty()?;
+    if indexed && counted {
+        return Ok(());
+    }
+    let records: Vec<KeyRecord> = {
+        let keys = txn.open_table(KEYS)?;
+        let mut found = vec![];
+        for entry in keys.iter()? {
+            let (_, bytes) = entry?;
+            found.push(decode(bytes.value())?);
+        }
+        found
+    };
+    if !indexed {
+        for record in &records {
+            index_for_search(txn, record, true)?;
+        }
+    }
+    if !counted {
+        let mut by_org: std::collections::BTreeMap<&str, Vec<&KeyRecord>> = Default::default();
+        for record in &records {
+            by_org
+                .entry(record.org_id.as_str())
+                .or_default()
+                .push(record);
+        }
+        let mut counts = txn.open_table(COUNTS)?;
+        for (org, records) in by_org {
+            let tally = KeyCounts::of(records);
+            counts.insert(org, encode_counts(&tally)?.as_slice())?;
+        }
+    }
     Ok(())
 }
 
@@ -216,6 +311,10 @@ fn update_key(
         by_status.remove((org, current.status.as_str(), id))?;
         by_status.insert((org, next.status.as_str(), id), ())?;
     }
+    if current.status != next.status || current.name != next.name {
+        index_for_search(txn, &current, false)?;
+        index_for_search(txn, &next, true)?;
+    }
     Ok(())
 }
 
@@ -226,7 +325,7 @@ fn delete_key(txn: &WriteTransaction, before: &KeyRecord) -> Result<(), StoreErr
     txn.open_table(BY_ORG)?.remove((org, id))?;
     txn.open_table(BY_STATUS)?
         .remove((org, current.status.as_str(), id))?;
-    Ok(())
+    index_for_search(txn, &current, false)
 }
 
 /// Link `events` into their organization's chain after its head, write
@@ -429,6 +528,58 @@ impl Store for EmbeddedStore {
         Ok(Page::from_overfetch(records, limit))
     }
 
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        let Some((lower, upper)) = query.search.range(after) else {
+            return Ok(Page::from_overfetch(vec![], limit));
+        };
+        let txn = self.db.begin_read()?;
+        let table = match query.search.index() {
+            SearchIndex::Name => txn.open_table(BY_NAME)?,
+            SearchIndex::Type => txn.open_table(BY_TYPE)?,
+        };
+        let (org, part) = (
+            org.as_str(),
+            match query.status {
+                StatusFilter::All => ALL,
+                StatusFilter::Only(status) => status.as_str(),
+            },
+        );
+        // One extra id tells whether another page follows.
+        let ids = table
+            .range((org, part, lower.as_str())..=(org, part, upper.as_str()))?
+            .take(limit + 1)
+            .map(|e| e.map(|(_, id)| id.value()).map_err(StoreError::from))
+            .collect::<Result<Vec<u128>, StoreError>>()?;
+        let keys = txn.open_table(KEYS)?;
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = keys
+                .get(id)?
+                .ok_or_else(|| StoreError::Corrupt("index names a missing key".into()))?;
+            records.push(decode(bytes.value())?);
+        }
+        Ok(Page::from_overfetch(records, limit))
+    }
+
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let counts = txn.open_table(COUNTS)?;
+        let stored = counts.get(org.as_str())?;
+        // Every change counts, and an older file is counted as it opens.
+        Ok(Some(
+            stored
+                .map(|b| decode_counts(b.value()))
+                .transpose()?
+                .unwrap_or_default(),
+        ))
+    }
+
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         change.validate()?;
         let change = change.clone();
@@ -449,6 +600,10 @@ impl Store for EmbeddedStore {
                 if !holds {
                     return Err(StoreError::ActorChanged);
                 }
+            }
+            let delta = CountDelta::of_change(&change);
+            if let (false, Some(event)) = (delta.is_zero(), change.events().first()) {
+                count(txn, event.org_id.as_str(), &delta)?;
             }
             link_and_insert_events(txn, change.events())?;
             if let (Some(secs), Some(at)) = (retention, change.at()) {

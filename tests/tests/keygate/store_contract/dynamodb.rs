@@ -4,7 +4,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
-    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_NAME, INDEX_BY_ORG_STATUS,
+    INDEX_BY_ORG_STATUS_NAME, INDEX_BY_ORG_STATUS_TYPE, INDEX_BY_ORG_TYPE, INDEX_EVENTS_BY_ACTION,
     INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
     INDEX_EVENTS_BY_KEY_ACTION, Tables,
 };
@@ -85,7 +86,91 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
         assert_eq!(queries.len(), 1, "{:?}", log.calls());
         assert_eq!(queries[0].index.as_deref(), Some(index));
         assert_eq!(log.count("Scan"), 0);
+        assert_eq!(
+            log.count("BatchGetItem"),
+            0,
+            "a list's GSI holds the records"
+        );
+        assert_eq!(
+            log.count("GetItem"),
+            2,
+            "the authorizer's read of the key, and the organization's counts"
+        );
     }
+    // A search is one Query of its index for the page's ids, and one
+    // BatchGetItem of their records; never a Scan.
+    for (query, index) in [
+        ("name=sco", INDEX_BY_ORG_NAME),
+        ("status=active&name=sco", INDEX_BY_ORG_STATUS_NAME),
+        ("key_type=service", INDEX_BY_ORG_TYPE),
+        ("status=revoked&owner=ada", INDEX_BY_ORG_STATUS_TYPE),
+    ] {
+        log.clear();
+        let reply = h
+            .call("GET", &format!("/v1/api-keys?{query}"), Some(&root), None)
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        let queries: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "Query")
+            .collect();
+        assert_eq!(queries.len(), 1, "{query}: {:?}", log.calls());
+        assert_eq!(queries[0].index.as_deref(), Some(index), "{query}");
+        assert_eq!(log.count("Scan"), 0);
+        let found = reply.body["data"].as_array().map(Vec::len).unwrap_or(0);
+        assert_eq!(log.count("BatchGetItem"), usize::from(found > 0), "{query}");
+    }
+}
+
+/// An organization's counts are one item that no index holds; an
+/// organization whose keys predate counting (its counts item gone, here)
+/// shows no counts rather than wrong ones, until it is counted again.
+#[tokio::test]
+async fn counts_are_one_item_in_no_index_and_never_guessed() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let raw = keygate_tests::dynamodb_client().await;
+    let keys_table = store.tables().keys;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    h.create_scoped(&root, &["runs:read"]).await;
+    let counts_key = ("id".to_owned(), AttributeValue::S("acme#counts".into()));
+    let item = raw
+        .get_item()
+        .table_name(&keys_table)
+        .key(counts_key.0.clone(), counts_key.1.clone())
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the counts item");
+    for index_key in ["org_id", "org_status", "name_key", "type_key"] {
+        assert!(!item.contains_key(index_key), "{index_key}: {item:?}");
+    }
+    assert_eq!(item["active"], AttributeValue::N("2".into()));
+    let listed = h.call("GET", "/v1/api-keys", Some(&root), None).await;
+    assert_eq!(listed.body["counts"]["all"], 2);
+
+    raw.delete_item()
+        .table_name(&keys_table)
+        .key(counts_key.0, counts_key.1)
+        .send()
+        .await
+        .unwrap();
+    h.create_scoped(&root, &["runs:read"]).await;
+    let listed = h.call("GET", "/v1/api-keys", Some(&root), None).await;
+    assert_eq!(listed.status, 200);
+    assert!(listed.body["counts"].is_null(), "{:#}", listed.body);
+    let me = h
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{}", id_of(&root)),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert!(me.body["last_active_full_access"].is_null());
+    assert_eq!(me.body["caller"]["suspend"]["allowed"], true);
 }
 
 /// Every change is exactly one conditional write (one
@@ -110,16 +195,18 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         .await;
     let id = record["id"].as_str().unwrap().to_owned();
     // Items: the key write(s), the check that the calling key is still as its
-    // request saw it, the event(s), and the move of the audit chain's head.
-    let cases: [(&str, &str, Option<&str>, usize); 8] = [
-        ("POST", "suspend", None, 4),
+    // request saw it, the event(s), the move of the organization's counts
+    // (when they change), and the move of the audit chain's head.
+    let cases: [(&str, &str, Option<&str>, usize); 9] = [
+        ("POST", "suspend", None, 5),
         ("POST", "suspend", None, 0),
-        ("POST", "reactivate", None, 4),
-        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 6),
-        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 4),
+        ("POST", "reactivate", None, 5),
+        ("PATCH", "", Some(r#"{"name":"renamed"}"#), 4),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 7),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 5),
         ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
         ("POST", "reactivate", None, 0),
-        ("DELETE", "", None, 4),
+        ("DELETE", "", None, 5),
     ];
     for (method, verb, body, items) in cases {
         log.clear();
@@ -145,10 +232,14 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         }
         assert_eq!(writes.len(), 1, "{verb}: one write call: {writes:?}");
         assert_eq!(writes[0].operation, "TransactWriteItems", "{verb}");
+        // Every item is conditional but the counts' move: an ADD, which
+        // commutes, written only with the rest of the transaction, whose
+        // head is conditional (a rename changes no count and has none).
+        let counted = usize::from(method != "PATCH");
         assert_eq!(
             (writes[0].transact_items, writes[0].conditional_items),
-            (items, items),
-            "{verb}: the key writes, the events and the head, every one conditional"
+            (items, items - counted),
+            "{method} {verb}: the key writes, the events and the head, every one conditional"
         );
         let reads: Vec<_> = log
             .calls()
