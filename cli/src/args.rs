@@ -199,9 +199,18 @@ pub struct ApiArgs {
 
 #[derive(Args)]
 pub struct AuditArgs {
-    /// Only the events of this key: its id, or its exact name.
-    #[arg(long = "key", value_name = "KEY")]
+    /// Only the events of this key (the key changed): its id, or its exact name.
+    #[arg(long = "key", value_name = "KEY", conflicts_with = "actor")]
     pub key: Option<String>,
+    /// Only the events this key made (the key that acted): its id, or its exact name.
+    #[arg(long, value_name = "KEY")]
+    pub actor: Option<String>,
+    /// Only events recorded at or after WHEN: a time (2026-01-31T12:00:00Z), a date (midnight UTC) or a duration ago (24h, 7d).
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<String>,
+    /// Only events recorded before WHEN: a time, a date (midnight UTC) or a duration ago.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub until: Option<String>,
     /// Only the events of this action.
     #[arg(long, value_enum)]
     pub action: Option<AuditAction>,
@@ -247,11 +256,20 @@ pub struct VerifyArgs {
 pub enum KeysCommand {
     /// Create a key; prints the full key once, and only it, on standard output.
     Create(CreateArgs),
-    /// List keys, newest first.
+    /// List keys, newest first; or find them by the start of a name, or by type and owner.
     List {
         /// Only the keys of this status.
         #[arg(long, value_enum, default_value_t = StatusFilter::All)]
         status: StatusFilter,
+        /// Only keys whose name starts with this, whatever its case (listed A-Z).
+        #[arg(long, conflicts_with_all = ["key_type", "owner"])]
+        name: Option<String>,
+        /// Only keys of this type.
+        #[arg(long = "type", value_enum)]
+        key_type: Option<KeyType>,
+        /// Only user keys of this owner (the whole owner, whatever its case).
+        #[arg(long)]
+        owner: Option<String>,
         /// Page size, 1-100.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: u32,
@@ -432,6 +450,32 @@ fn parse_expiry(text: &str) -> Result<String, String> {
     if at <= now {
         return Err("that is in the past".into());
     }
+    at.to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|e| e.to_string())?
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
+}
+
+/// A time in the past, as the RFC 3339 UTC time the API takes: a time, a
+/// date (midnight UTC at its start) or a duration before now.
+fn parse_since(text: &str) -> Result<String, String> {
+    let at = if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        at
+    } else if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
+        date.midnight().assume_utc()
+    } else if let Ok(duration) = humantime::parse_duration(text) {
+        time::Duration::try_from(duration)
+            .ok()
+            .and_then(|d| OffsetDateTime::now_utc().checked_sub(d))
+            .ok_or_else(|| "that is too far in the past".to_owned())?
+    } else {
+        return Err(
+            "expected a time (2026-01-31T12:00:00Z), a date (2026-01-31) or a duration ago \
+             (24h, 7d)"
+                .into(),
+        );
+    };
     at.to_offset(UtcOffset::UTC)
         .replace_nanosecond(0)
         .map_err(|e| e.to_string())?
