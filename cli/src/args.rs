@@ -163,6 +163,25 @@ pub enum RoutesCommand {
 
 #[derive(Subcommand)]
 pub enum TableCommand {
+    /// Bring tables written by an earlier keygate up to date: keys findable by name and type, each organization counted.
+    ///
+    /// Reads the whole keys table once (a consistent scan): run it once,
+    /// after deploying this version (which adds the search indexes). Safe
+    /// while the API serves: a key that changes meanwhile is already up to
+    /// date, and an organization's counts are written only while nothing
+    /// changed it since it was counted (else it is counted again, or named
+    /// as left for another run, exit 1).
+    Upgrade {
+        /// Name of the keys table.
+        #[arg(long)]
+        table: String,
+        /// The audit table (default: <table>-audit).
+        #[arg(long)]
+        audit_table: Option<String>,
+        /// DynamoDB endpoint URL (default: the standard AWS environment).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+    },
     /// Create the keys table and the audit table with their GSIs and wait until they are active.
     Create {
         /// Name of the keys table.

@@ -56,10 +56,11 @@ fn missing_settings_and_help() {
     }
 }
 
-const LEAF_COMMANDS: [&[&str]; 17] = [
+const LEAF_COMMANDS: [&[&str]; 18] = [
     &["serve"],
     &["bootstrap"],
     &["table", "create"],
+    &["table", "upgrade"],
     &["keys", "create"],
     &["keys", "list"],
     &["keys", "get"],

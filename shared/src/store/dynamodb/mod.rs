@@ -63,9 +63,11 @@ mod client;
 mod error;
 mod item;
 mod schema;
+mod upgrade;
 mod write;
 
 pub use self::client::{Timeouts, client, client_config};
+pub use self::upgrade::Upgraded;
 
 /// How often a change is linked again when other changes of its
 /// organization moved the audit chain's head first.

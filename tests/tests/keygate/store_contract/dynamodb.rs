@@ -480,3 +480,106 @@ async fn tampering_with_the_audit_table_is_evident() {
         "{broken}"
     );
 }
+
+/// Tables from before searches and counts (key items without their sort
+/// keys, no counts item) are made findable and counted by `upgrade`, and a
+/// second run finds nothing left to do; a key that changes meanwhile is
+/// found all the same.
+#[tokio::test]
+async fn upgrade_makes_older_keys_findable_and_counts_them() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let raw = keygate_tests::dynamodb_client().await;
+    let keys_table = store.tables().keys;
+    let h = Harness::new(store.clone());
+    let root = h.root_key("acme").await;
+    let (_, a) = h.create_scoped(&root, &["runs:read"]).await;
+    let (_, b) = h
+        .create(
+            &root,
+            json!({"name": "ci-old", "key_type": "user", "owner": "ada",
+                              "permissions": ["runs:read"]}),
+        )
+        .await;
+    h.act(&root, b["id"].as_str().unwrap(), "suspend", None)
+        .await;
+    let other = h.root_key("other").await;
+    // Back to how an earlier keygate left the table.
+    for id in [
+        id_of(&root),
+        id_of(&other),
+        a["id"].as_str().unwrap().to_owned(),
+        b["id"].as_str().unwrap().to_owned(),
+    ] {
+        raw.update_item()
+            .table_name(&keys_table)
+            .key("id", AttributeValue::S(id))
+            .update_expression("REMOVE name_key, type_key")
+            .send()
+            .await
+            .unwrap();
+    }
+    for org in ["acme#counts", "other#counts"] {
+        raw.delete_item()
+            .table_name(&keys_table)
+            .key("id", AttributeValue::S(org.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let search = |query: &'static str| {
+        let h = &h;
+        let root = root.clone();
+        async move {
+            h.call("GET", &format!("/v1/api-keys?{query}"), Some(&root), None)
+                .await
+                .body
+        }
+    };
+    assert_eq!(
+        search("name=ci").await["data"],
+        json!([]),
+        "not findable yet"
+    );
+    assert!(
+        search("status=all").await["counts"].is_null(),
+        "not counted yet"
+    );
+
+    let upgraded = store.upgrade().await.unwrap();
+    assert_eq!((upgraded.indexed, upgraded.already), (4, 0));
+    assert_eq!(upgraded.counted.len(), 2);
+    assert!(upgraded.uncounted.is_empty());
+    let found = search("name=ci").await;
+    assert_eq!(found["data"][0]["id"], b["id"]);
+    assert_eq!(
+        search("key_type=user&owner=ADA").await["data"][0]["id"],
+        b["id"]
+    );
+    assert_eq!(
+        found["counts"],
+        json!({"all": 3, "active": 2, "suspended": 1, "revoked": 0})
+    );
+    // Counted exactly: later changes keep them right.
+    h.act(
+        &root,
+        a["id"].as_str().unwrap(),
+        "revoke",
+        Some(r#"{"reason":"r"}"#),
+    )
+    .await;
+    assert_eq!(
+        search("status=all").await["counts"],
+        json!({"all": 3, "active": 1, "suspended": 1, "revoked": 1})
+    );
+    let me = h
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{}", id_of(&root)),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(me.body["last_active_full_access"], json!(true));
+    let again = store.upgrade().await.unwrap();
+    assert_eq!((again.indexed, again.already), (0, 4));
+}
