@@ -364,7 +364,7 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
                  "description": "Only the events of this key (the key changed).",
                  "schema": schema_ref("KeyId")},
                 {"name": "actor_key_id", "in": "query", "required": false,
-                 "description": "Only the events this key made (the key that acted).",
+                 "description": "Only the events this key made (the key that acted); not with key_id.",
                  "schema": schema_ref("KeyId")},
                 {"name": "action", "in": "query", "required": false, "schema": schema_ref("AuditAction")},
                 {"name": "since", "in": "query", "required": false,
