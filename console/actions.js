@@ -4,7 +4,7 @@
 //   {change: 'added' | 'updated' | 'removed', record, focus?}
 
 import * as api from './api.js';
-import { confirmDialog, deleteDialog, revokeDialog, rotateDialog } from './dialogs.js';
+import { confirmDialog, deleteDialog, editDialog, revokeDialog, rotateDialog } from './dialogs.js';
 import { createKeyDialog } from './create.js';
 import { describeFailure } from './errors.js';
 import { openHistory } from './audit.js';
@@ -23,11 +23,14 @@ function changed(change, record, extra = {}) {
  */
 export function keyMenuItems(record, { details = true } = {}) {
   const item = (action, label, onSelect, danger = false) => {
-    const { allowed, short } = permission(action, record);
-    return { label, onSelect, danger, disabled: allowed ? null : short };
+    const { allowed, short, reason } = permission(action, record);
+    return { label, onSelect, danger, disabled: allowed ? null : short, reason };
   };
   const items = [];
-  if (details) items.push({ label: 'Details', onSelect: () => { window.location.hash = `#key/${record.id}`; } });
+  if (details) {
+    items.push({ label: 'Details', onSelect: () => { window.location.hash = `#key/${record.id}`; } });
+    items.push(item('update', 'Edit…', () => edit(record)));
+  }
   if (record.status === 'active') items.push(item('suspend', 'Suspend', () => suspend(record)));
   if (record.status === 'suspended') items.push(item('reactivate', 'Reactivate', () => reactivate(record)));
   if (record.status === 'active' && !record.expired && !record.rotated_to) {
@@ -62,12 +65,31 @@ export async function createKey() {
   notify(`Created “${record.name}”.`);
 }
 
+/** What losing the organization's last active full-access key means. */
+const LAST_FULL_ACCESS =
+  'It is your organization’s last active full-access key: while it is suspended, no key can manage every other key, and only someone with access to the store (keygate bootstrap) can make one.';
+
+export async function edit(record) {
+  const updated = await editDialog(record);
+  if (!updated) return;
+  changed('updated', updated);
+  notify(`Saved “${updated.name}”.`);
+}
+
 async function suspend(record) {
+  const last = record.last_active_full_access === true;
   if (session.isMe(record.id)) {
     const sure = await confirmDialog({
       title: 'Suspend your own key?',
-      message: `You are signed in with “${record.name}”. Suspending it stops it at once and signs you out; only another key can reactivate it.`,
+      message: `You are signed in with “${record.name}”. Suspending it stops it at once and signs you out; only another key can reactivate it.${last ? ` ${LAST_FULL_ACCESS}` : ''}`,
       confirmLabel: 'Suspend and sign out',
+    });
+    if (!sure) return;
+  } else if (last) {
+    const sure = await confirmDialog({
+      title: 'Suspend the last full-access key?',
+      message: `“${record.name}” stops working at once. ${LAST_FULL_ACCESS}`,
+      confirmLabel: 'Suspend it anyway',
     });
     if (!sure) return;
   }

@@ -107,15 +107,26 @@ export const reactivateKey = (id) => request('POST', `${keyPath(id)}/reactivate`
 export const revokeKey = (id, reason) => request('POST', `${keyPath(id)}/revoke`, { body: { reason } });
 export const rotateKey = (id, body) => request('POST', `${keyPath(id)}/rotate`, { body });
 export const deleteKey = (id) => request('DELETE', keyPath(id));
+/** Renames a key or changes its description: `{name?, description?}` (description null removes it). */
+export const updateKey = (id, body) => request('PATCH', keyPath(id), { body });
 
-/** One page of keys: `{data, next_cursor}`. status: all, active, suspended, revoked. */
-export function listKeys({ status = 'all', cursor = null, limit = 50 } = {}) {
-  return request('GET', `/v1/api-keys?${query({ status, limit, cursor })}`);
+/**
+ * One page of keys: `{data, next_cursor, counts}`. status: all, active,
+ * suspended, revoked; `name` (the start of a name), or `type` and `owner`.
+ */
+export function listKeys({ status = 'all', name = null, type = null, owner = null, cursor = null, limit = 50 } = {}) {
+  return request('GET', `/v1/api-keys?${query({ status, name, key_type: type, owner, limit, cursor })}`);
 }
 
-/** One page of audit events: `{data, next_cursor}`, newest first. */
-export function listAuditEvents({ keyId = null, action = null, cursor = null, limit = 50 } = {}) {
-  return request('GET', `/v1/audit-events?${query({ key_id: keyId, action, limit, cursor })}`);
+/**
+ * One page of audit events: `{data, next_cursor}`, newest first; by the key
+ * changed or the key that acted, an action, and a time range (RFC 3339).
+ */
+export function listAuditEvents({
+  keyId = null, actorId = null, action = null, since = null, until = null, cursor = null, limit = 50,
+} = {}) {
+  const params = { key_id: keyId, actor_key_id: actorId, action, since, until, limit, cursor };
+  return request('GET', `/v1/audit-events?${query(params)}`);
 }
 
 function keyPath(id) {

@@ -1,6 +1,7 @@
 // The console's entry point: sign-in or the console, and the URL fragment
-// that picks the view: #keys, #keys/active, #key/<id>, #audit,
-// #audit/revoke?key=<id>, #reference, #reference/<anchor>. The API reference
+// that picks the view: #keys, #keys/active?name=ci, #key/<id>, #audit,
+// #audit/revoke?key=<id>&actor=<id>&from=<date>&to=<date>, #reference,
+// #reference/<anchor>. The API reference
 // is readable signed out too.
 
 import * as api from './api.js';
@@ -134,7 +135,13 @@ function route() {
   hideAudit();
   hideReference();
   if (section === 'audit') {
-    showAudit({ action: rest[0] ?? null, keyId: query.get('key') });
+    showAudit({
+      action: rest[0] ?? null,
+      keyId: query.get('key'),
+      actorId: query.get('actor'),
+      from: query.get('from'),
+      to: query.get('to'),
+    });
     document.title = 'Audit log · keygate';
   } else if (section === 'reference') {
     showReference(rest[0]);
@@ -142,7 +149,7 @@ function route() {
   } else if (section === 'key' && rest[0]) {
     showKey(rest[0]);
   } else {
-    showKeys(STATUSES.includes(rest[0]) ? rest[0] : 'all');
+    showKeys(STATUSES.includes(rest[0]) ? rest[0] : 'all', query);
     document.title = 'API keys · keygate';
   }
 }

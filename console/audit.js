@@ -1,7 +1,8 @@
 // The organization's audit trail (GET /v1/audit-events): the Audit log tab,
-// filtered by action and by key through the URL fragment and exported as CSV
-// or JSON; one key's History panel; and how an event reads, which the key's
-// page shares.
+// filtered by action, by the key changed or the key that acted, and by days,
+// through the URL fragment, and exported as CSV or JSON; one key's History
+// panel; and how an event reads, which the key's page shares. Keys read by
+// name: the event's own (the name it had then), else the name the page knows.
 
 import * as api from './api.js';
 import { $, h, replaceChildren, timeWithRelative } from './dom.js';
@@ -19,15 +20,33 @@ function actionBadge(action) {
   return h('span', { class: `badge action action-${action}` }, ACTION_LABELS[action] ?? action);
 }
 
-/** Who acted: the key by its hint (its name once the API gives it), or bootstrap. */
+/**
+ * Who acted: the key by the name it had when it acted (events recorded
+ * before names were fall back to the name the page knows) and its hint, or
+ * bootstrap.
+ */
 export function actor(event) {
   if (event.actor_type === 'bootstrap' || !event.actor_hint) return h('span', {}, 'keygate bootstrap');
+  const name = event.actor_name ?? knownKeys.get(event.actor_key_id)?.name ?? null;
   return h(
     'span',
     { class: 'actor' },
+    name ? keyLink(event.actor_key_id, name) : null,
+    name ? ' ' : null,
     h('code', { class: 'hint' }, event.actor_hint),
     session.isMe(event.actor_key_id) ? h('span', { class: 'tag' }, 'your key') : null,
   );
+}
+
+/** An update's changes in words: "Renamed from “a” to “b”; description removed". */
+function describeChanges(changes) {
+  const parts = (changes ?? []).map(({ field, before, after }) => {
+    if (field === 'name') return `Renamed from “${before}” to “${after}”`;
+    if (after === null) return 'Description removed';
+    return before === null ? `Description set to “${after}”` : `Description changed to “${after}”`;
+  });
+  const text = parts.join('; ');
+  return text.charAt(0).toUpperCase() + text.slice(1) || 'Edited';
 }
 
 const status = (value) => (STATUS_LABELS[value] ?? value ?? '—').toLowerCase();
@@ -56,6 +75,8 @@ export function whatHappened(event) {
       return h('span', {}, `Created by keygate bootstrap, ${status(event.status_after)}`);
     case 'delete':
       return h('span', {}, event.status_before ? `Deleted (was ${status(event.status_before)})` : 'Deleted');
+    case 'update':
+      return h('span', { class: 'changes' }, describeChanges(event.changes));
     default:
       return h('span', {}, `${status(event.status_before)} → ${status(event.status_after)}`);
   }
@@ -63,6 +84,9 @@ export function whatHappened(event) {
 
 function remember(event) {
   knownKeys.set(event.key_id, { name: event.key_name });
+  if (event.actor_key_id && event.actor_name) {
+    knownKeys.set(event.actor_key_id, { name: event.actor_name, hint: event.actor_hint });
+  }
 }
 
 /** One event as an item of a key's history (the History panel, the key's page). */
@@ -83,7 +107,10 @@ export function eventItem(event) {
 const auditView = $('audit-view');
 const actionFilter = $('audit-action');
 const keyFilter = $('audit-key');
-const filter = { action: null, keyId: null };
+const actorFilter = $('audit-actor');
+const fromFilter = $('audit-from');
+const toFilter = $('audit-to');
+const filter = { action: null, keyId: null, actorId: null, from: null, to: null };
 let rowCount = 0;
 
 const auditLog = pagedList({
@@ -149,30 +176,79 @@ function fact(term, ...value) {
 
 actionFilter.addEventListener('change', () => setFilter({ ...filter, action: actionFilter.value || null }));
 keyFilter.addEventListener('change', () => setFilter({ ...filter, keyId: keyFilter.value || null }));
+actorFilter.addEventListener('change', () => setFilter({ ...filter, actorId: actorFilter.value || null }));
+fromFilter.addEventListener('change', () => setFilter({ ...filter, from: fromFilter.value || null }));
+toFilter.addEventListener('change', () => setFilter({ ...filter, to: toFilter.value || null }));
 
-/** The fragment for a filter: #audit, #audit/revoke, #audit?key=ID, #audit/revoke?key=ID. */
-export function auditHash({ action = null, keyId = null } = {}) {
-  return `#audit${action ? `/${action}` : ''}${keyId ? `?key=${encodeURIComponent(keyId)}` : ''}`;
+/**
+ * The fragment for a filter: #audit, #audit/revoke, #audit?key=ID,
+ * #audit/revoke?actor=ID&from=2026-01-01&to=2026-01-31.
+ */
+export function auditHash({ action = null, keyId = null, actorId = null, from = null, to = null } = {}) {
+  const query = new URLSearchParams();
+  if (keyId) query.set('key', keyId);
+  if (actorId) query.set('actor', actorId);
+  if (from) query.set('from', from);
+  if (to) query.set('to', to);
+  const text = query.toString();
+  return `#audit${action ? `/${action}` : ''}${text ? `?${text}` : ''}`;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The API's time range for whole days in this browser's time zone, `to` included. */
+function timeRange(from, to) {
+  const startOf = (day) => new Date(`${day}T00:00:00`);
+  const since = from ? startOf(from) : null;
+  let until = null;
+  if (to) {
+    until = startOf(to);
+    until.setDate(until.getDate() + 1);
+  }
+  return { since: since?.toISOString() ?? null, until: until?.toISOString() ?? null };
 }
 
 function setFilter(next) {
   window.location.hash = auditHash(next);
 }
 
-/** Shows the Audit log, newest first, for one action or all, one key or all. */
-export function showAudit({ action = null, keyId = null } = {}) {
+/**
+ * Shows the Audit log, newest first, for one action or all, the events of
+ * one key or by one key (not both: the API filters by either), and days.
+ */
+export function showAudit({ action = null, keyId = null, actorId = null, from = null, to = null } = {}) {
   auditView.hidden = false;
+  const id = (value) => (value && /^[0-9A-Za-z]{22}$/.test(value) ? value : null);
   filter.action = action && ACTION_LABELS[action] ? action : null;
-  filter.keyId = keyId && /^[0-9A-Za-z]{22}$/.test(keyId) ? keyId : null;
+  filter.keyId = id(keyId);
+  filter.actorId = filter.keyId ? null : id(actorId);
+  filter.from = from && DAY.test(from) ? from : null;
+  filter.to = to && DAY.test(to) ? to : null;
+  if (filter.from && filter.to && filter.to < filter.from) [filter.from, filter.to] = [filter.to, filter.from];
   actionFilter.value = filter.action ?? '';
+  fromFilter.value = filter.from ?? '';
+  toFilter.value = filter.to ?? '';
+  toFilter.min = filter.from ?? '';
+  fromFilter.max = filter.to ?? '';
+  $('audit-when-hint').hidden = !(filter.from || filter.to);
   fillKeyFilter();
-  $('audit-empty').textContent = filter.action || filter.keyId
-    ? 'No events match these filters. Choose “All actions” and “All keys” to see every event.'
+  // By key or by actor: one waits while the other has a value.
+  actorFilter.disabled = Boolean(filter.keyId);
+  keyFilter.disabled = Boolean(filter.actorId);
+  const filtered = filter.action || filter.keyId || filter.actorId || filter.from || filter.to;
+  $('audit-empty').textContent = filtered
+    ? 'No events match these filters. Choose “All actions”, “All keys”, “Anyone” and no days to see every event.'
     : 'No events yet. Every change to a key is recorded here.';
   $('audit-export-status').textContent = '';
-  const { action: chosenAction, keyId: chosenKey } = filter;
-  auditLog.show((cursor) => api.listAuditEvents({ action: chosenAction, keyId: chosenKey, cursor }));
+  const query = currentQuery();
+  auditLog.show((cursor) => api.listAuditEvents({ ...query, cursor }));
   loadKeyChoices();
+}
+
+/** The API's filters for the current one. */
+function currentQuery() {
+  const { action, keyId, actorId, from, to } = filter;
+  return { action, keyId, actorId, ...timeRange(from, to) };
 }
 
 export function hideAudit() {
@@ -197,21 +273,26 @@ async function loadKeyChoices() {
 
 function fillKeyFilter() {
   const records = keyChoices ?? [];
-  const options = records.map((record) => h('option', { value: record.id }, `${record.name} (${record.hint})`));
-  if (filter.keyId && !records.some((record) => record.id === filter.keyId)) {
-    const known = knownKeys.get(filter.keyId);
-    options.unshift(h('option', { value: filter.keyId }, known ? known.name : `key ${filter.keyId}`));
-  }
-  replaceChildren(keyFilter, h('option', { value: '' }, 'All keys'), options);
+  const options = (chosen) => {
+    const list = records.map((record) => h('option', { value: record.id }, `${record.name} (${record.hint})`));
+    if (chosen && !records.some((record) => record.id === chosen)) {
+      const known = knownKeys.get(chosen);
+      list.unshift(h('option', { value: chosen }, known ? known.name : `a key not listed here (id ${chosen.slice(0, 8)}…)`));
+    }
+    return list;
+  };
+  replaceChildren(keyFilter, h('option', { value: '' }, 'All keys'), options(filter.keyId));
   keyFilter.value = filter.keyId ?? '';
+  replaceChildren(actorFilter, h('option', { value: '' }, 'Anyone'), options(filter.actorId));
+  actorFilter.value = filter.actorId ?? '';
 }
 
 // Export: every page of the current filter, as CSV (RFC 4180) or JSON.
 
 const EXPORT_FIELDS = [
-  'time', 'action', 'key_id', 'key_name', 'actor_type', 'actor_key_id', 'actor_hint', 'reason',
-  'status_before', 'status_after', 'rotated_from', 'rotated_to', 'request_id', 'source_ip',
-  'user_agent', 'id', 'org_id',
+  'time', 'action', 'key_id', 'key_name', 'actor_type', 'actor_key_id', 'actor_hint', 'actor_name',
+  'reason', 'status_before', 'status_after', 'rotated_from', 'rotated_to', 'changes', 'request_id',
+  'source_ip', 'user_agent', 'id', 'org_id',
 ];
 
 let exporting = false;
@@ -226,12 +307,13 @@ async function exportEvents(format) {
   for (const button of buttons) button.setAttribute('aria-disabled', 'true');
   const progress = $('audit-export-status');
   const { action, keyId } = filter;
+  const query = currentQuery();
   const events = [];
   try {
     let cursor = null;
     do {
       progress.textContent = `Exporting… ${events.length} events so far.`;
-      const page = await api.listAuditEvents({ action, keyId, cursor, limit: 100 });
+      const page = await api.listAuditEvents({ ...query, cursor, limit: 100 });
       events.push(...page.data);
       cursor = page.next_cursor;
     } while (cursor);
@@ -262,6 +344,8 @@ export function toCsv(events) {
  */
 function csvCell(value) {
   let text = value === null || value === undefined ? '' : String(value);
+  // A list (an update's changes) as the JSON it is; an empty one as nothing.
+  if (Array.isArray(value)) text = value.length ? JSON.stringify(value) : '';
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return `"${text.replace(/"/g, '""')}"`;
 }

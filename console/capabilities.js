@@ -1,12 +1,16 @@
 // What the signed-in key may do. The scope each route needs is read from the
 // API's own OpenAPI document (every operation carries x-required-scope), once
-// after sign-in, so the console keeps no copy of the route table.
+// after sign-in; what it may do to a particular key (its authority over that
+// key, the key's state) comes with the key itself, in the `caller` field the
+// API computes with the rules its calls apply. The console keeps no copy of
+// either.
 
 import { session } from './session.js';
 
 /** The console's actions on keys: what each is called and the operation it calls. */
 export const ACTIONS = {
   create: { verb: 'create', operation: 'create-key' },
+  update: { verb: 'edit', operation: 'update-key' },
   suspend: { verb: 'suspend', operation: 'suspend-key' },
   reactivate: { verb: 'reactivate', operation: 'reactivate-key' },
   rotate: { verb: 'rotate', operation: 'rotate-key' },
@@ -45,10 +49,8 @@ export function scopeFor(actionName) {
  * (the target key; none for create): `{allowed: true}` or `{allowed: false,
  * reason, short}` (a sentence, and the few words a menu item has room for).
  *
- * The one place that decides. Today it knows each route's scope. Authority
- * over the target key (its permissions covered by the caller's) and "the last
- * active full-access key" will come from a field of the key record; they
- * belong here, next to the scope check.
+ * The one place that decides: first the scope the route needs (from the
+ * OpenAPI document), then what the API says of this key (`record.caller`).
  */
 export function permission(actionName, record = null) {
   const { verb } = ACTIONS[actionName];
@@ -60,9 +62,16 @@ export function permission(actionName, record = null) {
       short: `Your key lacks ${scope}.`,
     };
   }
-  if (actionName === 'reactivate' && record && session.isMe(record.id)) {
-    const reason = 'A key can never reactivate itself.';
-    return { allowed: false, reason, short: reason };
+  const permit = record?.caller?.[actionName];
+  if (permit && !permit.allowed) {
+    const text = permit.reason ?? `your key may not ${verb} this key`;
+    // A menu item has room for the first clause; the rest is in the reason.
+    return { allowed: false, reason: sentence(text), short: sentence(text.split(': ')[0]) };
   }
   return { allowed: true, reason: null, short: null };
+}
+
+function sentence(text) {
+  const trimmed = text.replace(/[.\s]+$/, '');
+  return `${trimmed.charAt(0).toUpperCase()}${trimmed.slice(1)}.`;
 }

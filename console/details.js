@@ -7,7 +7,8 @@ import { $, bringIntoView, h, replaceChildren, timeWithRelative } from './dom.js
 import { auditHash, eventItem } from './audit.js';
 import { describePermissions } from './format.js';
 import { keyLabel, keyLink, knownKeys } from './links.js';
-import { keyMenuItems } from './actions.js';
+import { edit, keyMenuItems } from './actions.js';
+import { permission } from './capabilities.js';
 import { menuButton } from './menu.js';
 import { pagedList } from './paged.js';
 import { reason } from './errors.js';
@@ -15,7 +16,12 @@ import { session } from './session.js';
 import { statusBadges } from './keys.js';
 
 const view = $('key-view');
-const state = { id: null, ticket: 0 };
+const state = { id: null, ticket: 0, record: null };
+const editButton = $('key-edit');
+
+editButton.addEventListener('click', () => {
+  if (editButton.getAttribute('aria-disabled') !== 'true' && state.record) edit(state.record);
+});
 
 const history = pagedList({
   list: $('key-history-list'),
@@ -34,7 +40,7 @@ document.addEventListener('keychange', ({ detail }) => {
   }
   const hadFocus = view.contains(document.activeElement);
   render(detail.record);
-  if (hadFocus) $('key-actions').querySelector('.menu-button')?.focus();
+  if (hadFocus) (document.activeElement === editButton ? editButton : $('key-actions').querySelector('.menu-button'))?.focus();
   bringIntoView($('key-facts'));
   loadHistory(detail.record.id);
 });
@@ -49,6 +55,9 @@ export async function showKey(id) {
   document.title = `${known ? known.name : 'Key'} · keygate`;
   $('key-error').hidden = true;
   $('key-body').hidden = true;
+  state.record = null;
+  editButton.hidden = true;
+  $('key-edit-reason').textContent = '';
   replaceChildren($('key-actions'));
   $('key-audit-link').href = auditHash({ keyId: id });
   loadHistory(id);
@@ -93,8 +102,16 @@ function loadHistory(id) {
 
 function render(record) {
   knownKeys.set(record.id, record);
+  state.record = record;
   $('key-title').textContent = record.name;
   document.title = `${record.name} · keygate`;
+  // Edit is offered to a key that may edit this one; otherwise it says why.
+  const { allowed, reason } = permission('update', record);
+  editButton.hidden = false;
+  if (allowed) editButton.removeAttribute('aria-disabled');
+  else editButton.setAttribute('aria-disabled', 'true');
+  editButton.setAttribute('aria-label', `Edit ${record.name}`);
+  $('key-edit-reason').textContent = reason ?? '';
   replaceChildren(
     $('key-actions'),
     menuButton({ label: `Actions for ${record.name}`, text: 'Actions', buttonClass: 'button', items: keyMenuItems(record, { details: false }) }),

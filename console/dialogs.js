@@ -1,6 +1,6 @@
 // Modal dialogs: opening and closing with focus return, an in-page confirm,
 // forms whose errors (the page's own checks, then the API's) land next to the
-// field they name, and the dialogs for rotate, revoke and delete.
+// field they name, and the dialogs for edit, rotate, revoke and delete.
 
 import * as api from './api.js';
 import { $, restoreFocus } from './dom.js';
@@ -179,6 +179,33 @@ export function clearErrors(form) {
   for (const control of form.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
 }
 
+/**
+ * Edit: resolves to the key afterwards, or null. Sends only what changed;
+ * an emptied description removes it. Saving nothing changed closes it.
+ */
+export function editDialog(record) {
+  let unchanged = false;
+  return formDialog($('edit-dialog'), {
+    action: 'update',
+    keyName: () => record.name,
+    prepare: (form) => {
+      form.elements.name.value = record.name;
+      form.elements.description.value = record.description ?? '';
+    },
+    initialFocus: () => $('edit-name'),
+    validate: (form) => (form.elements.name.value.trim() ? {} : { name: 'Name is required.' }),
+    submit: async (form) => {
+      const name = form.elements.name.value;
+      const description = form.elements.description.value;
+      const body = {};
+      if (name !== record.name) body.name = name;
+      if (description !== (record.description ?? '')) body.description = description || null;
+      unchanged = Object.keys(body).length === 0;
+      return unchanged ? record : api.updateKey(record.id, body);
+    },
+  }).then((updated) => (unchanged ? null : updated));
+}
+
 /** Rotate: resolves to `{successor, graceSeconds}` (the successor with its `key`) or null. */
 export async function rotateDialog(record) {
   let graceSeconds = 0;
@@ -210,6 +237,7 @@ export function revokeDialog(record) {
     prepare: () => {
       $('revoke-name').textContent = record.name;
       $('revoke-own').hidden = !session.isMe(record.id);
+      $('revoke-last').hidden = record.last_active_full_access !== true;
     },
     initialFocus: () => $('revoke-reason'),
     // An empty reason is left out, so the API answers "reason: is required".
@@ -225,6 +253,7 @@ export function deleteDialog(record) {
     prepare: () => {
       $('delete-name').textContent = record.name;
       $('delete-own').hidden = !session.isMe(record.id);
+      $('delete-last').hidden = record.last_active_full_access !== true;
     },
     // The safe choice has focus; deleting takes a deliberate move.
     initialFocus: (form) => form.querySelector('[data-close]'),

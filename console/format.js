@@ -22,6 +22,7 @@ export const ACTION_LABELS = {
   reactivate: 'Reactivated',
   revoke: 'Revoked',
   delete: 'Deleted',
+  update: 'Edited',
   bootstrap: 'Bootstrapped',
 };
 

@@ -1,5 +1,7 @@
-// The keys table: status tabs (in the URL fragment), pages that follow
-// next_cursor, and each row's actions, which update the row in place.
+// The keys table: status tabs with their counts, a search by name or a
+// filter by type and owner (all in the URL fragment: #keys/active?name=ci),
+// pages that follow next_cursor, and each row's actions, which update the
+// row in place.
 
 import * as api from './api.js';
 import { $, bringIntoView, h, timeElement } from './dom.js';
@@ -23,7 +25,66 @@ const EMPTY_STATES = {
   revoked: 'No revoked keys. Revoking a key (⋯ → Revoke) ends it for good.',
 };
 
-const state = { status: null };
+const state = { status: null, find: { name: '', type: '', owner: '' } };
+
+const nameInput = $('keys-name');
+const typeSelect = $('keys-type');
+const ownerInput = $('keys-owner');
+const findHint = $('keys-find-hint');
+const FIND_HINT = 'Search by the start of a name, or filter by type and owner.';
+
+/** The fragment for a status tab and a search: #keys/active?name=ci. */
+export function keysHash(status, { name = '', type = '', owner = '' } = {}) {
+  const query = new URLSearchParams();
+  if (name) query.set('name', name);
+  if (type) query.set('type', type);
+  if (owner) query.set('owner', owner);
+  const text = query.toString();
+  return `#keys${status === 'all' ? '' : `/${status}`}${text ? `?${text}` : ''}`;
+}
+
+function findFrom(query) {
+  const value = (name) => query?.get(name)?.trim() ?? '';
+  const type = ['service', 'user'].includes(value('type')) ? value('type') : '';
+  return { name: value('name'), type, owner: value('owner') };
+}
+
+// A name search and a type or owner filter do not combine (the API answers
+// one or the other): while one has a value the others wait, and say why.
+function refreshFindControls() {
+  const { name, type, owner } = state.find;
+  typeSelect.disabled = Boolean(name);
+  ownerInput.disabled = Boolean(name);
+  nameInput.disabled = Boolean(type || owner) && !name;
+  findHint.textContent = name
+    ? 'Clear the name to filter by type or owner.'
+    : type || owner ? 'Clear the type and owner to search by name.' : FIND_HINT;
+}
+
+let typing = null;
+/** Shows the keys the controls ask for: at once, or once typing pauses. */
+function find({ now = false } = {}) {
+  window.clearTimeout(typing);
+  const go = () => {
+    const next = { name: nameInput.value.trim(), type: typeSelect.value, owner: ownerInput.value.trim() };
+    state.find = next;
+    refreshFindControls();
+    // replaceState: typing a name does not leave one history entry a letter.
+    window.history.replaceState(null, '', keysHash(state.status, next));
+    showKeys(state.status, next);
+  };
+  if (now) go();
+  else typing = window.setTimeout(go, 300);
+}
+
+nameInput.addEventListener('input', () => find());
+ownerInput.addEventListener('input', () => find());
+typeSelect.addEventListener('change', () => find({ now: true }));
+for (const input of [nameInput, ownerInput]) {
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') find({ now: true });
+  });
+}
 
 const keys = pagedList({
   list: rowsElement,
@@ -32,7 +93,8 @@ const keys = pagedList({
   more: $('keys-more'),
   noun: 'key',
   render: keyRow,
-  onLoaded(rows, append) {
+  onLoaded(rows, append, _items, page) {
+    showCounts(page.counts);
     refreshRotationLinks(rowsElement);
     // After the last page, focus moves from the vanished button to the new rows.
     if (append && $('keys-more').hidden) rows[0]?.querySelector('.menu-button')?.focus();
@@ -47,7 +109,26 @@ document.addEventListener('keychange', ({ detail }) => {
   if (detail.change === 'added') addRow(detail.record, detail);
   if (detail.change === 'updated') replaceRow(detail.record);
   if (detail.change === 'removed') removeRow(detail.record.id);
+  refreshCounts();
 });
+
+/** Each status tab's count, from a list's `counts` (none when the API cannot count). */
+function showCounts(counts) {
+  for (const slot of view.querySelectorAll('.tabs [data-count]')) {
+    const n = counts?.[slot.dataset.count];
+    slot.textContent = n === undefined || n === null ? '' : String(n);
+  }
+}
+
+/** Reads the counts again after a change (one key's page of the cheapest list). */
+async function refreshCounts() {
+  if (!state.status) return;
+  try {
+    showCounts((await api.listKeys({ status: 'all', limit: 1 })).counts);
+  } catch {
+    // The tabs keep the counts they had.
+  }
+}
 
 /** Create key is offered only to a key that may create one; otherwise it says why. */
 function offerCreate() {
@@ -58,18 +139,40 @@ function offerCreate() {
   $('create-key-reason').textContent = reason ?? '';
 }
 
-/** Shows the keys view for a status tab, freshly loaded. */
-export function showKeys(status) {
+/**
+ * Shows the keys view for a status tab and a search (`query`: the
+ * fragment's, or `{name, type, owner}`), freshly loaded.
+ */
+export function showKeys(status, query = null) {
   view.hidden = false;
   offerCreate();
+  const found = query instanceof URLSearchParams || query === null ? findFrom(query) : query;
+  state.status = status;
+  state.find = found;
   for (const tab of view.querySelectorAll('.tabs a')) {
+    tab.href = keysHash(tab.dataset.status, found);
     if (tab.dataset.status === status) tab.setAttribute('aria-current', 'page');
     else tab.removeAttribute('aria-current');
   }
-  state.status = status;
+  if (document.activeElement !== nameInput) nameInput.value = found.name;
+  if (document.activeElement !== ownerInput) ownerInput.value = found.owner;
+  typeSelect.value = found.type;
+  refreshFindControls();
+  const searching = found.name || found.type || found.owner;
   $('keys-caption').textContent = status === 'all' ? 'API keys' : `API keys: ${STATUS_LABELS[status]}`;
-  $('keys-empty').textContent = EMPTY_STATES[status];
-  keys.show((cursor) => api.listKeys({ status, cursor }));
+  $('keys-empty').textContent = searching
+    ? `No ${status === 'all' ? '' : `${STATUS_LABELS[status].toLowerCase()} `}keys match ${describeFind(found)}.`
+    : EMPTY_STATES[status];
+  const { name, type, owner } = found;
+  keys.show((cursor) => api.listKeys({ status, name: name || null, type: type || null, owner: owner || null, cursor }));
+}
+
+function describeFind({ name, type, owner }) {
+  if (name) return `a name starting with “${name}”`;
+  const parts = [];
+  if (type) parts.push(`type ${type}`);
+  if (owner) parts.push(`owner “${owner}”`);
+  return parts.join(' and ');
 }
 
 export function hideKeys() {
@@ -79,11 +182,22 @@ export function hideKeys() {
 /** Forgets every row (at sign-out). */
 export function resetKeys() {
   state.status = null;
+  state.find = { name: '', type: '', owner: '' };
+  window.clearTimeout(typing);
+  nameInput.value = '';
+  ownerInput.value = '';
+  typeSelect.value = '';
+  showCounts(null);
   keys.reset();
 }
 
 function showsStatus(status) {
   return state.status === 'all' || state.status === status;
+}
+
+function searching() {
+  const { name, type, owner } = state.find;
+  return Boolean(name || type || owner);
 }
 
 // Rows
@@ -171,7 +285,8 @@ function replaceRow(record) {
 /** A new key (created, or a successor) goes first, into view and marked; `focus` moves focus to it. */
 function addRow(record, { focus = false } = {}) {
   knownKeys.set(record.id, record);
-  if (!showsStatus(record.status) || view.hidden) return;
+  // A search's rows are the API's to choose: a new key shows once it is searched for.
+  if (!showsStatus(record.status) || view.hidden || searching()) return;
   const row = keyRow(record);
   rowsElement.prepend(row);
   keys.refreshEmpty();

@@ -8,8 +8,10 @@ let openMenu = null;
 let menuCount = 0;
 
 /**
- * items: [{label, onSelect, danger?, disabled?}], where `disabled` is the
- * reason an item cannot be chosen (shown under it; the item stays focusable),
+ * items: [{label, onSelect, danger?, disabled?, reason?}], where `disabled` is
+ * the reason an item cannot be chosen, in a few words (shown under it; the
+ * item stays focusable) and `reason` the whole sentence, when longer (its
+ * accessible description),
  * and the string 'separator' draws a line. `text` is the button's visible
  * text (default ⋯, its name then is `label`). Returns the wrapper element
  * holding the button and its (hidden) menu.
@@ -42,7 +44,8 @@ export function menuButton({ label, text = '⋯', items, buttonClass = 'button i
         'aria-describedby': reasonId,
       },
       h('span', { class: 'menu-item-label' }, item.label),
-      item.disabled ? h('span', { id: reasonId, class: 'menu-item-reason', 'aria-hidden': 'true' }, item.disabled) : null,
+      item.disabled ? h('span', { class: 'menu-item-reason', 'aria-hidden': 'true' }, item.disabled) : null,
+      item.disabled ? h('span', { id: reasonId, class: 'visually-hidden' }, item.reason ?? item.disabled) : null,
     );
   });
   let next = 0;

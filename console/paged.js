@@ -9,7 +9,7 @@ import { reason } from './errors.js';
 /**
  * `list` receives `render(item)` for each item; `empty`, `error` and `more`
  * are the empty state, the error line and the "Load more" button. `noun`
- * names one item ("key"). `onLoaded(elements, append, items)` runs after each page;
+ * names one item ("key"). `onLoaded(elements, append, items, page)` runs after each page;
  * `announce(text)` says how many more arrived (default: a toast; a list in a
  * dialog says it inside the dialog, above which no toast shows).
  * `show(fetchPage)` starts over; `fetchPage(cursor)` answers `{data, next_cursor}`.
@@ -39,7 +39,7 @@ export function pagedList({ list, empty, error, more, render, noun, onLoaded = (
       more.hidden = !state.cursor;
       refreshEmpty();
       if (append) announce(`Loaded ${page.data.length} more ${page.data.length === 1 ? noun : plural}.`);
-      onLoaded(items, append, page.data);
+      onLoaded(items, append, page.data, page);
     } catch (failure) {
       if (ticket !== state.ticket || !api.hasSession()) return;
       error.textContent = `The ${plural} could not be loaded. ${reason(failure)}`;

@@ -67,8 +67,8 @@ impl Api {
 
     /// The key `given` names: `given` itself when it has the form of a key
     /// id, else the one key of the organization named exactly `given`,
-    /// found by listing its keys page by page. One function, so that a name
-    /// search in the API can replace the listing.
+    /// among the keys the API's name search finds for it (names that start
+    /// with it, whatever their case), page by page.
     pub fn resolve_key(&self, given: &str) -> anyhow::Result<KeyRef> {
         if let Some(id) = KeyId::in_key(given) {
             return Err(UsageError(format!(
@@ -90,6 +90,7 @@ impl Api {
             let page = self.call(
                 Request::new(Operation::ListKeys)
                     .query("status", "all")
+                    .query("name", given)
                     .query("limit", 100)
                     .query_if("cursor", cursor.take()),
             )?;

@@ -195,6 +195,25 @@ pub enum RoutesCommand {
 
 #[derive(Subcommand)]
 pub enum TableCommand {
+    /// Bring tables written by an earlier keygate up to date: keys findable by name and type, each organization counted.
+    ///
+    /// Reads the whole keys table once (a consistent scan): run it once,
+    /// after deploying this version (which adds the search indexes). Safe
+    /// while the API serves: a key that changes meanwhile is already up to
+    /// date, and an organization's counts are written only while nothing
+    /// changed it since it was counted (else it is counted again, or named
+    /// as left for another run, exit 1).
+    Upgrade {
+        /// Name of the keys table.
+        #[arg(long)]
+        table: String,
+        /// The audit table (default: <table>-audit).
+        #[arg(long)]
+        audit_table: Option<String>,
+        /// DynamoDB endpoint URL (default: the standard AWS environment).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+    },
     /// Create the keys table and the audit table with their GSIs and wait until they are active.
     Create {
         /// Name of the keys table.
@@ -231,9 +250,18 @@ pub struct ApiArgs {
 
 #[derive(Args)]
 pub struct AuditArgs {
-    /// Only the events of this key: its id, or its exact name.
-    #[arg(long = "key", value_name = "KEY")]
+    /// Only the events of this key (the key changed): its id, or its exact name.
+    #[arg(long = "key", value_name = "KEY", conflicts_with = "actor")]
     pub key: Option<String>,
+    /// Only the events this key made (the key that acted): its id, or its exact name.
+    #[arg(long, value_name = "KEY")]
+    pub actor: Option<String>,
+    /// Only events recorded at or after WHEN: a time (2026-01-31T12:00:00Z), a date (midnight UTC) or a duration ago (24h, 7d).
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<String>,
+    /// Only events recorded before WHEN: a time, a date (midnight UTC) or a duration ago.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub until: Option<String>,
     /// Only the events of this action.
     #[arg(long, value_enum)]
     pub action: Option<AuditAction>,
@@ -279,11 +307,20 @@ pub struct VerifyArgs {
 pub enum KeysCommand {
     /// Create a key; prints the full key once, and only it, on standard output.
     Create(CreateArgs),
-    /// List keys, newest first.
+    /// List keys, newest first; or find them by the start of a name, or by type and owner.
     List {
         /// Only the keys of this status.
         #[arg(long, value_enum, default_value_t = StatusFilter::All)]
         status: StatusFilter,
+        /// Only keys whose name starts with this, whatever its case (listed A-Z).
+        #[arg(long, conflicts_with_all = ["key_type", "owner"])]
+        name: Option<String>,
+        /// Only keys of this type.
+        #[arg(long = "type", value_enum)]
+        key_type: Option<KeyType>,
+        /// Only user keys of this owner (the whole owner, whatever its case).
+        #[arg(long)]
+        owner: Option<String>,
         /// Page size, 1-100.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: u32,
@@ -295,6 +332,27 @@ pub enum KeysCommand {
     Get {
         /// The key: its id, or its exact name.
         key: String,
+    },
+    /// Rename a key (what it may do never changes); recorded in the audit trail.
+    Rename {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// Its new name, 1-100 characters.
+        name: String,
+    },
+    /// Change a key's name or description (at least one); recorded in the audit trail.
+    Edit {
+        /// The key: its id, or its exact name.
+        key: String,
+        /// Its new name, 1-100 characters.
+        #[arg(long)]
+        name: Option<String>,
+        /// Its new description, up to 500 characters.
+        #[arg(long, value_name = "TEXT", conflicts_with = "no_description")]
+        description: Option<String>,
+        /// Remove its description.
+        #[arg(long)]
+        no_description: bool,
     },
     /// Suspend an active key (reversible).
     Suspend {
@@ -491,6 +549,8 @@ pub enum AuditAction {
     /// A budget's usage counts set back to zero.
     #[value(name = "reset_usage")]
     ResetUsage,
+    /// A new name or description.
+    Update,
 }
 
 /// Each value as the API spells it, which is as the command line does.
@@ -531,6 +591,32 @@ fn parse_expiry(text: &str) -> Result<String, String> {
     if at <= now {
         return Err("that is in the past".into());
     }
+    at.to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|e| e.to_string())?
+        .format(&Rfc3339)
+        .map_err(|e| e.to_string())
+}
+
+/// A time in the past, as the RFC 3339 UTC time the API takes: a time, a
+/// date (midnight UTC at its start) or a duration before now.
+fn parse_since(text: &str) -> Result<String, String> {
+    let at = if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        at
+    } else if let Ok(date) = Date::parse(text, format_description!("[year]-[month]-[day]")) {
+        date.midnight().assume_utc()
+    } else if let Ok(duration) = humantime::parse_duration(text) {
+        time::Duration::try_from(duration)
+            .ok()
+            .and_then(|d| OffsetDateTime::now_utc().checked_sub(d))
+            .ok_or_else(|| "that is too far in the past".to_owned())?
+    } else {
+        return Err(
+            "expected a time (2026-01-31T12:00:00Z), a date (2026-01-31) or a duration ago \
+             (24h, 7d)"
+                .into(),
+        );
+    };
     at.to_offset(UtcOffset::UTC)
         .replace_nanosecond(0)
         .map_err(|e| e.to_string())?

@@ -217,6 +217,7 @@ impl Client {
             _ => {
                 let with_body = match method {
                     "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
                     _ => self.agent.post(&url),
                 };
                 let with_body = match key {

@@ -80,6 +80,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             audit_table,
             dynamodb_endpoint.as_deref(),
         )),
+        Command::Table {
+            command:
+                TableCommand::Upgrade {
+                    table,
+                    audit_table,
+                    dynamodb_endpoint,
+                },
+        } => runtime()?.block_on(commands::table::upgrade(
+            &table,
+            audit_table,
+            dynamodb_endpoint.as_deref(),
+        )),
         Command::Keys { api, command } => commands::keys::run(&api, command),
         Command::Catalog {
             command: CatalogCommand::Check { file },

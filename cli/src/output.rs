@@ -93,6 +93,20 @@ pub fn next_page_hint(command: &str, page: &Value) -> anyhow::Result<()> {
     }
 }
 
+/// `text` as one word of a shell command: as it is when it is made of
+/// letters, digits and `-_.@:/+,=`, else in single quotes.
+pub fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@:/+,=".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", terminal_safe(text).replace('\'', "'\\''"))
+    }
+}
+
 /// Columns to fit output in: `COLUMNS`, else the width of the terminal on
 /// standard output, else 100.
 pub fn terminal_width() -> usize {

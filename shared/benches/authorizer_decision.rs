@@ -76,6 +76,21 @@ impl Store for MapStore {
     ) -> Result<Page<KeyRecord>, StoreError> {
         Err(unsupported())
     }
+    async fn search(
+        &self,
+        _: &OrgId,
+        _: &keygate::domain::search::KeyQuery,
+        _: usize,
+        _: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        Err(unsupported())
+    }
+    async fn counts(
+        &self,
+        _: &OrgId,
+    ) -> Result<Option<keygate::domain::search::KeyCounts>, StoreError> {
+        Err(unsupported())
+    }
     /// Inserts only: all the benchmark needs to seed a key.
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         let mut map = self.0.write().map_err(|_| unsupported())?;

@@ -438,7 +438,7 @@ def test_suspend_reactivate_revoke_delete(page, console_url, keygate, api):
     assert (record["status"], record["revoked_reason"]) == ("revoked", "leaked in a CI log")
     assert not api.works(victim["key"])
     expect(page.get_by_role("status").filter(has_text="Revoked “ci-deployer”")).to_be_visible()
-    assert menu_items(page, "ci-deployer") == ["Details", "History", "Delete…"]
+    assert menu_items(page, "ci-deployer") == ["Details", "Edit…", "History", "Delete…"]
 
     choose_action(page, "ci-deployer", "Delete…")
     confirm = page.get_by_role("dialog", name="Delete key")
@@ -506,8 +506,8 @@ def test_a_read_only_key_is_offered_only_what_it_can_do(page, console_url, api, 
 def test_what_is_offered_follows_the_openapi_document(page, console_url, api):
     # The console learns each route's scope from /openapi.json, not from a copy:
     # a document that says suspend needs api-keys:delete makes Suspend unavailable
-    # to a key that holds only read and write.
-    writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write"])
+    # to a key that holds only read and write (and covers the target's scopes).
+    writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write", "runs:read"])
     api.create_key("target", permissions=["runs:read"])
 
     def changed_document(route):
@@ -564,6 +564,8 @@ def test_menus_and_dialogs_work_from_the_keyboard(page, console_url, keygate, ap
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "true")
     expect(page.get_by_role("menuitem", name="Details")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("menuitem", name="Edit…")).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(page.get_by_role("menuitem", name="Suspend")).to_be_focused()
     page.keyboard.press("ArrowDown")
@@ -762,7 +764,7 @@ def test_rotate_with_a_grace_period(page, console_url, keygate, api):
     old_menu = key_row(page, old["id"]).get_by_role("button", name="Actions for rotating")
     old_menu.click()
     expect(key_row(page, old["id"]).locator(".menu-item-label")).to_have_text(
-        ["Details", "Suspend", "History", "Revoke…", "Delete…"]
+        ["Details", "Edit…", "Suspend", "History", "Revoke…", "Delete…"]
     )
 
 
@@ -1365,3 +1367,272 @@ def test_compact_cards_whole_emails_and_one_line_times_at_375px(page, console_ur
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=screenshots / "keys-375px-dark.png", full_page=True)
     assert serious_violations(page) == []
+
+
+# Editing a key, finding keys, actors by name, what the signed-in key may do
+
+
+def open_key_page(page: Page, key_id: str, name: str) -> None:
+    page.goto(page.url.split("#")[0] + f"#key/{key_id}")
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    expect(page.locator("#key-body")).to_be_visible()
+
+
+def test_edit_a_keys_name_and_description_from_its_page(page, console_url, keygate, api, screenshots):
+    key = api.create_key("ci", permissions=["runs:read"], description="Deploys")
+    sign_in(page, console_url, keygate.root_key)
+    open_key_page(page, key["id"], "ci")
+
+    page.get_by_role("button", name="Edit ci").click()
+    dialog = page.get_by_role("dialog", name="Edit key")
+    expect(dialog.get_by_label("Name")).to_have_value("ci")
+    expect(dialog.get_by_label("Description")).to_have_value("Deploys")
+    expect(dialog.get_by_label("Name")).to_be_focused()
+    # The page's own check first: a key always has a name.
+    dialog.get_by_label("Name").fill("  ")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("#edit-name-error")).to_have_text("Name is required.")
+    expect(dialog.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    assert api.get_key(key["id"])["name"] == "ci"
+    # The API's check next, beside its field.
+    dialog.get_by_label("Name").fill("x" * 101)
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("#edit-name-error")).to_contain_text("1-100 characters")
+    assert api.get_key(key["id"])["name"] == "ci"
+
+    dialog.get_by_label("Name").fill("ci-deployer")
+    dialog.get_by_label("Description").fill("Deploys eu-west-1 from CI")
+    assert serious_violations(page) == []
+    page.screenshot(path=screenshots / "edit-dialog.png")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("heading", name="ci-deployer", level=1)).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Saved “ci-deployer”")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit ci-deployer")).to_be_focused()
+    facts = page.locator("#key-facts")
+    expect(facts).to_contain_text("Deploys eu-west-1 from CI")
+    record = api.get_key(key["id"])
+    assert (record["name"], record["description"]) == ("ci-deployer", "Deploys eu-west-1 from CI")
+    assert record["scopes"] == ["runs:read"] and api.works(key["key"])
+
+    # Its history says what changed and who changed it, by name.
+    history = page.locator("#key-history-list")
+    newest = history.locator("li").first
+    expect(newest).to_contain_text("Renamed from “ci” to “ci-deployer”")
+    expect(newest).to_contain_text("Description changed to “Deploys eu-west-1 from CI”")
+    expect(newest.locator(".actor")).to_contain_text("root")
+    page.screenshot(path=screenshots / "key-edited.png", full_page=True)
+
+    # Emptying the description removes it; saving nothing changed sends nothing.
+    page.get_by_role("button", name="Edit ci-deployer").click()
+    dialog.get_by_label("Description").fill("")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    expect(history.locator("li").first).to_contain_text("Description removed")
+    assert api.get_key(key["id"])["description"] is None
+    events = len(api.call("GET", f"/v1/audit-events?key_id={key['id']}")[1]["data"])
+    page.get_by_role("button", name="Edit ci-deployer").click()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    assert len(api.call("GET", f"/v1/audit-events?key_id={key['id']}")[1]["data"]) == events
+
+    # From the keys table too.
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="API keys").click()
+    choose_action(page, "ci-deployer", "Edit…")
+    dialog.get_by_label("Name").fill("ci-eu")
+    dialog.get_by_role("button", name="Save").click()
+    expect(key_row(page, key["id"]).locator(".key-name")).to_have_text("ci-eu")
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.get_by_role("button", name="Actions for ci-eu", exact=True).click()
+    page.get_by_role("menuitem", name="Edit…").click()
+    page.screenshot(path=screenshots / "edit-dialog-375px.png")
+    page.keyboard.press("Escape")
+
+
+def test_what_the_key_may_do_to_each_key_comes_from_the_api(page, console_url, api, screenshots):
+    # A writer holds api-keys:write but not full access: it may not change a
+    # full-access key (the API says why, per key), never reactivate itself,
+    # and may change a key its scopes cover.
+    writer = api.create_key("writer", permissions=["api-keys:read", "api-keys:write", "runs:read"])
+    admin = api.create_key("admin")
+    narrow = api.create_key("narrow", permissions=["runs:read"])
+    api.call("POST", f"/v1/api-keys/{narrow['id']}/suspend")
+    sign_in(page, console_url, writer["key"])
+
+    page.get_by_role("button", name="Actions for admin", exact=True).click()
+    menu = page.get_by_role("menu", name="Actions for admin")
+    for action in ("Edit…", "Suspend", "Rotate…", "Revoke…"):
+        item = menu.get_by_role("menuitem", name=action)
+        expect(item).to_have_attribute("aria-disabled", "true")
+        expect(item).to_contain_text("This key has full access and yours does not.")
+        expect(item).to_have_accessible_description(re.compile("only a full-access key can change it"))
+    page.screenshot(path=screenshots / "authority-menu.png")
+    menu.get_by_role("menuitem", name="Suspend").click(force=True)  # says why, does nothing
+    page.keyboard.press("Escape")
+    assert api.get_key(admin["id"])["status"] == "active"
+
+    page.get_by_role("button", name="Actions for narrow", exact=True).click()
+    expect(page.get_by_role("menuitem", name="Reactivate")).not_to_have_attribute("aria-disabled", "true")
+    page.keyboard.press("Escape")
+
+    open_key_page(page, admin["id"], "admin")
+    edit = page.get_by_role("button", name="Edit admin")
+    expect(edit).to_have_attribute("aria-disabled", "true")
+    expect(page.locator("#key-edit-reason")).to_contain_text("only a full-access key can change it")
+    edit.click(force=True)
+    expect(page.get_by_role("dialog", name="Edit key")).to_be_hidden()
+    page.screenshot(path=screenshots / "edit-disabled.png")
+    assert serious_violations(page) == []
+
+
+def test_the_last_full_access_key_asks_before_it_is_taken_away(page, console_url, keygate, api, screenshots):
+    root_id = keygate.root_key.split("_")[1][:22]
+    sign_in(page, console_url, keygate.root_key)
+    assert api.get_key(root_id)["last_active_full_access"] is True
+
+    choose_action(page, "root", "Suspend")
+    confirm = page.get_by_role("dialog", name="Suspend your own key?")
+    expect(confirm).to_contain_text("last active full-access key")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.screenshot(path=screenshots / "last-full-access-confirm.png")
+    page.keyboard.press("Escape")
+    choose_action(page, "root", "Revoke…")
+    revoke = page.get_by_role("dialog", name="Revoke key")
+    expect(revoke.locator("#revoke-last")).to_be_visible()
+    expect(revoke).to_contain_text("keygate bootstrap")
+    page.keyboard.press("Escape")
+    assert api.get_key(root_id)["status"] == "active"
+
+    # With another full-access key, it is not the last: no such warning.
+    api.create_key("backup-admin")
+    page.reload()
+    expect(key_row(page, root_id)).to_be_visible()
+    choose_action(page, "root", "Revoke…")
+    expect(revoke.locator("#revoke-last")).to_be_hidden()
+    page.keyboard.press("Escape")
+    choose_action(page, "root", "Suspend")
+    confirm = page.get_by_role("dialog", name="Suspend your own key?")
+    expect(confirm).not_to_contain_text("last active full-access key")
+    page.keyboard.press("Escape")
+
+
+def test_tabs_count_keys_and_keys_are_found_by_name_type_and_owner(page, console_url, keygate, api, screenshots):
+    for name in ("ci-deployer", "CI-runner", "docs-bot"):
+        api.create_key(name, permissions=["runs:read"])
+    ada = api.create_key("laptop", key_type="user", owner="ada@example.com", permissions=["runs:read"])
+    bob = api.create_key("desktop", key_type="user", owner="bob@example.com", permissions=["runs:read"])
+    paused = api.create_key("ci-paused", permissions=["runs:read"])
+    api.call("POST", f"/v1/api-keys/{paused['id']}/suspend")
+    sign_in(page, console_url, keygate.root_key)
+    tabs = page.get_by_role("navigation", name="Filter keys by status")
+    expect(tabs.get_by_role("link", name="All")).to_have_text("All 7")
+    expect(tabs.get_by_role("link", name="Active")).to_have_text("Active 6")
+    expect(tabs.get_by_role("link", name="Suspended")).to_have_text("Suspended 1")
+    expect(tabs.get_by_role("link", name="Revoked")).to_have_text("Revoked 0")
+
+    # A name search: the start of a name, whatever its case, A→Z.
+    search = page.get_by_label("Name", exact=True)
+    search.fill("ci")
+    expect(page).to_have_url(re.compile(r"#keys\?name=ci$"))
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["ci-deployer", "ci-paused", "CI-runner"])
+    expect(page.get_by_label("Type", exact=True)).to_be_disabled()
+    expect(page.locator("#keys-find-hint")).to_have_text("Clear the name to filter by type or owner.")
+    page.screenshot(path=screenshots / "keys-search.png", full_page=True)
+    # The tabs keep the search; the counts stay the organization's.
+    tabs.get_by_role("link", name="Active").click()
+    expect(page).to_have_url(re.compile(r"#keys/active\?name=ci$"))
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["ci-deployer", "CI-runner"])
+    expect(tabs.get_by_role("link", name="All")).to_have_text("All 7")
+    page.reload()
+    expect(search).to_have_value("ci")
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["ci-deployer", "CI-runner"])
+    search.fill("zz")
+    expect(page.locator("#keys-empty")).to_have_text("No active keys match a name starting with “zz”.")
+    search.fill("")
+    expect(page.locator("#keys-rows tr")).to_have_count(6)
+
+    # By type and owner (the whole owner, whatever its case).
+    tabs.get_by_role("link", name="All").click()
+    page.get_by_label("Type", exact=True).select_option("user")
+    expect(page).to_have_url(re.compile(r"#keys\?type=user$"))
+    expect(page.locator("#keys-rows .key-name")).to_have_text(["laptop", "desktop"])
+    expect(search).to_be_disabled()
+    owner = page.get_by_label("Owner", exact=True)
+    owner.fill("BOB@example.com")
+    owner.press("Enter")
+    expect(page.locator("#keys-rows tr")).to_have_count(1)
+    expect(key_row(page, bob["id"])).to_be_visible()
+    assert ada["id"] not in page.locator("#keys-rows").inner_html()
+    page.screenshot(path=screenshots / "keys-filter-owner.png", full_page=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.screenshot(path=screenshots / "keys-filter-375px.png", full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert serious_violations(page) == []
+
+    # A change moves the counts.
+    owner.fill("")
+    page.get_by_label("Type", exact=True).select_option("")
+    expect(page.locator("#keys-rows tr")).to_have_count(7)
+    choose_action(page, "docs-bot", "Suspend")
+    expect(tabs.get_by_role("link", name="Suspended")).to_have_text("Suspended 2")
+    expect(tabs.get_by_role("link", name="Active")).to_have_text("Active 5")
+
+
+def test_the_audit_log_names_who_acted_and_filters_by_actor_and_day(page, console_url, keygate, api, screenshots):
+    writer = api.create_key("deployer", permissions=["api-keys:read", "api-keys:write", "runs:read"])
+    status, made = api.call(
+        "POST", "/v1/api-keys", {"name": "made-by-deployer", "key_type": "service", "permissions": ["runs:read"]},
+        key=writer["key"],
+    )
+    assert status == 201
+    api.call("PATCH", f"/v1/api-keys/{made['id']}", {"name": "renamed"}, key=writer["key"])
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("navigation", name="Console sections").get_by_role("link", name="Audit log").click()
+    rows = page.locator("#audit-rows tr.audit-row")
+    expect(rows).to_have_count(4)  # bootstrap, deployer's create, its create, its rename
+    newest = rows.first
+    expect(newest).to_contain_text("Renamed from “made-by-deployer” to “renamed”")
+    by = newest.locator(".actor")
+    expect(by).to_contain_text("deployer")
+    expect(by).to_contain_text(writer["hint"])
+    expect(by.get_by_role("link", name="deployer")).to_have_attribute("href", f"#key/{writer['id']}")
+
+    page.get_by_label("By", exact=True).select_option(writer["id"])
+    expect(page).to_have_url(re.compile(f"#audit\\?actor={writer['id']}$"))
+    expect(rows).to_have_count(2)
+    expect(page.get_by_role("combobox", name="Key", exact=True)).to_be_disabled()
+    expect(page.locator("#audit-rows")).not_to_contain_text("keygate bootstrap")
+    page.get_by_label("Action", exact=True).select_option("update")
+    expect(rows).to_have_count(1)
+    page.screenshot(path=screenshots / "audit-by-actor.png", full_page=True)
+    page.reload()
+    expect(page.get_by_label("By", exact=True)).to_have_value(writer["id"])
+    expect(rows).to_have_count(1)
+
+    # Days: today has every event, yesterday none.
+    page.get_by_label("Action", exact=True).select_option("")
+    page.get_by_label("By", exact=True).select_option("")
+    today = datetime.now().date()
+    page.get_by_label("From", exact=True).fill(today.isoformat())
+    page.get_by_label("To", exact=True).fill(today.isoformat())
+    expect(page).to_have_url(re.compile(f"from={today.isoformat()}&to={today.isoformat()}"))
+    expect(rows).to_have_count(4)
+    yesterday = (today - timedelta(days=1)).isoformat()
+    page.get_by_label("From", exact=True).fill(yesterday)
+    page.get_by_label("To", exact=True).fill(yesterday)
+    expect(page.locator("#audit-empty")).to_contain_text("No events match these filters")
+    page.screenshot(path=screenshots / "audit-by-day.png", full_page=True)
+    assert serious_violations(page) == []
+    page.get_by_label("From", exact=True).fill("")
+    page.get_by_label("To", exact=True).fill("")
+    expect(rows).to_have_count(4)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    table = list(csv.reader(io.StringIO(open(download.value.path(), "rb").read().decode("utf-8-sig"), newline="")))
+    header = table[0]
+    exported = [dict(zip(header, row)) for row in table[1:]]
+    update = next(e for e in exported if e["action"] == "update")
+    assert update["actor_name"] == "deployer"
+    assert json.loads(update["changes"]) == [{"field": "name", "before": "made-by-deployer", "after": "renamed"}]

@@ -11,6 +11,7 @@ use keygate::domain::id::{EventId, KeyId};
 use keygate::domain::limits::{Admission, Counters, Limits};
 use keygate::domain::org::OrgId;
 use keygate::domain::record::{KeyRecord, StatusFilter};
+use keygate::domain::search::{KeyCounts, KeyQuery};
 use keygate::domain::time::Timestamp;
 use keygate::store::{Page, Store, StoreError};
 
@@ -58,6 +59,20 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Page<KeyRecord>, StoreError> {
         self.tick();
         self.inner.list(org, filter, limit, after).await
+    }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.tick();
+        self.inner.search(org, query, limit, after).await
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        self.tick();
+        self.inner.counts(org).await
     }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.tick();
@@ -187,6 +202,18 @@ impl<S: Store> Store for StaleReadStore<S> {
     ) -> Result<Page<KeyRecord>, StoreError> {
         self.inner.list(org, filter, limit, after).await
     }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.inner.search(org, query, limit, after).await
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        self.inner.counts(org).await
+    }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.inner.commit(change).await
     }
@@ -242,6 +269,18 @@ impl<S: Store> Store for UncountableStore<S> {
         after: Option<KeyId>,
     ) -> Result<Page<KeyRecord>, StoreError> {
         self.0.list(org, filter, limit, after).await
+    }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        self.0.search(org, query, limit, after).await
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        self.0.counts(org).await
     }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         self.0.commit(change).await

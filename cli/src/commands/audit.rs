@@ -13,22 +13,34 @@ use crate::table::{Fit, Table, column};
 
 pub fn run(args: AuditArgs) -> anyhow::Result<()> {
     let api = Api::connect(&args.api)?;
-    let key_id = match &args.key {
-        Some(key) => Some(api.resolve_key(key)?.id),
-        None => None,
+    let resolve = |given: &Option<String>| -> anyhow::Result<Option<String>> {
+        given
+            .as_deref()
+            .map(|key| api.resolve_key(key).map(|k| k.id))
+            .transpose()
     };
+    let key_id = resolve(&args.key)?;
+    let actor_id = resolve(&args.actor)?;
     let mut more = format!("keygate audit --limit {}", args.limit);
-    if let Some(id) = &key_id {
-        more.push_str(&format!(" --key {id}"));
-    }
-    if let Some(a) = &args.action {
-        more.push_str(&format!(" --action {a}"));
+    for (flag, value) in [
+        ("--key", key_id.clone()),
+        ("--actor", actor_id.clone()),
+        ("--action", args.action.map(|a| a.to_string())),
+        ("--since", args.since.clone()),
+        ("--until", args.until.clone()),
+    ] {
+        if let Some(value) = value {
+            more.push_str(&format!(" {flag} {value}"));
+        }
     }
     let page = api.call(
         Request::new(Operation::ListAuditEvents)
             .query("limit", args.limit)
             .query_if("key_id", key_id)
+            .query_if("actor_key_id", actor_id)
             .query_if("action", args.action)
+            .query_if("since", args.since)
+            .query_if("until", args.until)
             .query_if("cursor", args.cursor),
     )?;
     if api.json {
@@ -48,13 +60,16 @@ fn render_events(events: &[Value], width: usize) -> String {
         column("ACTION", Fit::Keep),
         column("KEY", Fit::Keep),
         column("NAME", Fit::Shrink),
-        column("BY", Fit::Keep),
+        column("BY", Fit::Shrink),
         column("STATUS", Fit::Optional),
-        column("REASON", Fit::Shrink),
+        column("REASON OR CHANGE", Fit::Shrink),
     ]);
     for e in events {
-        let by = match e["actor_type"].as_str() {
-            Some("key") => text(&e["actor_hint"]),
+        let by = match (e["actor_type"].as_str(), e["actor_name"].as_str()) {
+            (Some("key"), Some(_)) => {
+                format!("{} {}", text(&e["actor_name"]), text(&e["actor_hint"]))
+            }
+            (Some("key"), None) => text(&e["actor_hint"]),
             _ => "bootstrap".to_owned(),
         };
         let status = format!(
@@ -72,10 +87,35 @@ fn render_events(events: &[Value], width: usize) -> String {
             text(&e["key_name"]).into(),
             by.into(),
             status.into(),
-            text(&e["reason"]).into(),
+            match e["action"].as_str() {
+                Some("update") => changes(&e["changes"]),
+                _ => text(&e["reason"]),
+            }
+            .into(),
         ]);
     }
     table.render(width)
+}
+
+/// What an update changed: `name: old -> new; description: removed`.
+fn changes(list: &Value) -> String {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| match &c["after"] {
+            Value::Null => format!("{}: removed", text(&c["field"])),
+            after => format!(
+                "{}: {} -> {}",
+                text(&c["field"]),
+                match &c["before"] {
+                    Value::Null => "(none)".to_owned(),
+                    before => text(before),
+                },
+                text(after)
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `keygate audit verify`: the organization's whole trail, read from the

@@ -9,12 +9,13 @@ use time::OffsetDateTime;
 
 use crate::UsageError;
 use crate::api::{Api, KeyRef};
-use crate::args::{ApiArgs, CreateArgs, KeysCommand, LimitArgs, StatusFilter};
+use crate::args::{ApiArgs, CreateArgs, KeyType, KeysCommand, LimitArgs, StatusFilter};
 use crate::client::{CallError, Request};
 use crate::explain;
 use crate::library::{Operation, key_id_of};
 use crate::output::{
-    duration, next_page_hint, print_json, relative_time, terminal_safe, terminal_width, text,
+    duration, next_page_hint, print_json, relative_time, shell_word, terminal_safe, terminal_width,
+    text,
 };
 use crate::table::{Cell, Fit, Table, column};
 
@@ -24,10 +25,47 @@ pub fn run(args: &ApiArgs, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Create(create) => create_key(&api, create),
         KeysCommand::List {
             status,
+            name,
+            key_type,
+            owner,
             limit,
             cursor,
-        } => list(&api, status, limit, cursor),
+        } => list(
+            &api,
+            status,
+            Find {
+                name,
+                key_type,
+                owner,
+            },
+            limit,
+            cursor,
+        ),
         KeysCommand::Get { key } => act_on(&api, Operation::GetKey, &key),
+        KeysCommand::Rename { key, name } => edit(&api, &key, json!({ "name": name })),
+        KeysCommand::Edit {
+            key,
+            name,
+            description,
+            no_description,
+        } => {
+            if name.is_none() && description.is_none() && !no_description {
+                return Err(UsageError(
+                    "nothing to change: pass --name, --description or --no-description".into(),
+                )
+                .into());
+            }
+            let mut body = serde_json::Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            if no_description {
+                body.insert("description".into(), Value::Null);
+            } else if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            edit(&api, &key, Value::Object(body))
+        }
         KeysCommand::Suspend { key } => act_on(&api, Operation::SuspendKey, &key),
         KeysCommand::Reactivate { key } => act_on(&api, Operation::ReactivateKey, &key),
         KeysCommand::Rotate { key, grace, reason } => {
@@ -231,6 +269,15 @@ fn act_on(api: &Api, operation: Operation, given: &str) -> anyhow::Result<()> {
     print_record(api, &api.call(Request::new(operation).id(&key.id))?)
 }
 
+/// `PATCH` the labels in `body` onto the key `given` names; print the key.
+fn edit(api: &Api, given: &str, body: Value) -> anyhow::Result<()> {
+    let key = api.resolve_key(given)?;
+    print_record(
+        api,
+        &api.call(Request::new(Operation::UpdateKey).id(&key.id).body(body))?,
+    )
+}
+
 /// Go ahead with `verb` (delete, revoke) on `key` only if asked to: with
 /// `--yes`, or by answering y on the terminal that is standard input.
 /// Without a terminal, nobody can answer: refused without `--yes`.
@@ -315,10 +362,36 @@ fn create_key(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
     print_new_key(api, &created)
 }
 
-fn list(api: &Api, status: StatusFilter, limit: u32, cursor: Option<String>) -> anyhow::Result<()> {
+/// What a list looks for besides a status.
+struct Find {
+    name: Option<String>,
+    key_type: Option<KeyType>,
+    owner: Option<String>,
+}
+
+fn list(
+    api: &Api,
+    status: StatusFilter,
+    find: Find,
+    limit: u32,
+    cursor: Option<String>,
+) -> anyhow::Result<()> {
+    let mut more = format!("keygate keys list --status {status} --limit {limit}");
+    for (flag, value) in [
+        ("--name", find.name.clone()),
+        ("--type", find.key_type.map(|t| t.to_string())),
+        ("--owner", find.owner.clone()),
+    ] {
+        if let Some(value) = value {
+            more.push_str(&format!(" {flag} {}", shell_word(&value)));
+        }
+    }
     let page = api.call(
         Request::new(Operation::ListKeys)
             .query("status", status)
+            .query_if("name", find.name)
+            .query_if("key_type", find.key_type)
+            .query_if("owner", find.owner)
             .query("limit", limit)
             .query_if("cursor", cursor),
     )?;
@@ -332,10 +405,10 @@ fn list(api: &Api, status: StatusFilter, limit: u32, cursor: Option<String>) -> 
             presets(api)
         };
         print!("{}", render_keys(&records, &presets, terminal_width()));
-        next_page_hint(
-            &format!("keygate keys list --status {status} --limit {limit}"),
-            &page,
-        )?;
+        if let Some(counts) = counts_line(&page["counts"]) {
+            eprintln!("{counts}");
+        }
+        next_page_hint(&more, &page)?;
     }
     Ok(())
 }
@@ -394,6 +467,20 @@ fn print_new_key(api: &Api, created: &Value) -> anyhow::Result<()> {
         println!("{key}");
     }
     Ok(())
+}
+
+/// The organization's keys by status, from a list's `counts`: "12 keys: 9
+/// active, 2 suspended, 1 revoked".
+fn counts_line(counts: &Value) -> Option<String> {
+    let n = |status: &str| counts[status].as_u64();
+    let all = n("all")?;
+    Some(format!(
+        "{all} {} in the organization: {} active, {} suspended, {} revoked",
+        if all == 1 { "key" } else { "keys" },
+        n("active")?,
+        n("suspended")?,
+        n("revoked")?
+    ))
 }
 
 /// Scope lists of the presets, by name, from `GET /v1/scopes`.

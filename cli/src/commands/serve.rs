@@ -47,6 +47,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_catalog(settings.catalog)
             .with_limit_policy(settings.limit_policy),
     );
+    // The OpenAPI document is built once, at its first request; build it
+    // now, beside startup, so the console's first read of it does not wait.
+    let catalog = app.catalog.clone();
+    tokio::task::spawn_blocking(move || keygate::http::openapi::document_json(&catalog));
     if app.store.is_empty().await? {
         let (_, key) = app.mint_root_key(&org, "root").await?;
         println!(

@@ -1,5 +1,5 @@
 //! The `keygate` command on DynamoDB (moto, started by `infra/test.sh`):
-//! `table create`, `bootstrap --table` and `serve --table`.
+//! `table create`, `table upgrade`, `bootstrap --table` and `serve --table`.
 
 use std::process::Command;
 
@@ -179,4 +179,27 @@ fn recovery_and_a_pepper_from_secrets_manager_on_dynamodb() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("KEYGATE_PEPPER_SECRET_ID"), "{stderr}");
     assert!(out.stdout.is_empty(), "no key was minted");
+}
+
+/// `table upgrade` on tables already up to date says so and changes nothing.
+#[test]
+fn table_upgrade_reports_what_it_did() {
+    let (table, endpoint) = table_created("keygate-upgrade");
+    let out = keygate_on(&table, &endpoint, &["bootstrap", "--org", "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = keygate_on(&table, &endpoint, &["table", "upgrade"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        said.trim(),
+        "keygate: 0 keys made findable (1 were already), 1 organizations counted"
+    );
 }

@@ -56,13 +56,16 @@ fn missing_settings_and_help() {
     }
 }
 
-const LEAF_COMMANDS: [&[&str]; 15] = [
+const LEAF_COMMANDS: [&[&str]; 18] = [
     &["serve"],
     &["bootstrap"],
     &["table", "create"],
+    &["table", "upgrade"],
     &["keys", "create"],
     &["keys", "list"],
     &["keys", "get"],
+    &["keys", "rename"],
+    &["keys", "edit"],
     &["keys", "suspend"],
     &["keys", "reactivate"],
     &["keys", "rotate"],

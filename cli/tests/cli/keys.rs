@@ -1,7 +1,7 @@
 //! Every `keygate keys` / `keygate scopes` subcommand against a running
 //! `keygate serve`: readable output, `--json` that parses, exit codes.
 
-use crate::common::{Server, is_full_key, json, keygate, stderr, stdout};
+use crate::common::{Server, is_full_key, json, keygate, keygate_in, stderr, stdout};
 
 #[test]
 fn every_subcommand_against_a_running_server() {
@@ -230,5 +230,191 @@ fn every_subcommand_against_a_running_server() {
     );
     let out = keygate(&url, "kg_wrong", &["keys", "list"]);
     assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
+    server.stop();
+}
+
+/// `keys rename` and `keys edit` change a key's name and description (by
+/// its id or its name), and nothing else; asking for no change, or for a
+/// description and none at once, is a usage error.
+#[test]
+fn rename_and_edit_change_only_the_labels() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let root = server.first_key.clone().unwrap();
+    let url = server.url.clone();
+    let run = |args: &[&str]| keygate(&url, &root, args);
+
+    let created = json(&run(&[
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--scopes",
+        "runs:read",
+        "--json",
+    ]));
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let out = run(&["keys", "rename", "ci", "ci-deployer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ci-deployer"), "{}", stdout(&out));
+    let edited = json(&run(&[
+        "keys",
+        "edit",
+        "ci-deployer",
+        "--description",
+        "Deploys from CI",
+        "--json",
+    ]));
+    assert_eq!(edited["id"], id);
+    assert_eq!(edited["name"], "ci-deployer");
+    assert_eq!(edited["description"], "Deploys from CI");
+    assert_eq!(edited["scopes"], serde_json::json!(["runs:read"]));
+    let cleared = json(&run(&["keys", "edit", &id, "--no-description", "--json"]));
+    assert!(cleared["description"].is_null(), "{cleared}");
+
+    for args in [
+        vec!["keys", "edit", id.as_str()],
+        vec![
+            "keys",
+            "edit",
+            &id,
+            "--description",
+            "a",
+            "--no-description",
+        ],
+        vec!["keys", "rename", &id],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    // Bad input is the API's 400, naming the field.
+    let out = run(&["keys", "rename", &id, ""]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("name:"), "{}", stderr(&out));
+
+    let page = json(&run(&[
+        "audit", "--key", &id, "--action", "update", "--json",
+    ]));
+    let updates = page["data"].as_array().unwrap();
+    assert_eq!(updates.len(), 3, "rename, describe, clear: {page}");
+    assert_eq!(updates[2]["changes"][0]["before"], "ci");
+    assert_eq!(updates[2]["changes"][0]["after"], "ci-deployer");
+    server.stop();
+}
+
+/// `keys list` finds keys by the start of a name, or by type and owner,
+/// says how many keys the organization has, and its "more" hint keeps the
+/// search; a key named by its name is found by the API's name search; and
+/// `audit` names who acted and filters by actor and time.
+#[test]
+fn list_finds_keys_and_audit_filters_by_actor_and_time() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let root = server.first_key.clone().unwrap();
+    let url = server.url.clone();
+    let run = |args: &[&str]| keygate(&url, &root, args);
+    for name in ["ci deployer", "CI runner", "ci lint", "docs"] {
+        let out = run(&["keys", "create", "--name", name, "--scopes", "runs:read"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let ada = json(&run(&[
+        "keys",
+        "create",
+        "--name",
+        "laptop",
+        "--type",
+        "user",
+        "--owner",
+        "ada@example.com",
+        "--scopes",
+        "runs:read",
+        "--json",
+    ]));
+
+    let out = run(&["keys", "list", "--name", "CI", "--limit", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert_eq!(table.lines().count(), 3, "header + 2: {table}");
+    assert!(
+        table.contains("ci deployer") && table.contains("ci lint"),
+        "{table}"
+    );
+    let notes = stderr(&out);
+    assert!(
+        notes.contains("6 keys in the organization: 6 active, 0 suspended, 0 revoked"),
+        "{notes}"
+    );
+    let more = notes
+        .lines()
+        .find_map(|l| l.strip_prefix("more: keygate "))
+        .unwrap_or_else(|| panic!("no more hint: {notes}"));
+    assert!(more.contains("--name CI"), "{more}");
+    let args: Vec<&str> = more.split_whitespace().collect();
+    let rest = stdout(&run(&args));
+    assert!(
+        rest.contains("CI runner") && rest.lines().count() == 2,
+        "{rest}"
+    );
+
+    let users = json(&run(&["keys", "list", "--type", "user", "--json"]));
+    assert_eq!(users["data"].as_array().unwrap().len(), 1);
+    assert_eq!(users["data"][0]["id"], ada["id"]);
+    let owned = json(&run(&[
+        "keys",
+        "list",
+        "--owner",
+        "ADA@example.com",
+        "--json",
+    ]));
+    assert_eq!(owned["data"][0]["id"], ada["id"]);
+    assert_eq!(owned["counts"]["all"], 6);
+    let out = run(&["keys", "list", "--name", "ci", "--type", "user"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "name with type is a usage error"
+    );
+
+    // Named by its name: found among the keys whose name starts so.
+    let got = json(&run(&["keys", "get", "ci lint", "--json"]));
+    assert_eq!(got["name"], "ci lint");
+    let out = run(&["keys", "get", "ci"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no key named"), "{}", stderr(&out));
+
+    // audit: who acted, by name; by actor; by time.
+    let out = run(&["keys", "rename", "docs", "docs bot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = stdout(&keygate_in(
+        160,
+        &url,
+        &root,
+        &["audit", "--action", "update"],
+    ));
+    assert!(events.contains("root kg_"), "BY names the actor: {events}");
+    assert!(events.contains("name: docs -> docs bot"), "{events}");
+    let by_root = json(&run(&[
+        "audit", "--actor", "root", "--json", "--limit", "100",
+    ]));
+    assert_eq!(
+        by_root["data"].as_array().unwrap().len(),
+        6,
+        "5 creates, a rename"
+    );
+    let recent = json(&run(&[
+        "audit", "--since", "1h", "--json", "--limit", "100",
+    ]));
+    assert_eq!(
+        recent["data"].as_array().unwrap().len(),
+        7,
+        "and the bootstrap"
+    );
+    let none = json(&run(&["audit", "--until", "2020-01-01", "--json"]));
+    assert_eq!(none["data"], serde_json::json!([]));
+    let out = run(&["audit", "--since", "someday"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["audit", "--key", "docs bot", "--actor", "root"]);
+    assert_eq!(out.status.code(), Some(2), "by key or by actor");
     server.stop();
 }

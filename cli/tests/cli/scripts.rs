@@ -101,9 +101,14 @@ fn the_next_page_hint_goes_to_stderr() {
         stdout(&next)
     );
     assert!(
-        stderr(&next).is_empty(),
+        !stderr(&next).contains("more:"),
         "the last page has no hint: {}",
         stderr(&next)
+    );
+    assert_eq!(
+        stderr(&next).trim_end(),
+        "3 keys in the organization: 3 active, 0 suspended, 0 revoked",
+        "only the organization's count"
     );
 
     let out = run(&["audit", "--limit", "1"]);

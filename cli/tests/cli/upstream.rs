@@ -202,6 +202,7 @@ fn context_of(record: &Value) -> BTreeMap<String, String> {
         org_id: record["org_id"].as_str().unwrap().to_owned(),
         key_id: record["id"].as_str().unwrap().to_owned(),
         key_type: record["key_type"].as_str().unwrap().to_owned(),
+        name: record["name"].as_str().unwrap().to_owned(),
         owner: record["owner"].as_str().unwrap_or_default().to_owned(),
         scopes: scopes
             .iter()

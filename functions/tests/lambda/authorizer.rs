@@ -53,6 +53,7 @@ async fn the_authorizer_binary_allows_and_denies() {
                 "owner": "",
                 "scopes": "*",
                 "hint": "kg_...QoC6",
+                "name": "fixture",
                 "expires_at": "",
             }
         })

@@ -58,6 +58,7 @@ pub fn binary(name: &str) -> &'static str {
         "list-scopes" => env!("CARGO_BIN_EXE_list-scopes"),
         "create-key" => env!("CARGO_BIN_EXE_create-key"),
         "list-keys" => env!("CARGO_BIN_EXE_list-keys"),
+        "update-key" => env!("CARGO_BIN_EXE_update-key"),
         "suspend-key" => env!("CARGO_BIN_EXE_suspend-key"),
         "reactivate-key" => env!("CARGO_BIN_EXE_reactivate-key"),
         "rotate-key" => env!("CARGO_BIN_EXE_rotate-key"),

@@ -79,6 +79,12 @@ async fn every_function_serves_its_fixture() {
     expected.sort_unstable();
     assert_eq!(listed, expected, "{body}");
 
+    let (status, body) = run("update-key").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "fixture renamed");
+    assert_eq!(body["description"], "renamed by its fixture");
+    assert_eq!(body["status"], "active");
+
     let (status, body) = run("suspend-key").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "suspended");
@@ -114,7 +120,10 @@ async fn every_function_serves_its_fixture() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["rotated_from"], id);
     assert_eq!(body["budget"], id, "the successor draws on the same budget");
-    assert_eq!(body["name"], "fixture");
+    assert_eq!(
+        body["name"], "fixture renamed",
+        "the successor has its name"
+    );
     assert!(body["key"].as_str().unwrap().starts_with("kg_"));
 
     let (status, body) = run("list-audit-events").await;
@@ -133,10 +142,12 @@ async fn every_function_serves_its_fixture() {
             "set_limits",
             "reactivate",
             "suspend",
+            "update",
             "create"
         ],
         "{body}"
     );
+    assert_eq!(body["data"][5]["actor_name"], "fixture caller", "{body}");
     assert_eq!(body["data"][0]["source_ip"], "203.0.113.7");
     assert_eq!(body["data"][0]["request_id"], "NpbN7gV4DoEEMVw=");
 

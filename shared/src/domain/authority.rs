@@ -28,6 +28,7 @@ use crate::domain::limits::{Limits, Looser};
 use crate::domain::org::OrgId;
 use crate::domain::record::KeyRecord;
 use crate::domain::scope::{Escalation, Permissions};
+use crate::domain::text::KeyName;
 use crate::domain::time::Timestamp;
 
 /// The calling key, as the authorizer described it to the handler.
@@ -37,6 +38,8 @@ pub struct Caller {
     pub key_id: KeyId,
     /// `<prefix>_...` and the key's last 4 characters, for the audit trail.
     pub hint: String,
+    /// Its name when the request was authorized, for the audit trail.
+    pub name: Option<KeyName>,
     pub permissions: Permissions,
     pub expires_at: Option<Timestamp>,
     /// Its limits (none: unlimited) and the budget it draws on.
@@ -238,7 +241,6 @@ mod tests {
     use super::*;
     use crate::domain::key::KeyFormat;
     use crate::domain::record::KeyType;
-    use crate::domain::text::KeyName;
 
     fn perms(items: &[&str]) -> Permissions {
         Permissions::from_strings(items).unwrap()
@@ -260,6 +262,7 @@ mod tests {
             org: OrgId::new("acme").unwrap(),
             key_id: KeyId::generate(),
             hint: "kg_...abcd".into(),
+            name: None,
             permissions,
             expires_at: expires_at.map(Timestamp::from_unix),
             limits: Limits::NONE,

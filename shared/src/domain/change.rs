@@ -7,17 +7,20 @@
 use crate::domain::audit::{Actor, AuditAction, AuditEvent, LimitsChange};
 use crate::domain::id::EventId;
 use crate::domain::id::KeyId;
-use crate::domain::lifecycle::{Rotation, Transition, changed};
+use crate::domain::lifecycle::{Relabel, Rotation, Transition, changed};
 use crate::domain::limits::Limits;
 use crate::domain::record::{KeyRecord, KeyStatus};
 use crate::domain::redaction::sanitize_context;
-use crate::domain::text::RevokeReason;
+use crate::domain::text::{KeyName, RevokeReason};
 use crate::domain::time::Timestamp;
 
 /// Who asked for a change, when, and through which request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub actor: Actor,
+    /// The acting key's name, as its request saw it (the authorizer's
+    /// context): each event records it.
+    pub actor_name: Option<KeyName>,
     pub at: Timestamp,
     pub request_id: String,
     pub source_ip: Option<String>,
@@ -59,12 +62,19 @@ impl Origin {
         let keep = |v: Option<&str>| v.map(sanitize_context).filter(|v| !v.is_empty());
         Self {
             actor,
+            actor_name: None,
             at,
             request_id: sanitize_context(request_id),
             source_ip: keep(source_ip),
             user_agent: keep(user_agent),
             guard: None,
         }
+    }
+
+    /// The acting key was called `name` when it asked.
+    pub fn named(mut self, name: Option<KeyName>) -> Self {
+        self.actor_name = name;
+        self
     }
 
     /// The change also requires the calling key to be as the authorizer saw it.
@@ -125,6 +135,8 @@ pub enum MalformedChange {
     MixedOrganizations,
     #[error("a change records at least one event")]
     NoEvent,
+    #[error("an update changes a key's name or description without its update event")]
+    UnrecordedRelabel,
 }
 
 /// Why a store writes nothing of a change before trying: it is malformed (a
@@ -250,6 +262,30 @@ impl Change {
         (change, after)
     }
 
+    /// New labels for `before`, which [`Relabel::changes`] found differ:
+    /// an `update` event recording each field before and after. Returns the
+    /// change and the key as it will be.
+    pub fn relabel(before: KeyRecord, relabel: &Relabel, origin: &Origin) -> (Self, KeyRecord) {
+        let after = relabel.apply(&before, origin.at);
+        let mut event = event(
+            origin,
+            AuditAction::Update,
+            &after,
+            Some(before.status),
+            Some(after.status),
+        );
+        event.changes = relabel.changes(&before);
+        let change = Self::new(
+            vec![KeyWrite::Update {
+                before,
+                after: after.clone(),
+            }],
+            vec![event],
+            origin,
+        );
+        (change, after)
+    }
+
     pub fn delete(before: KeyRecord, origin: &Origin) -> Self {
         let event = event(
             origin,
@@ -353,6 +389,9 @@ impl Change {
                     if !before.same_identity(after) {
                         return Err(MalformedChange::IdentityChanged.into());
                     }
+                    if !before.same_labels(after) && !self.records_relabel(before, after) {
+                        return Err(MalformedChange::UnrecordedRelabel.into());
+                    }
                     after
                 }
             };
@@ -383,6 +422,21 @@ impl Change {
     }
 }
 
+impl Change {
+    /// Whether an `update` event of this change records exactly how
+    /// `before`'s labels became `after`'s.
+    fn records_relabel(&self, before: &KeyRecord, after: &KeyRecord) -> bool {
+        let relabel = Relabel {
+            name: Some(after.name.clone()),
+            description: Some(after.description.clone()),
+        };
+        let changes = relabel.changes(before);
+        self.events.iter().any(|e| {
+            e.action == AuditAction::Update && e.key_id == after.id && e.changes == changes
+        })
+    }
+}
+
 fn event(
     origin: &Origin,
     action: AuditAction,
@@ -398,11 +452,13 @@ fn event(
         key_id: key.id,
         key_name: key.name.clone(),
         actor: origin.actor.clone(),
+        actor_name: origin.actor_name.clone(),
         reason: None,
         status_before,
         status_after,
         rotated_to: None,
         rotated_from: None,
+        changes: vec![],
         request_id: origin.request_id.clone(),
         source_ip: origin.source_ip.clone(),
         user_agent: origin.user_agent.clone(),
@@ -583,6 +639,33 @@ mod tests {
             change.validate(),
             Err(Refused::ActorChanged),
             "expired at 2000"
+        );
+    }
+
+    #[test]
+    fn a_relabel_records_each_field_before_and_after_and_the_actor_s_name() {
+        use crate::domain::text::Description;
+        let key = record("old");
+        let named = origin().named(Some(KeyName::new("admin").unwrap()));
+        let relabel = Relabel {
+            name: Some(KeyName::new("new").unwrap()),
+            description: Some(Some(Description::new("what it is for").unwrap())),
+        };
+        let (change, after) = Change::relabel(key.clone(), &relabel, &named);
+        assert_eq!(after.name.as_str(), "new");
+        assert_eq!(after.status, key.status);
+        let e = &change.events()[0];
+        assert_eq!(e.action, AuditAction::Update);
+        assert_eq!(e.key_name.as_str(), "new");
+        assert_eq!(e.actor_name.as_ref().map(KeyName::as_str), Some("admin"));
+        assert_eq!(e.changes, relabel.changes(&key));
+        assert_eq!(change.validate(), Ok(()));
+        // The same write without its record of the change is refused.
+        let mut unrecorded = Change::delete(key.clone(), &origin());
+        unrecorded.writes = vec![KeyWrite::Update { before: key, after }];
+        assert_eq!(
+            unrecorded.validate(),
+            Err(MalformedChange::UnrecordedRelabel.into())
         );
     }
 

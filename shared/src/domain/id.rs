@@ -90,6 +90,15 @@ time_ordered_id!(
     EventId
 );
 
+impl EventId {
+    /// The first id of the millisecond `ms` after the Unix epoch: a UUIDv7
+    /// holds its time in milliseconds in its top 48 bits, so every id made
+    /// at or after `ms` is at least this, every id made before it less.
+    pub fn first_at_millis(ms: u64) -> Self {
+        Self(u128::from(ms.min((1 << 48) - 1)) << 80)
+    }
+}
+
 fn parse_id(s: &str) -> Result<u128, IdError> {
     if s.len() != ID_LEN {
         return Err(IdError::WrongLength);

@@ -10,10 +10,18 @@
 //! [`crate::domain::change::Change`] that is written only while the key is still in
 //! the state it read: one conditional write, so two racing calls can never
 //! bring a revoked key back.
+//!
+//! Besides its state, only a key's labels (name and description) change
+//! after it is created ([`Relabel`]), in any state: a revoked key can be
+//! renamed or described, since its labels decide nothing the authorizer
+//! checks, and a revoked key kept for the record is exactly the one whose
+//! description says why ("leaked in build 5512, see INC-42"). Each change
+//! of a label is an audited `update` with the fields before and after.
 
+use crate::domain::audit::LabelChange;
 use crate::domain::id::KeyId;
 use crate::domain::record::{KeyRecord, KeyStatus};
-use crate::domain::text::RevokeReason;
+use crate::domain::text::{Description, KeyName, RevokeReason};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +217,48 @@ pub fn check_delete(
     }
 }
 
+/// New labels for a key, as asked for: a field left `None` stays as it is;
+/// `description: Some(None)` removes the description.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relabel {
+    pub name: Option<KeyName>,
+    pub description: Option<Option<Description>>,
+}
+
+impl Relabel {
+    /// What this would change on `key`: the fields whose value differs,
+    /// name first. Empty when the key already has these labels (a
+    /// repeated rename is a no-op, like a repeated transition).
+    pub fn changes(&self, key: &KeyRecord) -> Vec<LabelChange> {
+        let mut changes = vec![];
+        if let Some(name) = self.name.as_ref().filter(|n| **n != key.name) {
+            changes.push(LabelChange::Name {
+                before: key.name.clone(),
+                after: name.clone(),
+            });
+        }
+        if let Some(description) = self.description.as_ref().filter(|d| **d != key.description) {
+            changes.push(LabelChange::Description {
+                before: key.description.clone(),
+                after: description.clone(),
+            });
+        }
+        changes
+    }
+
+    /// `before` with these labels, changed at `at`.
+    pub fn apply(&self, before: &KeyRecord, at: Timestamp) -> KeyRecord {
+        let mut after = changed(before, at);
+        if let Some(name) = &self.name {
+            after.name = name.clone();
+        }
+        if let Some(description) = &self.description {
+            after.description = description.clone();
+        }
+        after
+    }
+}
+
 /// `before` as a change at `at` starts it: updated then, one version on.
 pub(crate) fn changed(before: &KeyRecord, at: Timestamp) -> KeyRecord {
     KeyRecord {
@@ -230,7 +280,6 @@ mod tests {
     use crate::domain::org::OrgId;
     use crate::domain::record::KeyType;
     use crate::domain::scope::Permissions;
-    use crate::domain::text::KeyName;
     use KeyStatus::*;
 
     fn key() -> KeyRecord {
@@ -276,6 +325,48 @@ mod tests {
         }
         .retire(&old, new.id, at, None);
         assert_eq!(check_delete(&new, Some(&now_revoked), at), Ok(()));
+    }
+
+    #[test]
+    fn a_relabel_changes_only_the_labels_that_differ() {
+        let key = key();
+        let same = Relabel {
+            name: Some(key.name.clone()),
+            description: Some(None),
+        };
+        assert!(same.changes(&key).is_empty(), "nothing to change");
+        let renamed = Relabel {
+            name: Some(KeyName::new("ci").unwrap()),
+            description: Some(Some(Description::new("deploys").unwrap())),
+        };
+        let changes = renamed.changes(&key);
+        assert_eq!(
+            changes.iter().map(LabelChange::field).collect::<Vec<_>>(),
+            ["name", "description"]
+        );
+        assert_eq!(changes[0].texts(), (Some("k"), Some("ci")));
+        assert_eq!(changes[1].texts(), (None, Some("deploys")));
+        let after = renamed.apply(&key, Timestamp::from_unix(2_000));
+        assert_eq!(after.name.as_str(), "ci");
+        assert_eq!(
+            (after.version, after.updated_at),
+            (2, Timestamp::from_unix(2_000))
+        );
+        assert_eq!(after.status, key.status);
+        // Clearing the description touches nothing else.
+        let cleared = Relabel {
+            name: None,
+            description: Some(None),
+        };
+        let changes = cleared.changes(&after);
+        assert_eq!(changes[0].texts(), (Some("deploys"), None));
+        assert_eq!(
+            cleared
+                .apply(&after, Timestamp::from_unix(3_000))
+                .name
+                .as_str(),
+            "ci"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   the audit trail's hash chain ([`audit::chain`]) makes tampering evident.
 //! - [`limits`]: rate limits and quotas, the budget a key's requests are
 //!   counted in, and whether one more request fits.
+//! - [`search`]: finding keys by name, type and owner, and counting them.
 //! - [`redaction`]: every "could this be a secret?" rule.
 
 pub mod audit;
@@ -27,5 +28,6 @@ pub mod record;
 pub mod redaction;
 pub mod routes;
 pub mod scope;
+pub mod search;
 pub mod text;
 pub mod time;

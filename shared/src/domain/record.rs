@@ -180,16 +180,16 @@ impl KeyRecord {
         }
     }
 
-    /// Whether `other` is this key with only its state changed: everything a
-    /// key is granted (its org, permissions, secret) and how it is named are
-    /// fixed at creation. Stores refuse an update that changes any of them, so
-    /// an authority check against a key's permissions cannot be outdated by
-    /// the time the change is written.
+    /// Whether `other` is this key with only its state or labels changed:
+    /// everything a key is granted (its org, permissions, secret) and who it
+    /// is for are fixed at creation. Stores refuse an update that changes any
+    /// of them, so an authority check against a key's permissions cannot be
+    /// outdated by the time the change is written. (Its labels, name and
+    /// description, change only with an `update` event recording them: see
+    /// [`KeyRecord::same_labels`].)
     pub fn same_identity(&self, other: &KeyRecord) -> bool {
         self.id == other.id
             && self.org_id == other.org_id
-            && self.name == other.name
-            && self.description == other.description
             && self.key_type == other.key_type
             && self.owner == other.owner
             && self.permissions == other.permissions
@@ -199,6 +199,11 @@ impl KeyRecord {
             && self.created_by == other.created_by
             && self.rotated_from == other.rotated_from
             && self.budget == other.budget
+    }
+
+    /// Whether `other` has this key's name and description.
+    pub fn same_labels(&self, other: &KeyRecord) -> bool {
+        self.name == other.name && self.description == other.description
     }
 
     /// Whether the stored key `current` is still the key a change was decided

@@ -16,6 +16,7 @@ pub enum Operation {
     CreateKey,
     ListKeys,
     GetKey,
+    UpdateKey,
     SuspendKey,
     ReactivateKey,
     RevokeKey,
@@ -35,6 +36,7 @@ impl Operation {
             Operation::CreateKey => "POST /v1/api-keys",
             Operation::ListKeys => "GET /v1/api-keys",
             Operation::GetKey => "GET /v1/api-keys/{id}",
+            Operation::UpdateKey => "PATCH /v1/api-keys/{id}",
             Operation::SuspendKey => "POST /v1/api-keys/{id}/suspend",
             Operation::ReactivateKey => "POST /v1/api-keys/{id}/reactivate",
             Operation::RevokeKey => "POST /v1/api-keys/{id}/revoke",
@@ -55,6 +57,7 @@ impl Operation {
             Operation::CreateKey => "create-key",
             Operation::ListKeys => "list-keys",
             Operation::GetKey => "get-key",
+            Operation::UpdateKey => "update-key",
             Operation::SuspendKey => "suspend-key",
             Operation::ReactivateKey => "reactivate-key",
             Operation::RevokeKey => "revoke-key",
@@ -72,6 +75,7 @@ impl Operation {
     pub fn required(self) -> Requirement {
         let scope = match self {
             Operation::CreateKey
+            | Operation::UpdateKey
             | Operation::SuspendKey
             | Operation::ReactivateKey
             | Operation::RevokeKey
@@ -447,6 +451,10 @@ mod tests {
             Some(scope("api-keys:delete"))
         );
         assert_eq!(
+            t.required_scope("PATCH /v1/api-keys/{id}"),
+            Some(scope("api-keys:write"))
+        );
+        assert_eq!(
             t.required_scope("GET /v1/scopes"),
             Some(Requirement::AnyValidKey)
         );
@@ -511,7 +519,10 @@ mod tests {
         assert!(t.match_request("POST", "/v1/api-keys//revoke").is_none());
         assert!(t.match_request("GET", "//v1/api-keys").is_none());
         assert_eq!(t.allowed_methods("/v1/api-keys"), ["GET", "POST"]);
-        assert_eq!(t.allowed_methods("/v1/api-keys/abc"), ["DELETE", "GET"]);
+        assert_eq!(
+            t.allowed_methods("/v1/api-keys/abc"),
+            ["DELETE", "GET", "PATCH"]
+        );
         assert!(
             t.allowed_methods("/v1/runs").is_empty(),
             "not keygate's own"

@@ -46,6 +46,22 @@ impl Timestamp {
         Ok(Self(secs))
     }
 
+    /// An RFC 3339 date-time to the millisecond (fractional seconds kept,
+    /// to three places), as milliseconds since the Unix epoch (0 for any
+    /// earlier time); years past 9999 in UTC are refused.
+    pub fn parse_rfc3339_millis(s: &str) -> Result<u64, TimeError> {
+        let whole = Self::parse_rfc3339(s)?;
+        let millis = OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|_| TimeError::NotRfc3339)?
+            .millisecond();
+        let secs = u64::try_from(whole.0).unwrap_or(0);
+        Ok(if whole.0 < 0 {
+            0
+        } else {
+            secs * 1_000 + u64::from(millis)
+        })
+    }
+
     pub fn plus_seconds(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs))
     }
@@ -126,6 +142,15 @@ mod tests {
             Err(TimeError::AfterYear9999)
         );
         assert!(Timestamp::parse_rfc3339("9999-12-31T20:00:00Z").is_ok());
+        assert_eq!(
+            Timestamp::parse_rfc3339_millis("1970-01-01T00:00:01.5+00:00"),
+            Ok(1_500)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339_millis("1969-12-31T23:59:59Z"),
+            Ok(0)
+        );
+        assert!(Timestamp::parse_rfc3339_millis("yesterday").is_err());
         assert_eq!(
             Timestamp::from_unix(i64::MAX).to_string(),
             i64::MAX.to_string()

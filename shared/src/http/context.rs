@@ -15,6 +15,7 @@ use crate::domain::limits::Limits;
 use crate::domain::org::OrgId;
 use crate::domain::record::KeyRecord;
 use crate::domain::scope::Permissions;
+use crate::domain::text::KeyName;
 use crate::domain::time::Timestamp;
 
 /// What a request over its key's limits is answered with (`defer` mode).
@@ -40,6 +41,10 @@ pub struct AuthorizerContext {
     pub scopes: String,
     /// `<prefix>_...` and the key's last 4 characters, for the audit trail.
     pub hint: String,
+    /// The key's name, which the audit trail records beside its hint.
+    /// Absent from contexts written before it was added: read as `""`.
+    #[serde(default)]
+    pub name: String,
     /// RFC 3339; `""` when the key never expires. A key that expires cannot
     /// mint a key that outlives it.
     pub expires_at: String,
@@ -80,6 +85,7 @@ impl AuthorizerContext {
                 .map_or_else(String::new, |o| o.as_str().to_owned()),
             scopes: record.permissions.to_context_string(),
             hint: record.hint.clone(),
+            name: record.name.as_str().to_owned(),
             expires_at: record.expires_at.map(|t| t.to_string()).unwrap_or_default(),
             limits: if record.limits.is_none() {
                 String::new()
@@ -166,6 +172,7 @@ impl AuthorizerContext {
             org: OrgId::new(&self.org_id).ok()?,
             key_id,
             hint: self.hint.clone(),
+            name: (!self.name.is_empty()).then(|| KeyName::from_stored(&self.name)),
             permissions: Permissions::from_strings(&scopes).ok()?,
             expires_at: match self.expires_at.as_str() {
                 "" => None,
@@ -213,6 +220,12 @@ mod tests {
         assert_eq!(caller.permissions, record.permissions);
         assert_eq!(caller.expires_at, record.expires_at);
         assert_eq!(caller.hint, record.hint);
+        assert_eq!(caller.name, Some(record.name.clone()));
+        // A context from before names were passed on still reads.
+        let mut older = serde_json::to_value(&context).unwrap();
+        older.as_object_mut().unwrap().remove("name");
+        let older: AuthorizerContext = serde_json::from_value(older).unwrap();
+        assert_eq!(older.caller().unwrap().name, None);
         assert_eq!((caller.limits, caller.budget), (Limits::NONE, record.id));
         // A key without limits has the context it had before limits existed.
         let mut fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
@@ -224,6 +237,7 @@ mod tests {
                 "hint",
                 "key_id",
                 "key_type",
+                "name",
                 "org_id",
                 "owner",
                 "scopes"

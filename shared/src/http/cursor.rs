@@ -19,6 +19,9 @@ pub struct Cursor {
     pub scope: String,
     /// The last id served (a key id or an event id).
     pub after: u128,
+    /// A search's sort key of the last key served (lists ordered by
+    /// something else than id continue after it).
+    pub after_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,12 +36,17 @@ pub enum CursorError {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        let payload = format!(
-            "1|{}|{}|{}",
+        let mut payload = format!(
+            "{}|{}|{}|{}",
+            if self.after_key.is_some() { 2 } else { 1 },
             self.org.as_str(),
             self.scope,
             KeyId::from_u128(self.after)
         );
+        if let Some(key) = &self.after_key {
+            payload.push('|');
+            payload.push_str(&URL_SAFE_NO_PAD.encode(key));
+        }
         let crc = crc32fast::hash(payload.as_bytes());
         URL_SAFE_NO_PAD.encode(format!("{payload}|{crc:08x}"))
     }
@@ -54,14 +62,21 @@ impl Cursor {
             return Err(CursorError::Malformed);
         }
         let mut parts = payload.split('|');
-        let (Some("1"), Some(org_text), Some(scope_text), Some(id_text), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some(version), Some(org_text), Some(scope_text), Some(id_text)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(CursorError::Malformed);
+        };
+        let after_key = match (version, parts.next(), parts.next()) {
+            ("1", None, None) => None,
+            ("2", Some(key), None) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(key)
+                    .ok()
+                    .and_then(|k| String::from_utf8(k).ok())
+                    .ok_or(CursorError::Malformed)?,
+            ),
+            _ => return Err(CursorError::Malformed),
         };
         let cursor_org = OrgId::new(org_text).map_err(|_| CursorError::Malformed)?;
         let after = KeyId::parse(id_text)
@@ -77,17 +92,32 @@ impl Cursor {
             org: cursor_org,
             scope: scope_text.to_owned(),
             after,
+            after_key,
         })
     }
 }
 
 /// The scope a list of events binds its cursor to: its filter.
 pub fn events_scope(filter: &EventFilter) -> String {
-    format!(
+    let id = |k: Option<KeyId>| k.map(|k| k.to_string()).unwrap_or_default();
+    let mut scope = format!(
         "events:{}:{}",
-        filter.key_id.map(|k| k.to_string()).unwrap_or_default(),
+        id(filter.key_id),
         filter.action.map(AuditAction::as_str).unwrap_or_default()
-    )
+    );
+    // Only filters given add to it, so the cursors of the original filters
+    // keep their form.
+    if filter.actor.is_some() || filter.since.is_some() || filter.until.is_some() {
+        let time =
+            |t: Option<crate::domain::id::EventId>| t.map(|t| t.to_string()).unwrap_or_default();
+        scope.push_str(&format!(
+            ":{}:{}:{}",
+            id(filter.actor),
+            time(filter.since),
+            time(filter.until)
+        ));
+    }
+    scope
 }
 
 #[cfg(test)]
@@ -104,6 +134,7 @@ mod tests {
             org: org("acme"),
             scope: "active".into(),
             after: 42,
+            after_key: None,
         };
         let text = c.encode();
         assert_eq!(Cursor::decode(&text, &org("acme"), "active"), Ok(c.clone()));
@@ -121,5 +152,12 @@ mod tests {
                 "{bad}"
             );
         }
+        // A search's cursor carries the sort key it stopped at, whatever it holds.
+        let search = Cursor {
+            after_key: Some("ci|deployer\u{1}0zZ".into()),
+            ..c
+        };
+        let text = search.encode();
+        assert_eq!(Cursor::decode(&text, &org("acme"), "active"), Ok(search));
     }
 }

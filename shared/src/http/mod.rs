@@ -101,6 +101,7 @@ fn origin_of(req: &Request, caller: &Caller, request_id: &str, at: Timestamp) ->
         http.and_then(|h| h.source_ip.as_deref()),
         user_agent,
     )
+    .named(caller.name.clone())
     .guarded(ActorGuard {
         key_id: caller.key_id,
         expires_at: caller.expires_at,
@@ -190,11 +191,12 @@ async fn dispatch<S: Store>(
     let input = Input::of(op, req)?;
     let now = app.clock.now();
     let origin = || origin_of(req, &caller, request_id, now);
-    use handlers::{audit, keys, lifecycle, limits, rotation, scopes};
+    use handlers::{audit, keys, labels, lifecycle, limits, rotation, scopes};
     match op {
         Operation::CreateKey => keys::create(app, &caller, &input, &origin()).await,
         Operation::ListKeys => keys::list(app, &caller, &input, now).await,
         Operation::GetKey => keys::get(app, &caller, req, now).await,
+        Operation::UpdateKey => labels::update(app, &caller, req, &input, &origin()).await,
         Operation::ListScopes => scopes::list(&app.catalog),
         Operation::SuspendKey => lifecycle::suspend(app, &caller, req, &origin()).await,
         Operation::ReactivateKey => lifecycle::reactivate(app, &caller, req, &origin()).await,

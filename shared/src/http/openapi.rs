@@ -14,7 +14,9 @@ use schemars::generate::SchemaSettings;
 use super::error::ErrorBody;
 use super::error::GatewayAnswer;
 use super::schema;
-use super::views::{AuditEventView, CatalogView, Created, KeyView, ListBody, UsageView};
+use super::views::{
+    AuditEventView, CatalogView, Created, KeyListBody, KeyView, ListBody, UsageView,
+};
 use super::{DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE};
 use crate::domain::catalog::Catalog;
 use crate::domain::lifecycle::MAX_GRACE_SECS;
@@ -90,7 +92,7 @@ pub fn document(catalog: &Catalog) -> Value {
         "servers": [{"url": "/", "description": "the keygate API (keygate serve, or the stack's ApiUrl)"}],
         "security": [{"ApiKey": []}],
         "tags": [
-            {"name": "keys", "description": "Create, list and read API keys."},
+            {"name": "keys", "description": "Create, list, read and rename API keys."},
             {"name": "lifecycle", "description": "Suspend, reactivate, rotate, revoke and delete keys."},
             {"name": "limits", "description": "Per-key rate limits and quotas, and their usage."},
             {"name": "audit", "description": "The organization's audit trail."},
@@ -149,6 +151,7 @@ fn key_links() -> Value {
     };
     json!({
         "GetKey": link(Operation::GetKey),
+        "UpdateKey": link(Operation::UpdateKey),
         "SuspendKey": link(Operation::SuspendKey),
         "RotateKey": link(Operation::RotateKey),
         "RevokeKey": link(Operation::RevokeKey),
@@ -210,17 +213,32 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "operationId": id,
             "tags": ["keys"],
             "summary": "List keys, newest first",
-            "description": "Needs api-keys:read. Each status filter is one DynamoDB Query.",
+            "description": "Needs api-keys:read. Newest first; within a status, and found by \
+                name (a case-insensitive prefix of it, names A→Z) or by type and owner \
+                (user keys by owner A→Z, each owner's newest first); name cannot be \
+                combined with key_type or owner (400). Each page is one DynamoDB Query \
+                (a search's page also one BatchGetItem of its keys). counts is the \
+                organization's keys by status, whatever the filters.",
             "parameters": [
                 {"name": "status", "in": "query", "required": false,
                  "schema": {"type": "string", "enum": StatusFilter::names().collect::<Vec<_>>(),
                     "default": StatusFilter::ALL_TEXT}},
+                {"name": "name", "in": "query", "required": false,
+                 "description": "Keys whose name starts with this, whatever its case.",
+                 "schema": text(1, KeyName::MAX_CHARS, "The start of a name:")},
+                {"name": "key_type", "in": "query", "required": false,
+                 "description": "Keys of this type.",
+                 "schema": schema_ref("KeyType")},
+                {"name": "owner", "in": "query", "required": false,
+                 "description": "User keys of this owner (the whole owner, whatever its case).",
+                 "schema": text(1, Owner::MAX_CHARS, "An owner:")},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],
             "responses": guarded(
                 responses(vec![("200", ok("A page of keys", "KeyRecordList",
-                    json!({"data": [example_record()], "next_cursor": null})))]),
+                    json!({"data": [example_record()], "next_cursor": null,
+                           "counts": {"all": 12, "active": 9, "suspended": 2, "revoked": 1}})))]),
                 &["400", "503"],
             ),
         }),
@@ -233,6 +251,27 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "responses": guarded(
                 responses(vec![("200", ok("The key", "KeyRecord", example_record()))]),
                 &["404", "503"],
+            ),
+        }),
+        Operation::UpdateKey => json!({
+            "operationId": id,
+            "tags": ["keys"],
+            "summary": "Rename a key or change its description",
+            "description": "Needs api-keys:write and authority over the key (your permissions \
+                cover its own; a key may always change itself). Changes name and description \
+                only: what a key may do never changes. In any status, revoked too (a revoked \
+                key's description can say why it was revoked). description null or \"\" \
+                removes it. Each change is an audited update event with the fields before \
+                and after; giving the values the key already has changes and records nothing.",
+            "parameters": [id_parameter()],
+            "requestBody": {
+                "required": true,
+                "content": json_body(schema_ref("UpdateKeyRequest"),
+                    json!({"name": "ci-deployer-eu", "description": "Deploys eu-west-1 from CI"})),
+            },
+            "responses": guarded(
+                responses(vec![("200", ok("The key afterwards", "KeyRecord", example_record()))]),
+                &["400", "404", "413", "503"],
             ),
         }),
         Operation::SuspendKey | Operation::ReactivateKey => {
@@ -371,10 +410,26 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "tags": ["audit"],
             "summary": "The audit trail, newest first",
             "description": "Needs api-keys:read. Your organization's events only; a deleted \
-                key's history stays. Each combination of filters is one DynamoDB Query.",
+                key's history stays. Filter by the key changed (key_id) or by the key that \
+                acted (actor_key_id), not both at once (400); either with action; any of \
+                them with a time range. Each combination is one DynamoDB Query. since and \
+                until compare with when an event was recorded (its id's time, to the \
+                millisecond; an event's time is its change's, in whole seconds, so an event \
+                of 12:00:00 recorded at 12:00:01.2 is found from since=12:00:01).",
             "parameters": [
-                {"name": "key_id", "in": "query", "required": false, "schema": schema_ref("KeyId")},
+                {"name": "key_id", "in": "query", "required": false,
+                 "description": "Only the events of this key (the key changed).",
+                 "schema": schema_ref("KeyId")},
+                {"name": "actor_key_id", "in": "query", "required": false,
+                 "description": "Only the events this key made (the key that acted); not with key_id.",
+                 "schema": schema_ref("KeyId")},
                 {"name": "action", "in": "query", "required": false, "schema": schema_ref("AuditAction")},
+                {"name": "since", "in": "query", "required": false,
+                 "description": "Only events recorded at or after this time (RFC 3339).",
+                 "schema": {"type": "string", "format": "date-time"}},
+                {"name": "until", "in": "query", "required": false,
+                 "description": "Only events recorded before this time (RFC 3339); later than since.",
+                 "schema": {"type": "string", "format": "date-time"}},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],
@@ -452,7 +507,7 @@ fn derived_schemas() -> Map<String, Value> {
         .into_generator();
     generator.subschema_for::<KeyView<'static>>();
     generator.subschema_for::<Created<'static>>();
-    generator.subschema_for::<ListBody<KeyView<'static>>>();
+    generator.subschema_for::<KeyListBody<'static>>();
     generator.subschema_for::<AuditEventView<'static>>();
     generator.subschema_for::<ListBody<AuditEventView<'static>>>();
     generator.subschema_for::<ErrorBody<'static>>();
@@ -538,6 +593,15 @@ fn components(catalog: &Catalog) -> Value {
             "CreateKeyRequest": {
                 "description": "A service key (no owner) or a user key (owner required).",
                 "oneOf": [create_request("service", catalog), create_request("user", catalog)],
+            },
+            "UpdateKeyRequest": {
+                "type": "object", "additionalProperties": false, "minProperties": 1,
+                "description": "The labels to change; at least one.",
+                "properties": {
+                    "name": text(1, KeyName::MAX_CHARS, "The key's new name:"),
+                    "description": nullable(text(0, Description::MAX_CHARS,
+                        "What the key is for (null or empty: no description):")),
+                },
             },
             "RevokeRequest": {
                 "type": "object", "required": ["reason"], "additionalProperties": false,
@@ -687,7 +751,19 @@ fn example_record() -> Value {
         "expires_at": "2030-01-31T00:00:00Z", "last_used_at": null,
         "rotated_from": null, "rotated_to": null,
         "limits": {"rate": {"requests": 100, "window_seconds": 60}, "quota": null},
-        "budget": "0354hGhYKuHPbL24wFhd2p"
+        "budget": "0354hGhYKuHPbL24wFhd2p",
+        "caller": {
+            "update": {"allowed": true, "code": null, "reason": null},
+            "suspend": {"allowed": true, "code": null, "reason": null},
+            "reactivate": {"allowed": true, "code": null, "reason": null},
+            "rotate": {"allowed": true, "code": null, "reason": null},
+            "revoke": {"allowed": true, "code": null, "reason": null},
+            "delete": {"allowed": false, "code": "insufficient_scope",
+                       "reason": "this call needs the api-keys:delete scope"},
+            "set_limits": {"allowed": true, "code": null, "reason": null},
+            "reset_usage": {"allowed": true, "code": null, "reason": null},
+        },
+        "last_active_full_access": false
     })
 }
 
@@ -730,8 +806,9 @@ fn example_event() -> Value {
         "id": "0354hGmX2bqQ3Yb6qvUy3W", "org_id": "acme", "time": "2026-11-27T05:01:10Z",
         "action": "revoke", "key_id": "0354hGhYKuHPbL24wFhd2p", "key_name": "ci-deployer",
         "actor_type": "key", "actor_key_id": "0354ehkyfAjyksnKRtpEcG", "actor_hint": "kg_...mc0W",
-        "reason": "leaked in a build log", "status_before": "active", "status_after": "revoked",
-        "rotated_to": null, "rotated_from": null, "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
+        "actor_name": "admin", "reason": "leaked in a build log", "status_before": "active",
+        "status_after": "revoked", "rotated_to": null, "rotated_from": null, "changes": [],
+        "request_id": "NpbN7gV4DoEEMVw=", "source_ip": "203.0.113.7",
         "user_agent": "keygate-cli/0.1.0", "limits": null
     })
 }

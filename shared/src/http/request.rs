@@ -43,13 +43,30 @@ pub(super) const CREATE_FIELDS: &[&str] = &[
 
 /// The fields of a limits object (a create's `limits`, a set-limits body).
 pub(super) const LIMITS_FIELDS: &[&str] = &["rate", "quota"];
+/// The fields of an update body: a key's labels, nothing else.
+pub(super) const UPDATE_FIELDS: &[&str] = &["name", "description"];
 
 fn accepts(op: Operation) -> Accepts {
     let (query, body): (&'static [&'static str], Body) = match op {
         Operation::CreateKey => (&[], Body::Required(CREATE_FIELDS)),
-        Operation::ListKeys => (&["status", "limit", "cursor"], Body::None),
-        Operation::ListAuditEvents => (&["key_id", "action", "limit", "cursor"], Body::None),
+        Operation::ListKeys => (
+            &["status", "name", "key_type", "owner", "limit", "cursor"],
+            Body::None,
+        ),
+        Operation::ListAuditEvents => (
+            &[
+                "key_id",
+                "actor_key_id",
+                "action",
+                "since",
+                "until",
+                "limit",
+                "cursor",
+            ],
+            Body::None,
+        ),
         Operation::RevokeKey => (&[], Body::Required(&["reason"])),
+        Operation::UpdateKey => (&[], Body::Required(UPDATE_FIELDS)),
         Operation::RotateKey => (&[], Body::Optional(&["grace_period_seconds", "reason"])),
         Operation::SetLimits => (&[], Body::Required(LIMITS_FIELDS)),
         Operation::GetKey
@@ -130,6 +147,11 @@ impl Fields {
 
     pub(super) fn get(&self, field: &str) -> Option<&Value> {
         self.0.get(field).filter(|v| !v.is_null())
+    }
+
+    /// Whether the body has `field` at all (also as `null`).
+    pub(super) fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
     }
 
     pub(super) fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
@@ -243,10 +265,29 @@ impl Query {
 
     /// `cursor`, checked to belong to this org and this list's `scope`.
     pub(super) fn cursor(&self, org: &OrgId, scope: &str) -> Result<Option<u128>, ApiError> {
+        Ok(self.decoded_cursor(org, scope)?.map(|c| c.after))
+    }
+
+    /// A search's `cursor`: the sort key it stopped at.
+    pub(super) fn search_cursor(
+        &self,
+        org: &OrgId,
+        scope: &str,
+    ) -> Result<Option<String>, ApiError> {
+        match self.decoded_cursor(org, scope)? {
+            None => Ok(None),
+            Some(Cursor {
+                after_key: Some(key),
+                ..
+            }) => Ok(Some(key)),
+            Some(_) => Err(ApiError::bad_request("cursor", CursorError::Malformed)),
+        }
+    }
+
+    fn decoded_cursor(&self, org: &OrgId, scope: &str) -> Result<Option<Cursor>, ApiError> {
         self.get("cursor")
             .map(|c| Cursor::decode(c, org, scope))
             .transpose()
-            .map(|c| c.map(|c| c.after))
             .map_err(|e: CursorError| ApiError::bad_request("cursor", e))
     }
 }
@@ -258,6 +299,25 @@ pub(super) fn next_cursor(org: &OrgId, scope: &str, after: Option<u128>) -> Opti
             org: org.clone(),
             scope: scope.to_owned(),
             after,
+            after_key: None,
+        }
+        .encode()
+    })
+}
+
+/// The next page's cursor of a search, after the key `after` with its sort
+/// key `after_key`.
+pub(super) fn next_search_cursor(
+    org: &OrgId,
+    scope: &str,
+    after: Option<(u128, String)>,
+) -> Option<String> {
+    after.map(|(after, after_key)| {
+        Cursor {
+            org: org.clone(),
+            scope: scope.to_owned(),
+            after,
+            after_key: Some(after_key),
         }
         .encode()
     })

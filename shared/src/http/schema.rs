@@ -113,37 +113,39 @@ text_schema!(Description, "Description", "What the key is for:");
 text_schema!(Owner, "Owner", "The person a user key belongs to:");
 text_schema!(RevokeReason, "Reason", "Why:");
 
-/// The characters for which `pick` holds, as the body of a regex character
-/// class.
-fn class_of(pick: impl Fn(char) -> bool) -> String {
-    let mut ranges: Vec<(u32, u32)> = vec![];
-    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-        if pick(c) {
-            match ranges.last_mut() {
-                Some((_, end)) if *end + 1 == u32::from(c) => *end = u32::from(c),
-                _ => ranges.push((u32::from(c), u32::from(c))),
-            }
+/// Code point ranges, as a regex class is written.
+#[derive(Default)]
+struct Ranges(Vec<(u32, u32)>);
+
+impl Ranges {
+    fn add(&mut self, c: u32) {
+        match self.0.last_mut() {
+            Some((_, end)) if *end + 1 == c => *end = c,
+            _ => self.0.push((c, c)),
         }
     }
-    // `\uXXXX` escapes in the Basic Multilingual Plane (ECMA and Python
-    // regexes agree on them, and the document stays printable for YAML
-    // readers); astral ones as literal characters, which both engines accept
-    // in a class and which YAML counts as printable.
-    let literal = |n: u32| match char::from_u32(n) {
-        Some(c) if n > 0xFFFF => c.to_string(),
-        Some(_) => format!("\\u{n:04x}"),
-        None => String::new(),
-    };
-    ranges
-        .iter()
-        .map(|&(a, b)| {
-            if a == b {
-                literal(a)
-            } else {
-                format!("{}-{}", literal(a), literal(b))
-            }
-        })
-        .collect()
+
+    fn class(&self) -> String {
+        // `\uXXXX` escapes in the Basic Multilingual Plane (ECMA and Python
+        // regexes agree on them, and the document stays printable for YAML
+        // readers); astral ones as literal characters, which both engines
+        // accept in a class and which YAML counts as printable.
+        let literal = |n: u32| match char::from_u32(n) {
+            Some(c) if n > 0xFFFF => c.to_string(),
+            Some(_) => format!("\\u{n:04x}"),
+            None => String::new(),
+        };
+        self.0
+            .iter()
+            .map(|&(a, b)| {
+                if a == b {
+                    literal(a)
+                } else {
+                    format!("{}-{}", literal(a), literal(b))
+                }
+            })
+            .collect()
+    }
 }
 
 /// The three classes a text pattern is made of, built once: the characters
@@ -159,11 +161,24 @@ struct TextClasses {
 
 fn text_classes() -> &'static TextClasses {
     static CLASSES: LazyLock<TextClasses> = LazyLock::new(|| {
-        let accepted = |c: char| refused_char(c).is_none();
+        // One look at each code point: its category is a table lookup that
+        // a debug build makes slow, a million times over.
+        let (mut accepted, mut blank, mut visible) =
+            (Ranges::default(), Ranges::default(), Ranges::default());
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if refused_char(c).is_none() {
+                let n = u32::from(c);
+                accepted.add(n);
+                match shows_nothing(c) {
+                    true => blank.add(n),
+                    false => visible.add(n),
+                }
+            }
+        }
         TextClasses {
-            accepted: class_of(accepted),
-            blank: class_of(|c| accepted(c) && shows_nothing(c)),
-            visible: class_of(|c| accepted(c) && !shows_nothing(c)),
+            accepted: accepted.class(),
+            blank: blank.class(),
+            visible: visible.class(),
         }
     });
     &CLASSES

@@ -7,15 +7,17 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LabelChange};
 use crate::domain::catalog::Catalog;
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::limits::{LimitKind, LimitUsage, Limits, QuotaPeriod, ceil_seconds};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::FULL_ACCESS;
+use crate::domain::search::KeyCounts;
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
+use crate::http::error::{ApiError, ErrorCode};
 
 /// A key, without its secret or hash.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -52,6 +54,59 @@ pub struct KeyView<'a> {
     /// The budget its requests are counted in: its own id, or the key it
     /// was rotated from's budget, or the limited key that created it's.
     pub budget: KeyId,
+    /// What the calling key may do to this key now: each change, as the
+    /// call would decide it before writing (its scope, its authority over
+    /// the key, the key's state). The call still decides when it is made.
+    pub caller: CallerView,
+    /// Whether this is its organization's last active full-access key:
+    /// suspending, revoking or deleting it leaves no key that can manage
+    /// every other (until `keygate bootstrap`). Null when the store cannot
+    /// count the organization's keys.
+    pub last_active_full_access: Option<bool>,
+}
+
+/// What the calling key may do to a key, one field per change.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "CallerPermits", deny_unknown_fields)]
+pub struct CallerView {
+    pub update: Permit,
+    pub suspend: Permit,
+    pub reactivate: Permit,
+    pub rotate: Permit,
+    pub revoke: Permit,
+    pub delete: Permit,
+    /// `PUT …/limits`: never the calling key's own.
+    pub set_limits: Permit,
+    /// `DELETE …/usage`: never the calling key's own budget.
+    pub reset_usage: Permit,
+}
+
+/// Whether a call would be allowed, and if not the error it would answer.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Permit", deny_unknown_fields)]
+pub struct Permit {
+    pub allowed: bool,
+    /// The error code the call would answer (null when allowed).
+    pub code: Option<ErrorCode>,
+    /// Its message (null when allowed).
+    pub reason: Option<String>,
+}
+
+impl Permit {
+    pub fn of(decision: Result<(), ApiError>) -> Self {
+        match decision {
+            Ok(()) => Permit {
+                allowed: true,
+                code: None,
+                reason: None,
+            },
+            Err(e) => Permit {
+                allowed: false,
+                code: Some(e.code),
+                reason: Some(e.message),
+            },
+        }
+    }
 }
 
 /// A key's usage limits.
@@ -153,8 +208,14 @@ impl UsageView {
 }
 
 impl<'a> KeyView<'a> {
-    /// The record as the API shows it at `now`.
-    pub fn of(record: &'a KeyRecord, now: Timestamp) -> Self {
+    /// The record as the API shows it at `now` to a caller who may do
+    /// `caller` to it.
+    pub fn of(
+        record: &'a KeyRecord,
+        now: Timestamp,
+        caller: CallerView,
+        last_active_full_access: Option<bool>,
+    ) -> Self {
         KeyView {
             id: record.id,
             org_id: &record.org_id,
@@ -179,8 +240,44 @@ impl<'a> KeyView<'a> {
             rotated_to: record.rotated_to,
             limits: LimitsView::of(&record.limits),
             budget: record.budget,
+            caller,
+            last_active_full_access,
         }
     }
+}
+
+/// How many keys the organization has in each status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "KeyCounts", deny_unknown_fields)]
+pub struct CountsView {
+    pub all: u64,
+    pub active: u64,
+    pub suspended: u64,
+    pub revoked: u64,
+}
+
+impl CountsView {
+    pub fn of(counts: &KeyCounts) -> Self {
+        CountsView {
+            all: counts.all(),
+            active: counts.active,
+            suspended: counts.suspended,
+            revoked: counts.revoked,
+        }
+    }
+}
+
+/// A page of keys, and how many keys the organization has.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "KeyRecordList", deny_unknown_fields)]
+pub struct KeyListBody<'a> {
+    pub data: Vec<KeyView<'a>>,
+    /// The cursor of the next page (pass it as `cursor` with the same
+    /// filters); null on the last page.
+    pub next_cursor: Option<String>,
+    /// The organization's keys by status, whatever this list's filters
+    /// (for a status tab's count); null when the store cannot count them.
+    pub counts: Option<CountsView>,
 }
 
 /// A new key's record and the full key, shown once (create, rotate).
@@ -207,11 +304,16 @@ pub struct AuditEventView<'a> {
     pub actor_type: ActorKind,
     pub actor_key_id: Option<KeyId>,
     pub actor_hint: Option<&'a str>,
+    /// The acting key's name when it acted (null for bootstrap, and on
+    /// events recorded before names were).
+    pub actor_name: Option<&'a KeyName>,
     pub reason: Option<&'a RevokeReason>,
     pub status_before: Option<KeyStatus>,
     pub status_after: Option<KeyStatus>,
     pub rotated_to: Option<KeyId>,
     pub rotated_from: Option<KeyId>,
+    /// On an `update` event, each field it changed; empty otherwise.
+    pub changes: Vec<ChangeView<'a>>,
     pub request_id: &'a str,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -225,6 +327,30 @@ pub struct AuditEventView<'a> {
 pub struct LimitsChangeView {
     pub before: LimitsView,
     pub after: LimitsView,
+}
+
+/// One field an update changed, before and after.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "FieldChange", deny_unknown_fields)]
+pub struct ChangeView<'a> {
+    /// `name` or `description`.
+    #[schemars(extend("enum" = ["name", "description"]))]
+    pub field: &'a str,
+    /// The value before (null: no description).
+    pub before: Option<&'a str>,
+    /// The value after (null: no description).
+    pub after: Option<&'a str>,
+}
+
+impl<'a> ChangeView<'a> {
+    fn of(change: &'a LabelChange) -> Self {
+        let (before, after) = change.texts();
+        ChangeView {
+            field: change.field(),
+            before,
+            after,
+        }
+    }
 }
 
 impl<'a> AuditEventView<'a> {
@@ -242,11 +368,13 @@ impl<'a> AuditEventView<'a> {
                 Actor::Key { hint, .. } => Some(hint),
                 Actor::Bootstrap => None,
             },
+            actor_name: event.actor_name.as_ref(),
             reason: event.reason.as_ref(),
             status_before: event.status_before,
             status_after: event.status_after,
             rotated_to: event.rotated_to,
             rotated_from: event.rotated_from,
+            changes: event.changes.iter().map(ChangeView::of).collect(),
             request_id: &event.request_id,
             source_ip: event.source_ip.as_deref(),
             user_agent: event.user_agent.as_deref(),

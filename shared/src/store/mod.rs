@@ -12,6 +12,7 @@ use crate::domain::id::KeyId;
 use crate::domain::limits::{Admission, Counters, Limits};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::search::{KeyCounts, KeyQuery};
 use crate::domain::time::Timestamp;
 
 pub mod dynamodb;
@@ -111,6 +112,24 @@ pub trait Store: Send + Sync + 'static {
         after: Option<KeyId>,
     ) -> impl Future<Output = Result<Page<KeyRecord>, StoreError>> + Send;
 
+    /// Keys of `org` matching `query`, in its search's order (see
+    /// [`crate::domain::search`]), starting after the sort key `after`.
+    fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<Page<KeyRecord>, StoreError>> + Send;
+
+    /// How many keys `org` has in each status, as of its last change;
+    /// `None` when the store cannot tell exactly (an organization whose
+    /// keys predate counting on DynamoDB, until they are counted).
+    fn counts(
+        &self,
+        org: &OrgId,
+    ) -> impl Future<Output = Result<Option<KeyCounts>, StoreError>> + Send;
+
     /// Apply every write of `change` and record its event, atomically.
     /// `AlreadyExists` when an inserted id exists, `Changed` when a key it
     /// updates or deletes is no longer as read; then nothing is written.
@@ -190,6 +209,18 @@ impl Store for AnyStore {
         after: Option<KeyId>,
     ) -> Result<Page<KeyRecord>, StoreError> {
         delegate!(self, s => s.list(org, filter, limit, after))
+    }
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        delegate!(self, s => s.search(org, query, limit, after))
+    }
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        delegate!(self, s => s.counts(org))
     }
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
         delegate!(self, s => s.commit(change))

@@ -45,7 +45,11 @@ pub async fn events_are_listed_by_every_filter<S: Store>(store: S) {
         (Some(theirs.id), None, 0),
     ];
     for (key_id, action, count) in cases {
-        let filter = EventFilter { key_id, action };
+        let filter = EventFilter {
+            key_id,
+            action,
+            ..EventFilter::default()
+        };
         let want: Vec<EventId> = all
             .iter()
             .filter(|e| {
@@ -376,7 +380,7 @@ pub async fn the_audit_api_filters_pages_and_isolates<S: Store>(store: S) {
     );
 
     for (query, field) in [
-        ("action=update", "action"),
+        ("action=rename", "action"),
         ("key_id=nope", "key_id"),
         ("limit=0", "limit"),
         ("cursor=garbage", "cursor"),
@@ -492,4 +496,247 @@ pub async fn each_organization_s_trail_is_one_unbroken_chain<S: Store>(store: S)
         (2, 2),
         "its own chain from 1"
     );
+}
+
+/// Events listed by the key that made them, with or without an action,
+/// and by when they were recorded: exactly the matching events, newest
+/// first, in pages that continue exactly; bootstrap events have no actor.
+pub async fn events_are_listed_by_actor_and_time<S: Store>(store: S) {
+    use keygate::domain::audit::Actor;
+    use keygate::domain::change::Origin;
+    use keygate::domain::time::Timestamp;
+    let by = |n: u128| {
+        Origin::new(
+            Actor::Key {
+                id: KeyId::from_u128(n),
+                hint: format!("kg_...{n:04}"),
+            },
+            Timestamp::now(),
+            "req",
+            None,
+            None,
+        )
+    };
+    let boot = super::record("acme", "boot");
+    store
+        .commit(&Change::create(boot, &Origin::bootstrap(Timestamp::now())))
+        .await
+        .expect("bootstrap");
+    let mut keys = vec![];
+    for (n, actor) in [1u128, 2, 1, 1, 2].into_iter().enumerate() {
+        let key = super::record("acme", &format!("k{n}"));
+        store
+            .commit(&Change::create(key.clone(), &by(actor)))
+            .await
+            .expect("create");
+        keys.push(key);
+        // A few milliseconds between changes, so a time range can fall
+        // between them.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    for key in &keys[..2] {
+        let change = Change::status(key.clone(), Transition::Suspend, None, &by(2)).0;
+        store.commit(&change).await.expect("suspend");
+    }
+    let theirs = super::record("other", "theirs");
+    store
+        .commit(&Change::create(theirs, &by(1)))
+        .await
+        .expect("another org");
+    let all = events_of(&store, "acme").await;
+    assert_eq!(all.len(), 8);
+
+    let ms = |e: &keygate::domain::audit::AuditEvent| (e.id.as_u128() >> 80) as u64;
+    // Bounds between the oldest and newest events' milliseconds.
+    let (oldest, newest) = (ms(&all[all.len() - 1]), ms(&all[0]));
+    let middle = (oldest + newest) / 2;
+    let at = |m: u64| Some(EventId::first_at_millis(m));
+    let actor = |n: u128| Some(KeyId::from_u128(n));
+    let cases = [
+        (actor(1), None, None, None),
+        (actor(2), None, None, None),
+        (actor(2), Some(AuditAction::Suspend), None, None),
+        (actor(1), Some(AuditAction::Suspend), None, None),
+        (actor(9), None, None, None),
+        (None, None, at(middle), None),
+        (None, None, None, at(middle)),
+        (None, None, at(oldest + 1), at(newest)),
+        (actor(1), Some(AuditAction::Create), at(middle), None),
+        (None, Some(AuditAction::Create), at(newest + 1), None),
+    ];
+    for (actor, action, since, until) in cases {
+        let filter = EventFilter {
+            actor,
+            action,
+            since,
+            until,
+            ..EventFilter::default()
+        };
+        let want: Vec<EventId> = all
+            .iter()
+            .filter(|e| {
+                actor.is_none_or(|a| e.actor.key_id() == Some(a))
+                    && action.is_none_or(|a| a == e.action)
+                    && since.is_none_or(|s| e.id >= s)
+                    && until.is_none_or(|u| e.id < u)
+            })
+            .map(|e| e.id)
+            .collect();
+        let mut got = vec![];
+        let mut after = None;
+        loop {
+            let page = store
+                .list_events(&org("acme"), filter, 2, after)
+                .await
+                .expect("page");
+            assert!(page.items.len() <= 2);
+            got.extend(page.items.iter().map(|e| e.id));
+            match page.next_after() {
+                Some(e) => after = Some(e.id),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{filter:?}");
+    }
+    let by_one = EventFilter {
+        actor: actor(1),
+        ..EventFilter::default()
+    };
+    let listed = store
+        .list_events(&org("acme"), by_one, 100, None)
+        .await
+        .expect("by actor");
+    assert_eq!(listed.items.len(), 3, "three creates by key 1 in acme");
+    assert!(
+        listed.items.iter().all(|e| e.org_id == org("acme")),
+        "another org's events by the same key are not listed"
+    );
+}
+
+/// Through the API: the audit log filtered by the acting key and by time,
+/// with each event naming its actor; filtering by key and actor at once,
+/// a time that is not RFC 3339, or an empty range is a 400; a cursor
+/// continues only its own filter.
+pub async fn the_audit_api_filters_by_actor_and_time<S: Store>(store: S) {
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    let (writer, _) = h
+        .create(
+            &root,
+            json!({"name": "deployer", "key_type": "service",
+                   "permissions": ["api-keys:write", "api-keys:read", "runs:read"]}),
+        )
+        .await;
+    let writer_id = id_of(&writer);
+    let mut made = vec![];
+    for n in 0..3 {
+        let (_, k) = h
+            .create(
+                &writer,
+                json!({"name": format!("made-{n}"), "key_type": "service",
+                       "permissions": ["runs:read"]}),
+            )
+            .await;
+        made.push(id(&k));
+    }
+    h.act(&root, &made[0], "suspend", None).await;
+    let by_writer = h
+        .call(
+            "GET",
+            &format!("/v1/audit-events?actor_key_id={writer_id}&limit=2"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(by_writer.status, 200, "{:#}", by_writer.body);
+    let first = by_writer.body["data"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 2);
+    for e in &first {
+        assert_eq!(e["actor_key_id"], writer_id.as_str());
+        assert_eq!(e["actor_name"], "deployer");
+        assert_eq!(e["action"], "create");
+    }
+    assert_eq!(first[0]["key_id"], made[2].as_str(), "newest first");
+    let cursor = by_writer.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = h
+        .call(
+            "GET",
+            &format!("/v1/audit-events?actor_key_id={writer_id}&limit=2&cursor={cursor}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(rest.body["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest.body["data"][0]["key_id"], made[0].as_str());
+    assert!(rest.body["next_cursor"].is_null());
+    // The cursor belongs to the actor filter, not another.
+    let elsewhere = h
+        .call(
+            "GET",
+            &format!("/v1/audit-events?limit=2&cursor={cursor}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert!(elsewhere.assert_error(400) == "invalid_request");
+
+    // A time range: nothing before the trail began, everything since then.
+    let all = h
+        .call("GET", "/v1/audit-events?limit=100", Some(&root), None)
+        .await
+        .body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    let since_all = h
+        .call(
+            "GET",
+            "/v1/audit-events?limit=100&since=2020-01-01T00:00:00Z&until=9999-12-31T00:00:00%2B00:00",
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(since_all.body["data"].as_array().map(Vec::len), Some(all));
+    let before_all = h
+        .call(
+            "GET",
+            "/v1/audit-events?until=2020-01-01T00:00:00.500Z",
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(before_all.body["data"], json!([]));
+
+    for (query, field) in [
+        (
+            format!("key_id={}&actor_key_id={writer_id}", made[0]),
+            "actor_key_id",
+        ),
+        ("actor_key_id=nope".to_owned(), "actor_key_id"),
+        ("since=yesterday".to_owned(), "since"),
+        ("until=2026-13-01T00:00:00Z".to_owned(), "until"),
+        (
+            "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z".to_owned(),
+            "until",
+        ),
+        (
+            "since=2026-01-01T00:00:00Z&until=2026-01-01T00:00:00Z".to_owned(),
+            "until",
+        ),
+    ] {
+        let reply = h
+            .call(
+                "GET",
+                &format!("/v1/audit-events?{query}"),
+                Some(&root),
+                None,
+            )
+            .await;
+        reply.assert_error(400);
+        assert!(
+            reply.error_message().starts_with(field),
+            "{query}: {}",
+            reply.error_message()
+        );
+    }
 }

@@ -61,6 +61,12 @@ pub async fn a_key_cannot_change_a_key_it_does_not_cover<S: Store>(store: S) {
             "full access",
         ),
         (
+            "PATCH",
+            format!("/v1/api-keys/{full_id}"),
+            Some(r#"{"name":"mine now"}"#),
+            "full access",
+        ),
+        (
             "POST",
             format!("/v1/api-keys/{wider_id}/suspend"),
             None,

@@ -47,6 +47,7 @@ pub async fn every_applied_transition<S: Store>(store: S) {
             let filter = EventFilter {
                 key_id: Some(before.id),
                 action: None,
+                ..EventFilter::default()
             };
             let events = store
                 .list_events(&org("acme"), filter, 10, None)
@@ -78,6 +79,7 @@ pub async fn delete_removes_the_key_but_keeps_its_history<S: Store>(store: S) {
             EventFilter {
                 key_id: Some(key.id),
                 action: None,
+                ..EventFilter::default()
             },
             10,
             None,
@@ -184,6 +186,7 @@ pub async fn racing_transitions_never_undo_a_revoke<S: Store>(store: S) {
             EventFilter {
                 key_id: KeyId::parse(&target).ok(),
                 action: None,
+                ..EventFilter::default()
             },
         )
         .await;

@@ -25,6 +25,8 @@ pub mod authority;
 pub mod caller_guard;
 pub mod consistency;
 pub mod create;
+pub mod finding;
+pub mod labels;
 pub mod last_use;
 pub mod lifecycle;
 pub mod limits;
@@ -153,6 +155,12 @@ macro_rules! contract_suite {
             last_use {
                 last_use_is_recorded_at_most_once_per_window,
             },
+            labels {
+                a_rename_is_one_audited_change,
+                a_revoked_key_can_be_described_and_a_key_can_rename_itself,
+                a_refused_rename_changes_nothing,
+                a_rename_of_a_key_that_changed_is_refused,
+            },
             authority {
                 a_key_cannot_change_a_key_it_does_not_cover,
                 a_key_may_always_act_on_itself,
@@ -180,6 +188,8 @@ macro_rules! contract_suite {
                 refused_calls_leave_no_event,
                 the_audit_api_filters_pages_and_isolates,
                 each_organization_s_trail_is_one_unbroken_chain,
+                events_are_listed_by_actor_and_time,
+                the_audit_api_filters_by_actor_and_time,
             },
             pagination {
                 pagination_is_exact_newest_first,
@@ -191,6 +201,12 @@ macro_rules! contract_suite {
                 the_sliding_window_and_the_month_turn_with_the_clock,
                 rotating_or_minting_never_escapes_a_budget,
                 limits_change_only_by_another_key_and_leave_an_event,
+            },
+            finding {
+                counts_follow_every_change_and_no_refused_one,
+                keys_are_found_by_name_type_and_owner,
+                each_key_says_what_the_caller_may_do_to_it,
+                the_last_active_full_access_key_is_marked,
             },
         );
     };

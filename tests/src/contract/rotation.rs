@@ -227,6 +227,7 @@ pub async fn racing_rotations_make_exactly_one_successor<S: Store>(store: S) {
             EventFilter {
                 key_id: KeyId::parse(&old_id).ok(),
                 action: Some(AuditAction::Rotate),
+                ..EventFilter::default()
             },
         )
         .await;
@@ -238,6 +239,7 @@ pub async fn racing_rotations_make_exactly_one_successor<S: Store>(store: S) {
             EventFilter {
                 key_id: successor,
                 action: None,
+                ..EventFilter::default()
             },
         )
         .await;

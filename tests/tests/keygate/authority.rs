@@ -56,6 +56,7 @@ async fn every_operation_needs_exactly_its_scope() {
         (Operation::CreateKey, Some("api-keys:write")),
         (Operation::ListKeys, Some("api-keys:read")),
         (Operation::GetKey, Some("api-keys:read")),
+        (Operation::UpdateKey, Some("api-keys:write")),
         (Operation::SuspendKey, Some("api-keys:write")),
         (Operation::ReactivateKey, Some("api-keys:write")),
         (Operation::RevokeKey, Some("api-keys:write")),

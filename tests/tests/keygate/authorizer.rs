@@ -43,6 +43,7 @@ async fn an_allowed_key_gets_the_documented_context() {
             "owner": "ada",
             "scopes": "agents:read runs:read",
             "hint": record["hint"],
+            "name": "u",
             "expires_at": "",
         })
     );

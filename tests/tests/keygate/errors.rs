@@ -356,6 +356,7 @@ async fn every_route_refuses_unknown_query_parameters_and_body_fields() {
             Operation::CreateKey => Some(json!({"name": "n", "key_type": "service"})),
             Operation::RevokeKey => Some(json!({"reason": "r"})),
             Operation::RotateKey | Operation::SetLimits => Some(json!({})),
+            Operation::UpdateKey => Some(json!({"name": "n"})),
             _ => None,
         };
         let with_junk = {

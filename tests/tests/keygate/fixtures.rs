@@ -64,7 +64,7 @@ fn there_is_a_fixture_for_every_function_and_it_names_its_route() {
                 "a public route has no authorizer context"
             );
         } else {
-            for field in ["org_id", "key_id", "scopes", "hint", "expires_at"] {
+            for field in ["org_id", "key_id", "scopes", "hint", "name", "expires_at"] {
                 assert!(context[field].is_string(), "{name}: {field}");
             }
         }
@@ -86,6 +86,7 @@ async fn each_fixture_is_served_by_its_handler() {
         (Operation::CreateKey, 201),
         (Operation::ListKeys, 200),
         (Operation::GetKey, 200),
+        (Operation::UpdateKey, 200),
         (Operation::SuspendKey, 200),
         (Operation::ReactivateKey, 200),
         (Operation::RotateKey, 201),
@@ -114,8 +115,27 @@ async fn each_fixture_is_served_by_its_handler() {
                 .collect();
             assert_eq!(
                 actions,
-                ["revoke", "rotate", "reactivate", "suspend", "create"],
+                [
+                    "revoke",
+                    "rotate",
+                    "reactivate",
+                    "suspend",
+                    "update",
+                    "create"
+                ],
                 "the fixture key's history, newest first"
+            );
+            let update = &events["data"][4];
+            assert_eq!(
+                update["actor_name"], "fixture caller",
+                "the name in the authorizer's context is recorded"
+            );
+            assert_eq!(
+                update["changes"],
+                serde_json::json!([
+                    {"field": "name", "before": "fixture", "after": "fixture renamed"},
+                    {"field": "description", "before": null, "after": "renamed by its fixture"},
+                ])
             );
         }
     }
@@ -177,7 +197,7 @@ async fn a_handler_refuses_another_operation_s_event() {
 #[test]
 fn the_console_function_answers_an_unserved_method_with_405_and_allow() {
     for (path, allow) in [
-        ("/v1/api-keys/{id}", "DELETE, GET"),
+        ("/v1/api-keys/{id}", "DELETE, GET, PATCH"),
         ("/v1/api-keys", "GET, POST"),
         ("/v1/api-keys/{id}/rotate", "POST"),
     ] {

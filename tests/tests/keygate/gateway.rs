@@ -32,9 +32,9 @@ async fn gateway_answers_match_api_gateway() {
         (405, json!({"message": "Method Not Allowed"}))
     );
     assert_eq!(reply.headers["allow"], "GET, POST");
-    let reply = h.call("PATCH", "/v1/api-keys/abc", None, None).await;
+    let reply = h.call("PUT", "/v1/api-keys/abc", None, None).await;
     assert_eq!(reply.status, 405, "before the key is asked for");
-    assert_eq!(reply.headers["allow"], "DELETE, GET");
+    assert_eq!(reply.headers["allow"], "DELETE, GET, PATCH");
 }
 /// The local gateway matches paths and query strings as API Gateway does: a
 /// doubled slash is not found, a repeated parameter's values are joined with

@@ -193,6 +193,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
             Operation::CreateKey => Some(r#"{"name":"n","key_type":"service"}"#.to_owned()),
             Operation::RevokeKey => Some(r#"{"reason":"r"}"#.to_owned()),
             Operation::RotateKey | Operation::SetLimits => Some("{}".to_owned()),
+            Operation::UpdateKey => Some(r#"{"name":"renamed"}"#.to_owned()),
             _ => None,
         };
         let target = fresh().await;
@@ -226,7 +227,8 @@ async fn every_documented_status_is_one_the_operation_answers() {
             Operation::CreateKey
             | Operation::RevokeKey
             | Operation::RotateKey
-            | Operation::SetLimits => Some((path_for(&target), Some(r#"{"unknown":1}"#))),
+            | Operation::SetLimits
+            | Operation::UpdateKey => Some((path_for(&target), Some(r#"{"unknown":1}"#))),
             Operation::ListKeys => Some(("/v1/api-keys?status=nope".to_owned(), None)),
             Operation::ListAuditEvents => Some(("/v1/audit-events?action=nope".to_owned(), None)),
             _ => None,
@@ -268,7 +270,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
                     .status,
             );
         }
-        if method == "POST" || method == "PUT" {
+        if matches!(method, "POST" | "PUT" | "PATCH") {
             statuses.insert(
                 h.call(method, &path_for(&fresh().await), Some(&root), Some(&big))
                     .await
@@ -377,8 +379,8 @@ async fn every_request_example_is_accepted_as_it_stands() {
         }
     }
     assert_eq!(
-        tried, 4,
-        "create, revoke, rotate and set-limits have examples"
+        tried, 5,
+        "create, update, revoke, rotate and set-limits have examples"
     );
     let cursor = resolve(&doc, &doc["components"]["parameters"]["Cursor"]);
     assert_eq!(cursor["schema"]["minLength"], 1);

@@ -171,8 +171,21 @@ pub fn hash_of(
         field(&optional(value.is_some()));
         field(&text(value.as_deref()));
     }
-    // Fields added later are hashed only when present, tagged, so events
-    // written before them keep their hashes.
+    // Fields added since version 1, each tagged and only when present, so
+    // the hash of an event without them is what it always was.
+    if let Some(name) = &event.actor_name {
+        field(b"actor_name");
+        field(name.as_str().as_bytes());
+    }
+    for change in &event.changes {
+        let (before, after) = change.texts();
+        field(b"change");
+        field(change.field().as_bytes());
+        for value in [before, after] {
+            field(&optional(value.is_some()));
+            field(&text(value));
+        }
+    }
     if let Some(limits) = &event.limits {
         field(b"limits");
         field(limits.before.canonical().as_bytes());
@@ -320,11 +333,13 @@ mod tests {
             key_id: KeyId::from_u128(7),
             key_name: KeyName::new("k").unwrap(),
             actor: Actor::Bootstrap,
+            actor_name: None,
             reason: None,
             status_before: Some(KeyStatus::Active),
             status_after: Some(KeyStatus::Suspended),
             rotated_to: None,
             rotated_from: None,
+            changes: vec![],
             request_id: "req".into(),
             source_ip: None,
             user_agent: None,
@@ -418,6 +433,44 @@ mod tests {
             verify(&events, Some(head), Some((6, head.hash)), None, NOW),
             Err(Broken::ExpectedHeadMissing { .. })
         ));
+    }
+
+    /// The hash of an event that has none of the fields added since the
+    /// trail began is what it always was (pinned from the first version),
+    /// so trails written then still verify; an actor's name or an update's
+    /// changes are covered by the hash once present.
+    #[test]
+    fn fields_added_later_leave_earlier_hashes_alone_and_are_hashed_when_present() {
+        use crate::domain::audit::LabelChange;
+        let mut e = event(1, 1_000);
+        e.actor = Actor::Key {
+            id: KeyId::from_u128(9),
+            hint: "kg_...abcd".into(),
+        };
+        e.reason = Some(crate::domain::text::RevokeReason::new("leaked").unwrap());
+        e.source_ip = Some("203.0.113.7".into());
+        let hash = |e: &AuditEvent| hash_of(e, 1, None, ChainHash::GENESIS).to_hex();
+        assert_eq!(
+            hash(&e),
+            "0e5de81f4bd428513f4d760d58d0c4c2d49ddf4cbd15c43d45ea868f0822e2d5"
+        );
+        let mut named = e.clone();
+        named.actor_name = Some(KeyName::new("admin").unwrap());
+        let mut renamed = named.clone();
+        renamed.changes = vec![LabelChange::Name {
+            before: KeyName::new("a").unwrap(),
+            after: KeyName::new("b").unwrap(),
+        }];
+        let mut other = renamed.clone();
+        other.changes = vec![LabelChange::Name {
+            before: KeyName::new("a").unwrap(),
+            after: KeyName::new("c").unwrap(),
+        }];
+        let hashes: std::collections::HashSet<String> = [&e, &named, &renamed, &other]
+            .into_iter()
+            .map(hash)
+            .collect();
+        assert_eq!(hashes.len(), 4, "each difference changes the hash");
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Create, list and read keys.
+//! Create, list (by status, and found by name, type or owner) and read keys.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use super::{json_response, owned_record};
+use super::{Viewer, json_response, owned_record};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller, authorize, inherited_expiry, minted_limits};
 use crate::domain::catalog::Catalog;
@@ -13,12 +13,15 @@ use crate::domain::limits::Limits;
 use crate::domain::record::{KeyRecord, KeyType, StatusFilter};
 use crate::domain::redaction::quoted;
 use crate::domain::scope::Permissions;
+use crate::domain::search::{KeyQuery, KeySearch, SearchIndex};
 use crate::domain::text::{Description, KeyName, Owner};
 use crate::domain::time::Timestamp;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::request::{Fields, Input, LIMITS_FIELDS, next_cursor, path_id};
-use crate::http::views::{Created, KeyView, ListBody};
-use crate::store::Store;
+use crate::http::request::{
+    Fields, Input, LIMITS_FIELDS, Query, next_cursor, next_search_cursor, path_id,
+};
+use crate::http::views::{CountsView, Created, KeyListBody};
+use crate::store::{Page, Store};
 
 /// A validated create request.
 pub(super) struct NewKeyRequest {
@@ -199,13 +202,52 @@ pub(in crate::http) async fn create<S: Store>(
     app.store
         .commit(&Change::create(record.clone(), origin))
         .await?;
+    let viewer = Viewer::of(app, caller, now, [&record]).await?;
     json_response(
         201,
         &Created {
-            record: KeyView::of(&record, now),
+            record: viewer.view(&record),
             key: new.key.expose(),
         },
     )
+}
+
+/// A list's search, from `name`, or `key_type` and `owner`; `None` for
+/// none of them.
+fn parse_search(query: &Query) -> Result<Option<KeySearch>, ApiError> {
+    let name = query
+        .get("name")
+        .map(KeyName::new)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("name", e))?;
+    let key_type = query
+        .get("key_type")
+        .map(|t| {
+            t.parse::<KeyType>().map_err(|_| {
+                ApiError::bad_request(
+                    "key_type",
+                    format!("{} is not \"service\" or \"user\"", quoted(t)),
+                )
+            })
+        })
+        .transpose()?;
+    let owner = query
+        .get("owner")
+        .map(Owner::new)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("owner", e))?;
+    match (name, key_type, owner) {
+        (None, None, None) => Ok(None),
+        (Some(name), None, None) => Ok(Some(KeySearch::name_prefix(&name))),
+        (Some(_), _, _) => Err(ApiError::bad_request(
+            "name",
+            "cannot be combined with key_type or owner: search by name, or filter by type \
+             and owner",
+        )),
+        (None, key_type, owner) => KeySearch::by_type(key_type, owner.as_ref())
+            .map(Some)
+            .map_err(|e| ApiError::bad_request("owner", e)),
+    }
 }
 
 pub(in crate::http) async fn list<S: Store>(
@@ -227,16 +269,57 @@ pub(in crate::http) async fn list<S: Store>(
             )
         })?,
     };
+    let search = parse_search(query)?;
     let limit = query.limit()?;
-    let scope = filter.as_str();
-    let after = query.cursor(&caller.org, scope)?.map(KeyId::from_u128);
-    let page = app.store.list(&caller.org, filter, limit, after).await?;
-    let next = page.next_after().map(|r| r.id.as_u128());
+    let org = &caller.org;
+    // The page, and the organization's counts for the status tabs, read
+    // side by side.
+    let (page, next, counts) = match search {
+        None => {
+            let scope = filter.as_str();
+            let after = query.cursor(org, scope)?.map(KeyId::from_u128);
+            let (page, counts) = tokio::join!(
+                app.store.list(org, filter, limit, after),
+                app.store.counts(org)
+            );
+            let page: Page<KeyRecord> = page?;
+            let next = next_cursor(org, scope, page.next_after().map(|r| r.id.as_u128()));
+            (page, next, counts?)
+        }
+        Some(search) => {
+            let index: &str = match search.index() {
+                SearchIndex::Name => "name",
+                SearchIndex::Type => "type",
+            };
+            let scope = format!("{}:{index}:{}", filter.as_str(), search.fingerprint());
+            let after = query.search_cursor(org, &scope)?;
+            let key_query = KeyQuery {
+                status: filter,
+                search,
+            };
+            let (page, counts) = tokio::join!(
+                app.store.search(org, &key_query, limit, after.as_deref()),
+                app.store.counts(org)
+            );
+            let page: Page<KeyRecord> = page?;
+            let last = page
+                .next_after()
+                .map(|r| (r.id.as_u128(), key_query.search.sort_key(r)));
+            let next = next_search_cursor(org, &scope, last);
+            (page, next, counts?)
+        }
+    };
+    let viewer = Viewer {
+        caller,
+        now,
+        counts,
+    };
     json_response(
         200,
-        &ListBody {
-            data: page.items.iter().map(|r| KeyView::of(r, now)).collect(),
-            next_cursor: next_cursor(&caller.org, scope, next),
+        &KeyListBody {
+            data: page.items.iter().map(|r| viewer.view(r)).collect(),
+            next_cursor: next,
+            counts: counts.as_ref().map(CountsView::of),
         },
     )
 }
@@ -248,5 +331,6 @@ pub(in crate::http) async fn get<S: Store>(
     now: Timestamp,
 ) -> Result<Response<Body>, ApiError> {
     let record = owned_record(app, caller, path_id(req)?).await?;
-    json_response(200, &KeyView::of(&record, now))
+    let viewer = Viewer::of(app, caller, now, [&record]).await?;
+    json_response(200, &viewer.view(&record))
 }

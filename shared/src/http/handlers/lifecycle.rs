@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{Decision, change_key, json_response, owned_record};
+use super::{Decision, Viewer, change_key, json_response, owned_record};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller};
 use crate::domain::change::{Change, Origin};
@@ -12,7 +12,6 @@ use crate::domain::record::KeyRecord;
 use crate::domain::text::RevokeReason;
 use crate::http::error::ApiError;
 use crate::http::request::{Input, path_id};
-use crate::http::views::KeyView;
 use crate::store::Store;
 
 pub(in crate::http) async fn suspend<S: Store>(
@@ -55,11 +54,7 @@ async fn transition<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let id = path_id(req)?;
     let now = origin.at;
-    let act: fn(&KeyRecord) -> Act<'_> = match transition {
-        Transition::Reactivate => |target| Act::Reactivate { target },
-        Transition::Suspend | Transition::Revoke => |target| Act::Change { target },
-    };
-    let record = change_key(app, caller, id, act, |before| {
+    let record = change_key(app, caller, id, act_of(transition), |before| {
         match check(before.status, transition)? {
             // Already there: a harmless no-op that changes (and records) nothing.
             Check::NoOp => Ok(Decision::Done(before)),
@@ -70,7 +65,17 @@ async fn transition<S: Store>(
         }
     })
     .await?;
-    json_response(200, &KeyView::of(&record, now))
+    let viewer = Viewer::of(app, caller, now, [&record]).await?;
+    json_response(200, &viewer.view(&record))
+}
+
+/// The authority a transition needs over its target: reactivating is
+/// giving power back, the others take it away.
+pub(super) fn act_of(transition: Transition) -> fn(&KeyRecord) -> Act<'_> {
+    match transition {
+        Transition::Reactivate => |target| Act::Reactivate { target },
+        Transition::Suspend | Transition::Revoke => |target| Act::Change { target },
+    }
 }
 
 pub(in crate::http) async fn delete<S: Store>(

@@ -5,7 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use super::{Decision, change_key, json_response, owned_record};
+use super::{Decision, Viewer, change_key, json_response, owned_record};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller, authorize};
 use crate::domain::change::{Change, Origin};
@@ -14,7 +14,7 @@ use crate::domain::record::KeyRecord;
 use crate::domain::redaction::quoted;
 use crate::http::error::ApiError;
 use crate::http::request::{Fields, Input, path_id};
-use crate::http::views::{KeyView, UsageView};
+use crate::http::views::UsageView;
 use crate::store::Store;
 
 /// `error`, its field named from the top of the body (`limits.rate.requests`).
@@ -114,7 +114,8 @@ pub(in crate::http) async fn set<S: Store>(
         },
     )
     .await?;
-    json_response(200, &KeyView::of(&record, now))
+    let viewer = Viewer::of(app, caller, now, [&record]).await?;
+    json_response(200, &viewer.view(&record))
 }
 
 /// `GET /v1/api-keys/{id}/usage`: each limit's count, what is left and when

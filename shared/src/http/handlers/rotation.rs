@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use super::{Decision, change_key, json_response};
+use super::{Decision, Viewer, change_key, json_response};
 use crate::app::App;
 use crate::domain::authority::{Act, Caller, authorize};
 use crate::domain::change::{Change, Origin};
@@ -11,9 +11,10 @@ use crate::domain::key::FullKey;
 use crate::domain::lifecycle::{MAX_GRACE_SECS, Rotation};
 use crate::domain::record::KeyRecord;
 use crate::domain::text::RevokeReason;
+use crate::domain::time::Timestamp;
 use crate::http::error::ApiError;
 use crate::http::request::{Fields, Input, path_id};
-use crate::http::views::{Created, KeyView};
+use crate::http::views::Created;
 use crate::store::Store;
 
 fn parse(fields: &Fields) -> Result<Rotation, ApiError> {
@@ -48,17 +49,7 @@ pub(in crate::http) async fn rotate<S: Store>(
         id,
         |target| Act::Change { target },
         |old| {
-            Rotation::check(&old, now)?;
-            // The successor is minted by the caller: it may not outlive it.
-            authorize(
-                caller,
-                Act::Mint {
-                    permissions: &old.permissions,
-                    expires_at: old.expires_at,
-                    limits: &old.limits,
-                    budget: old.budget,
-                },
-            )?;
+            check(caller, &old, now)?;
             let new = app.keys.generate();
             let successor = KeyRecord {
                 description: old.description.clone(),
@@ -83,11 +74,31 @@ pub(in crate::http) async fn rotate<S: Store>(
         },
     )
     .await?;
+    let viewer = Viewer::of(app, caller, now, [&successor]).await?;
     json_response(
         201,
         &Created {
-            record: KeyView::of(&successor, now),
+            record: viewer.view(&successor),
             key: key.expose(),
         },
     )
+}
+
+/// Whether `caller` may rotate `old` (over which it has authority) at
+/// `now`: only an active, unexpired key not rotated before; and the
+/// successor is minted by the caller, so it may not outlive it.
+pub(super) fn check(caller: &Caller, old: &KeyRecord, now: Timestamp) -> Result<(), ApiError> {
+    Rotation::check(old, now)?;
+    // The successor is minted by the caller: it may not outlive it, nor
+    // leave the budget it shares.
+    authorize(
+        caller,
+        Act::Mint {
+            permissions: &old.permissions,
+            expires_at: old.expires_at,
+            limits: &old.limits,
+            budget: old.budget,
+        },
+    )?;
+    Ok(())
 }

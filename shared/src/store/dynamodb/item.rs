@@ -11,25 +11,33 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_attribute_value, to_item};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LimitsChange};
+use crate::domain::audit::{Actor, ActorKind, AuditAction, AuditEvent, LabelChange, LimitsChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
 use crate::domain::limits::Limits;
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
+use crate::domain::search::{KeyCounts, name_sort_key, type_sort_key};
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
-/// A key item. `org_status` is the `by-org-status` GSI's partition key.
+/// A key item. `org_status` is the `by-org-status` GSI's partition key;
+/// `name_key` and `type_key` the search GSIs' sort keys (absent on items
+/// written before searches, until their next change or `keygate table
+/// upgrade`).
 #[derive(Serialize, Deserialize)]
 struct KeyItem {
     id: KeyId,
     org_id: String,
     org_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    type_key: Option<String>,
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<String>,
@@ -100,11 +108,12 @@ fn limits_value(limits: &Limits) -> Option<AttributeValue> {
 }
 
 /// The optional fields a change may set or clear (besides `status`,
-/// `org_status` and `updated_at`, which every change sets), as the item
-/// holds them.
-pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 7] {
+/// `org_status`, `name` and `updated_at`, which every change sets), as the
+/// item holds them.
+pub(super) fn state_fields(r: &KeyRecord) -> [(&'static str, Option<AttributeValue>); 8] {
     [
         ("limits", limits_value(&r.limits)),
+        ("description", r.description.as_ref().map(|d| s(d.as_str()))),
         ("suspended_at", r.suspended_at.map(n)),
         ("revoked_at", r.revoked_at.map(n)),
         (
@@ -126,6 +135,8 @@ pub(super) fn key_to_item(r: &KeyRecord) -> Result<Item, StoreError> {
         id: r.id,
         org_id: r.org_id.as_str().to_owned(),
         org_status: org_status(&r.org_id, r.status),
+        name_key: Some(name_sort_key(r)),
+        type_key: Some(type_sort_key(r)),
         name: r.name.as_str().to_owned(),
         description: r.description.as_ref().map(|d| d.as_str().to_owned()),
         key_type: r.key_type,
@@ -186,8 +197,9 @@ pub(super) fn key_from_item(item: Item) -> Result<KeyRecord, StoreError> {
     })
 }
 
-/// An audit event item. `org_key`, `org_action` and `org_key_action` are the
-/// partition keys of the event GSIs; `purge_at` the TTL, when set.
+/// An audit event item. `org_key`, `org_action`, `org_key_action`,
+/// `org_actor` and `org_actor_action` are the partition keys of the event
+/// GSIs (the last two only on events a key made); `purge_at` the TTL, when set.
 #[derive(Serialize, Deserialize)]
 struct EventItem {
     org_id: String,
@@ -195,6 +207,10 @@ struct EventItem {
     org_key: String,
     org_action: String,
     org_key_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org_actor_action: Option<String>,
     at: i64,
     action: AuditAction,
     key_id: KeyId,
@@ -204,6 +220,9 @@ struct EventItem {
     actor_key_id: Option<KeyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     actor_hint: Option<String>,
+    /// The acting key's name when it acted (absent on older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +233,9 @@ struct EventItem {
     rotated_to: Option<KeyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rotated_from: Option<KeyId>,
+    /// An update's changed fields, before and after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<ChangeItem>,
     request_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source_ip: Option<String>,
@@ -242,6 +264,56 @@ struct EventItem {
     /// On events that set limits: before and after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     limits: Option<LimitsChange>,
+}
+
+/// One field an update changed (a map in the event's `changes` list).
+#[derive(Serialize, Deserialize)]
+struct ChangeItem {
+    field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+}
+
+/// An organization's key counts: an item of the keys table under the id
+/// `<org>#counts` (no key id contains `#`), with none of the GSIs' keys, so
+/// no index holds it and moving it writes nothing else. `exact` is set when
+/// it was made with the organization's first change, or by a recount: an
+/// organization with keys from before counting has counts that started
+/// late, and shows none until it is counted.
+#[derive(Serialize, Deserialize)]
+struct CountsItem {
+    id: String,
+    #[serde(default)]
+    active: i64,
+    #[serde(default)]
+    suspended: i64,
+    #[serde(default)]
+    revoked: i64,
+    #[serde(default)]
+    active_full: i64,
+    #[serde(default)]
+    exact: bool,
+}
+
+pub(super) fn counts_id(org: &OrgId) -> String {
+    format!("{}#counts", org.as_str())
+}
+
+/// Exact counts, or `None`.
+pub(super) fn counts_from_item(item: Item) -> Result<Option<KeyCounts>, StoreError> {
+    let d: CountsItem = from_item(item).map_err(|e| corrupt("key counts", e))?;
+    let n = |v: i64| u64::try_from(v).map_err(|_| corrupt("key counts", "below zero"));
+    Ok(match d.exact {
+        true => Some(KeyCounts {
+            active: n(d.active)?,
+            suspended: n(d.suspended)?,
+            revoked: n(d.revoked)?,
+            active_full_access: n(d.active_full)?,
+        }),
+        false => None,
+    })
 }
 
 /// An optional binary attribute (`B`).
@@ -330,6 +402,8 @@ pub(super) fn event_to_item(
         org_key: format!("{org}#{}", e.key_id),
         org_action: format!("{org}#{action}"),
         org_key_action: format!("{org}#{}#{action}", e.key_id),
+        org_actor: actor_key_id.map(|actor| format!("{org}#{actor}")),
+        org_actor_action: actor_key_id.map(|actor| format!("{org}#{actor}#{action}")),
         at: e.at.unix(),
         action: e.action,
         key_id: e.key_id,
@@ -337,11 +411,24 @@ pub(super) fn event_to_item(
         actor_type: e.actor.kind(),
         actor_key_id,
         actor_hint,
+        actor_name: e.actor_name.as_ref().map(|n| n.as_str().to_owned()),
         reason: e.reason.as_ref().map(|r| r.as_str().to_owned()),
         status_before: e.status_before,
         status_after: e.status_after,
         rotated_to: e.rotated_to,
         rotated_from: e.rotated_from,
+        changes: e
+            .changes
+            .iter()
+            .map(|c| {
+                let (before, after) = c.texts();
+                ChangeItem {
+                    field: c.field().to_owned(),
+                    before: before.map(str::to_owned),
+                    after: after.map(str::to_owned),
+                }
+            })
+            .collect(),
         request_id: e.request_id.clone(),
         source_ip: e.source_ip.clone(),
         user_agent: e.user_agent.clone(),
@@ -372,6 +459,14 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         (ActorKind::Bootstrap, None, None) => Actor::Bootstrap,
         _ => return Err(corrupt("event actor", "type, id and hint disagree")),
     };
+    let changes = d
+        .changes
+        .iter()
+        .map(|c| {
+            LabelChange::from_stored(&c.field, c.before.as_deref(), c.after.as_deref())
+                .ok_or_else(|| corrupt("event changes", "an unknown field or a missing value"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(AuditEvent {
         id: d.id,
         org_id: OrgId::new(&d.org_id).map_err(|e| corrupt("event org_id", e))?,
@@ -380,11 +475,13 @@ pub(super) fn event_from_item(item: Item) -> Result<AuditEvent, StoreError> {
         key_id: d.key_id,
         key_name: KeyName::from_stored(&d.key_name),
         actor,
+        actor_name: d.actor_name.as_deref().map(KeyName::from_stored),
         reason: d.reason.as_deref().map(RevokeReason::from_stored),
         status_before: d.status_before,
         status_after: d.status_after,
         rotated_to: d.rotated_to,
         rotated_from: d.rotated_from,
+        changes,
         request_id: d.request_id,
         source_ip: d.source_ip,
         user_agent: d.user_agent,
@@ -416,6 +513,8 @@ mod tests {
         let item = key_to_item(&record).unwrap();
         assert_eq!(item["id"], s(record.id.to_string()));
         assert_eq!(item["org_status"], s("acme#active"));
+        assert_eq!(item["name_key"], s(name_sort_key(&record)));
+        assert_eq!(item["type_key"], s(type_sort_key(&record)));
         assert_eq!(item["key_type"], s("user"));
         assert_eq!(item["status"], s("active"));
         assert_eq!(item["scopes"], scopes_value(&record.permissions));
@@ -447,11 +546,16 @@ mod tests {
                 id: KeyId::from_u128(9),
                 hint: "kg_...abcd".into(),
             },
+            actor_name: Some(KeyName::new("admin").unwrap()),
             reason: Some(RevokeReason::new("leaked").unwrap()),
             status_before: Some(KeyStatus::Active),
             status_after: Some(KeyStatus::Revoked),
             rotated_to: None,
             rotated_from: None,
+            changes: vec![LabelChange::Name {
+                before: KeyName::new("old").unwrap(),
+                after: KeyName::new("ci").unwrap(),
+            }],
             request_id: "req".into(),
             source_ip: Some("203.0.113.7".into()),
             user_agent: None,
@@ -461,10 +565,18 @@ mod tests {
         let item = event_to_item(&event, Some(100)).unwrap();
         let key = KeyId::from_u128(7).to_string();
         assert_eq!(item["org_key_action"], s(format!("acme#{key}#revoke")));
+        let actor = KeyId::from_u128(9).to_string();
+        assert_eq!(item["org_actor"], s(format!("acme#{actor}")));
+        assert_eq!(item["org_actor_action"], s(format!("acme#{actor}#revoke")));
         assert_eq!(item["action"], s("revoke"));
         assert_eq!(item["actor_type"], s("key"));
         assert_eq!(item["purge_at"], AttributeValue::N("2100".into()));
         assert!(!item.contains_key("user_agent"));
+        assert_eq!(item["actor_name"], s("admin"));
+        let AttributeValue::L(changes) = &item["changes"] else {
+            panic!("changes is a list: {:?}", item["changes"]);
+        };
+        assert_eq!(changes.len(), 1);
         assert!(!item.contains_key("seq"), "an unlinked event has no link");
         assert_eq!(event_from_item(item).unwrap(), event);
         let (links, head) = ChainHead::START.extend(std::slice::from_ref(&event));

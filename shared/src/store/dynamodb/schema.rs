@@ -1,6 +1,6 @@
 //! The two tables' schema: keys (and usage counters) with their org and
-//! org-status GSIs, audit events with their key, action and key-action
-//! GSIs and a TTL. What
+//! org-status GSIs and the keys-only search GSIs, audit events with their
+//! key, action, key-action, actor and actor-action GSIs and a TTL. What
 //! `keygate table create` and the tests create, and what `template.yaml`
 //! declares (a test compares them).
 
@@ -17,9 +17,15 @@ use crate::store::StoreError;
 
 pub const INDEX_BY_ORG: &str = "by-org";
 pub const INDEX_BY_ORG_STATUS: &str = "by-org-status";
+pub const INDEX_BY_ORG_NAME: &str = "by-org-name";
+pub const INDEX_BY_ORG_STATUS_NAME: &str = "by-org-status-name";
+pub const INDEX_BY_ORG_TYPE: &str = "by-org-type";
+pub const INDEX_BY_ORG_STATUS_TYPE: &str = "by-org-status-type";
 pub const INDEX_EVENTS_BY_KEY: &str = "by-key";
 pub const INDEX_EVENTS_BY_ACTION: &str = "by-action";
 pub const INDEX_EVENTS_BY_KEY_ACTION: &str = "by-key-action";
+pub const INDEX_EVENTS_BY_ACTOR: &str = "by-actor";
+pub const INDEX_EVENTS_BY_ACTOR_ACTION: &str = "by-actor-action";
 /// The audit table's TTL attribute (epoch seconds), set when a retention is.
 pub const EVENT_TTL_ATTRIBUTE: &str = "purge_at";
 
@@ -48,19 +54,22 @@ impl DynamoDbStore {
                 .build()
                 .map_err(StoreError::from)
         };
-        let index = |name: &str, pk: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+        let gsi = |name: &str,
+                   pk: &str,
+                   sk: &str,
+                   projection: ProjectionType|
+         -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(pk, KeyRole::Hash)?)
-                .key_schema(key("id", KeyRole::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .key_schema(key(sk, KeyRole::Range)?)
+                .projection(Projection::builder().projection_type(projection).build())
                 .build()
                 .map_err(StoreError::from)
         };
+        let index = |name: &str, pk: &str| gsi(name, pk, "id", ProjectionType::All);
+        // The search indexes hold keys only: see the module's documentation.
+        let search = |name: &str, pk: &str, sk: &str| gsi(name, pk, sk, ProjectionType::KeysOnly);
         self.client
             .create_table()
             .table_name(self.keys.as_ref())
@@ -68,9 +77,15 @@ impl DynamoDbStore {
             .attribute_definitions(attr("id")?)
             .attribute_definitions(attr("org_id")?)
             .attribute_definitions(attr("org_status")?)
+            .attribute_definitions(attr("name_key")?)
+            .attribute_definitions(attr("type_key")?)
             .key_schema(key("id", KeyRole::Hash)?)
             .global_secondary_indexes(index(INDEX_BY_ORG, "org_id")?)
             .global_secondary_indexes(index(INDEX_BY_ORG_STATUS, "org_status")?)
+            .global_secondary_indexes(search(INDEX_BY_ORG_NAME, "org_id", "name_key")?)
+            .global_secondary_indexes(search(INDEX_BY_ORG_STATUS_NAME, "org_status", "name_key")?)
+            .global_secondary_indexes(search(INDEX_BY_ORG_TYPE, "org_id", "type_key")?)
+            .global_secondary_indexes(search(INDEX_BY_ORG_STATUS_TYPE, "org_status", "type_key")?)
             .send()
             .await
             .map_err(classify)?;
@@ -83,11 +98,15 @@ impl DynamoDbStore {
             .attribute_definitions(attr("org_key")?)
             .attribute_definitions(attr("org_action")?)
             .attribute_definitions(attr("org_key_action")?)
+            .attribute_definitions(attr("org_actor")?)
+            .attribute_definitions(attr("org_actor_action")?)
             .key_schema(key("org_id", KeyRole::Hash)?)
             .key_schema(key("id", KeyRole::Range)?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY, "org_key")?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTION, "org_action")?)
             .global_secondary_indexes(index(INDEX_EVENTS_BY_KEY_ACTION, "org_key_action")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTOR, "org_actor")?)
+            .global_secondary_indexes(index(INDEX_EVENTS_BY_ACTOR_ACTION, "org_actor_action")?)
             .send()
             .await
             .map_err(classify)?;

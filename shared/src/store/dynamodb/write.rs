@@ -12,13 +12,15 @@ use aws_sdk_dynamodb::types::{
 use super::DynamoDbStore;
 use super::error::{is_retryable, unavailable};
 use super::item::{
-    event_to_item, head_to_item, key_to_item, n, org_status, s, scopes_value, state_fields,
+    counts_id, event_to_item, head_to_item, key_to_item, n, org_status, s, scopes_value,
+    state_fields,
 };
 use crate::domain::audit::AuditEvent;
 use crate::domain::audit::chain::ChainHead;
 use crate::domain::change::{ActorGuard, Change, KeyWrite};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus};
+use crate::domain::search::{CountDelta, name_sort_key, type_sort_key};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
 
@@ -74,10 +76,12 @@ impl Expression {
         parts.join(" AND ")
     }
 
-    /// `SET`/`REMOVE` of a key's state as in `after`; `last_used_at` and
-    /// everything fixed at creation are left alone.
+    /// `SET`/`REMOVE` of a key's state and labels as in `after`;
+    /// `last_used_at` and everything fixed at creation are left alone.
     fn set_state(&mut self, after: &KeyRecord) -> String {
         self.names.insert("#status".into(), "status".into());
+        // NAME is one of DynamoDB's reserved words.
+        self.names.insert("#name".into(), "name".into());
         let mut set = vec![
             format!(
                 "#status = {}",
@@ -86,6 +90,18 @@ impl Expression {
             format!(
                 "org_status = {}",
                 self.value(":u_org_status", s(org_status(&after.org_id, after.status)))
+            ),
+            format!("#name = {}", self.value(":u_name", s(after.name.as_str()))),
+            // The search GSIs' sort keys: a rename moves the name's; the
+            // type's never changes, but is set so items from before searches
+            // are found once they change.
+            format!(
+                "name_key = {}",
+                self.value(":u_name_key", s(name_sort_key(after)))
+            ),
+            format!(
+                "type_key = {}",
+                self.value(":u_type_key", s(type_sort_key(after)))
             ),
             format!(
                 "updated_at = {}",
@@ -221,6 +237,36 @@ impl DynamoDbStore {
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
+    /// The move of `org`'s counts by `delta`. Made exact when `first`: the
+    /// organization's first change (there was no chain head), so it counts
+    /// every key the organization will have.
+    pub(super) fn counts_item(
+        &self,
+        org: &OrgId,
+        delta: &CountDelta,
+        first: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let number = |v: i64| AttributeValue::N(v.to_string());
+        Ok(TransactWriteItem::builder()
+            .update(
+                Update::builder()
+                    .table_name(self.keys.as_ref())
+                    .key("id", s(counts_id(org)))
+                    .update_expression(
+                        "SET exact = if_not_exists(exact, :exact) \
+                         ADD active :active, suspended :suspended, revoked :revoked, \
+                         active_full :full",
+                    )
+                    .expression_attribute_values(":exact", AttributeValue::Bool(first))
+                    .expression_attribute_values(":active", number(delta.active))
+                    .expression_attribute_values(":suspended", number(delta.suspended))
+                    .expression_attribute_values(":revoked", number(delta.revoked))
+                    .expression_attribute_values(":full", number(delta.active_full_access))
+                    .build()?,
+            )
+            .build())
+    }
+
     pub(super) fn event_item(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
             .put(
@@ -234,14 +280,16 @@ impl DynamoDbStore {
     }
 }
 
-/// Whether a cancelled transaction failed only on the chain head (the last
-/// item): another change of the organization moved it first.
-pub(super) fn only_the_head_moved(reasons: &[CancellationReason], head_index: usize) -> bool {
+/// Whether a cancelled transaction failed only on the items every change
+/// of the organization shares (from `shared` on: its counts, then its chain
+/// head, the last item): another change of the organization moved them
+/// first.
+pub(super) fn only_shared_items_moved(reasons: &[CancellationReason], shared: usize) -> bool {
     let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-    matches!(
-        code(head_index),
-        "ConditionalCheckFailed" | "TransactionConflict"
-    ) && (0..head_index).all(|i| code(i) == "None")
+    let moved = |i: usize| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict");
+    (shared..reasons.len()).any(moved)
+        && (shared..reasons.len()).all(|i| moved(i) || code(i) == "None")
+        && (0..shared).all(|i| code(i) == "None")
 }
 
 /// What a cancelled transaction means: the first reason that is not `None`,
@@ -359,6 +407,39 @@ mod tests {
         let values = check.expression_attribute_values().unwrap();
         assert_eq!(values[":g_now"], AttributeValue::N("2000".into()));
         assert_eq!(values[":g_expires"], AttributeValue::N("5000".into()));
+    }
+
+    #[test]
+    fn a_change_is_tried_again_only_when_the_shared_items_alone_moved() {
+        let moved = |codes: &[&str], shared| only_shared_items_moved(&reasons(codes), shared);
+        // [key write, guard, event, counts, head]
+        assert!(moved(
+            &["None", "None", "None", "None", "ConditionalCheckFailed"],
+            3
+        ));
+        assert!(moved(
+            &["None", "None", "None", "TransactionConflict", "None"],
+            3
+        ));
+        assert!(moved(
+            &[
+                "None",
+                "None",
+                "None",
+                "TransactionConflict",
+                "ConditionalCheckFailed"
+            ],
+            3
+        ));
+        assert!(!moved(
+            &["ConditionalCheckFailed", "None", "None", "None", "None"],
+            3
+        ));
+        assert!(!moved(&["None", "None", "None", "None", "None"], 3));
+        assert!(!moved(
+            &["None", "None", "None", "ThrottlingError", "None"],
+            3
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::chain::{ChainHash, ChainHead, ChainLink};
-use crate::domain::audit::{Actor, AuditAction, AuditEvent, LimitsChange};
+use crate::domain::audit::{Actor, AuditAction, AuditEvent, LabelChange, LimitsChange};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::key::SecretHash;
 use crate::domain::limits::{
@@ -15,6 +15,7 @@ use crate::domain::limits::{
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, KeyStatus, KeyType};
 use crate::domain::scope::Permissions;
+use crate::domain::search::KeyCounts;
 use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 use crate::store::StoreError;
@@ -184,18 +185,62 @@ pub(super) fn decode(bytes: &[u8]) -> Result<KeyRecord, StoreError> {
     })
 }
 
+/// An organization's counts.
+#[derive(Serialize, Deserialize)]
+struct CountsDoc {
+    active: u64,
+    suspended: u64,
+    revoked: u64,
+    active_full_access: u64,
+}
+
+pub(super) fn encode_counts(c: &KeyCounts) -> Result<Vec<u8>, StoreError> {
+    Ok(postcard::to_allocvec(&CountsDoc {
+        active: c.active,
+        suspended: c.suspended,
+        revoked: c.revoked,
+        active_full_access: c.active_full_access,
+    })?)
+}
+
+pub(super) fn decode_counts(bytes: &[u8]) -> Result<KeyCounts, StoreError> {
+    let d: CountsDoc =
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("key counts: {e}")))?;
+    Ok(KeyCounts {
+        active: d.active,
+        suspended: d.suspended,
+        revoked: d.revoked,
+        active_full_access: d.active_full_access,
+    })
+}
+
 /// Leading byte of a stored audit event: 1 is an [`EventDoc`] alone (written
-/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`], 3
-/// an [`EventDoc`], an optional [`LinkDoc`] and an [`EventExtraDoc`].
+/// before the hash chain), 2 an [`EventDoc`] followed by a [`LinkDoc`], 3 an
+/// [`EventDoc`], an optional [`LinkDoc`] and an [`ExtraDoc`].
 const EVENT_FORMAT_V1: u8 = 1;
 const EVENT_FORMAT_V2: u8 = 2;
 const EVENT_FORMAT_V3: u8 = 3;
 
-/// What events written since format 3 may carry besides an [`EventDoc`].
+/// What format 3 adds: the actor's name, an update's changes and a limits
+/// change.
 #[derive(Serialize, Deserialize)]
-struct EventExtraDoc {
+struct ExtraDoc<'a> {
+    #[serde(borrow)]
+    actor_name: Option<&'a str>,
+    #[serde(borrow)]
+    changes: Vec<ChangeDoc<'a>>,
     /// Limits before and after (see [`LimitsDoc`]; budget unused).
     limits: Option<(LimitsDoc, LimitsDoc)>,
+}
+
+/// One field an update changed.
+#[derive(Serialize, Deserialize)]
+struct ChangeDoc<'a> {
+    field: &'a str,
+    #[serde(borrow)]
+    before: Option<&'a str>,
+    #[serde(borrow)]
+    after: Option<&'a str>,
 }
 
 impl LimitsDoc {
@@ -288,29 +333,44 @@ pub(super) fn encode_event(e: &AuditEvent) -> Result<Vec<u8>, StoreError> {
         source_ip: e.source_ip.as_deref(),
         user_agent: e.user_agent.as_deref(),
     };
+    let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V3])?;
     let link = e.link.map(|link| LinkDoc {
         seq: link.seq,
         prev_at: link.prev_at.map(Timestamp::unix),
         prev_hash: link.prev_hash.0,
         hash: link.hash.0,
     });
-    if let Some(limits) = &e.limits {
-        let extra = EventExtraDoc {
-            limits: Some((
-                LimitsDoc::of(&limits.before, e.key_id),
-                LimitsDoc::of(&limits.after, e.key_id),
-            )),
-        };
-        let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V3])?;
-        let bytes = postcard::to_extend(&link, bytes)?;
-        return Ok(postcard::to_extend(&extra, bytes)?);
-    }
-    match link {
-        None => Ok(postcard::to_extend(&doc, vec![EVENT_FORMAT_V1])?),
-        Some(link) => {
-            let bytes = postcard::to_extend(&doc, vec![EVENT_FORMAT_V2])?;
-            Ok(postcard::to_extend(&link, bytes)?)
-        }
+    let bytes = postcard::to_extend(&link, bytes)?;
+    let extra = ExtraDoc {
+        actor_name: e.actor_name.as_ref().map(KeyName::as_str),
+        changes: e
+            .changes
+            .iter()
+            .map(|c| {
+                let (before, after) = c.texts();
+                ChangeDoc {
+                    field: c.field(),
+                    before,
+                    after,
+                }
+            })
+            .collect(),
+        limits: e.limits.as_ref().map(|l| {
+            (
+                LimitsDoc::of(&l.before, e.key_id),
+                LimitsDoc::of(&l.after, e.key_id),
+            )
+        }),
+    };
+    Ok(postcard::to_extend(&extra, bytes)?)
+}
+
+fn link_of(l: LinkDoc) -> ChainLink {
+    ChainLink {
+        seq: l.seq,
+        prev_at: l.prev_at.map(Timestamp::from_unix),
+        prev_hash: ChainHash(l.prev_hash),
+        hash: ChainHash(l.hash),
     }
 }
 
@@ -321,33 +381,38 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         .ok_or_else(|| corrupt("empty event".into()))?;
     let (d, rest): (EventDoc<'_>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
-    let chain_link = |l: LinkDoc| ChainLink {
-        seq: l.seq,
-        prev_at: l.prev_at.map(Timestamp::from_unix),
-        prev_hash: ChainHash(l.prev_hash),
-        hash: ChainHash(l.hash),
-    };
     let (link, extra) = match *format {
         EVENT_FORMAT_V1 => (None, None),
         EVENT_FORMAT_V2 => {
             let l: LinkDoc = postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            (Some(chain_link(l)), None)
+            (Some(link_of(l)), None)
         }
         EVENT_FORMAT_V3 => {
             let (l, rest): (Option<LinkDoc>, &[u8]) =
                 postcard::take_from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            let extra: EventExtraDoc =
+            let extra: ExtraDoc<'_> =
                 postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            (l.map(chain_link), Some(extra))
+            (l.map(link_of), Some(extra))
         }
         _ => return Err(corrupt("unknown event format".into())),
     };
-    let limits = extra
-        .and_then(|x| x.limits)
-        .map(|(before, after)| LimitsChange {
-            before: before.limits(),
-            after: after.limits(),
-        });
+    let (actor_name, changes, limits) = match extra {
+        None => (None, vec![], None),
+        Some(x) => (
+            x.actor_name.map(KeyName::from_stored),
+            x.changes
+                .iter()
+                .map(|c| {
+                    LabelChange::from_stored(c.field, c.before, c.after)
+                        .ok_or_else(|| corrupt(format!("unknown changed field {:?}", c.field)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            x.limits.map(|(before, after)| LimitsChange {
+                before: before.limits(),
+                after: after.limits(),
+            }),
+        ),
+    };
     let actor = match (d.actor_key_id, d.actor_hint) {
         (Some(id), Some(hint)) => Actor::Key {
             id: KeyId::from_u128(id),
@@ -371,11 +436,13 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<AuditEvent, StoreError> {
         key_id: KeyId::from_u128(d.key_id),
         key_name: KeyName::from_stored(d.key_name),
         actor,
+        actor_name,
         reason: d.reason.map(RevokeReason::from_stored),
         status_before: d.status_before,
         status_after: d.status_after,
         rotated_to: d.rotated_to.map(KeyId::from_u128),
         rotated_from: d.rotated_from.map(KeyId::from_u128),
+        changes,
         request_id: d.request_id.to_owned(),
         source_ip: d.source_ip.map(str::to_owned),
         user_agent: d.user_agent.map(str::to_owned),
@@ -441,4 +508,97 @@ pub(super) fn encode_usage(doc: &UsageDoc) -> Result<Vec<u8>, StoreError> {
 
 pub(super) fn decode_usage(bytes: &[u8]) -> Result<UsageDoc, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("usage: {e}")))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::text::Description;
+
+    fn event() -> AuditEvent {
+        AuditEvent {
+            id: EventId::from_u128(42),
+            org_id: OrgId::new("acme").unwrap(),
+            at: Timestamp::from_unix(2_000),
+            action: AuditAction::Update,
+            key_id: KeyId::from_u128(7),
+            key_name: KeyName::new("new").unwrap(),
+            actor: Actor::Key {
+                id: KeyId::from_u128(9),
+                hint: "kg_...abcd".into(),
+            },
+            actor_name: Some(KeyName::new("admin").unwrap()),
+            reason: None,
+            status_before: Some(KeyStatus::Revoked),
+            status_after: Some(KeyStatus::Revoked),
+            rotated_to: None,
+            rotated_from: None,
+            changes: vec![
+                LabelChange::Name {
+                    before: KeyName::new("old").unwrap(),
+                    after: KeyName::new("new").unwrap(),
+                },
+                LabelChange::Description {
+                    before: Some(Description::new("x").unwrap()),
+                    after: None,
+                },
+            ],
+            request_id: "req".into(),
+            source_ip: None,
+            user_agent: None,
+            link: None,
+            limits: None,
+        }
+    }
+
+    #[test]
+    fn an_event_with_its_actor_s_name_and_changes_round_trips() {
+        let plain = event();
+        assert_eq!(decode_event(&encode_event(&plain).unwrap()).unwrap(), plain);
+        let (links, _) = ChainHead::START.extend(std::slice::from_ref(&plain));
+        let linked = AuditEvent {
+            link: Some(links[0]),
+            ..plain
+        };
+        assert_eq!(
+            decode_event(&encode_event(&linked).unwrap()).unwrap(),
+            linked
+        );
+    }
+
+    #[test]
+    fn events_written_in_the_earlier_formats_still_read() {
+        let e = AuditEvent {
+            actor_name: None,
+            changes: vec![],
+            action: AuditAction::Revoke,
+            ..event()
+        };
+        let bytes = encode_event(&e).unwrap();
+        // Format 1: the same document without the link and names that follow.
+        let doc_len = bytes.len()
+            - 1
+            - postcard::to_allocvec(&None::<LinkDoc>).unwrap().len()
+            - postcard::to_allocvec(&ExtraDoc {
+                actor_name: None,
+                changes: vec![],
+                limits: None,
+            })
+            .unwrap()
+            .len();
+        let mut v1 = vec![EVENT_FORMAT_V1];
+        v1.extend_from_slice(&bytes[1..=doc_len]);
+        assert_eq!(decode_event(&v1).unwrap(), e);
+        // Format 2: the document and its link.
+        let link = LinkDoc {
+            seq: 3,
+            prev_at: None,
+            prev_hash: [1; 32],
+            hash: [2; 32],
+        };
+        let v2 =
+            postcard::to_extend(&link, [vec![EVENT_FORMAT_V2], v1[1..].to_vec()].concat()).unwrap();
+        let read = decode_event(&v2).unwrap();
+        assert_eq!(read.link.map(|l| l.seq), Some(3));
+        assert_eq!(read.actor_name, None);
+    }
 }

@@ -1,12 +1,17 @@
 //! The embedded store: one redb file, for `keygate serve` and for tests.
 //!
-//! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()) and
-//! `keys_by_org_status` ((org, status, id) → ()). Audit events: `events`
+//! Keys: `keys` (id → record), `keys_by_org` ((org, id) → ()),
+//! `keys_by_org_status` ((org, status, id) → ()), and for searches
+//! `keys_by_name` and `keys_by_type` ((org, status or `*`, sort key) → id,
+//! with the sort keys of [`crate::domain::search`]); `key_counts` (org →
+//! its counts, moved by each change in its transaction). Audit events: `events`
 //! (id → event) and one index per filter: `events_by_org` ((org, id)),
-//! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id))
-//! and `events_by_key_action` ((org, key, action, id)). Ids are time-ordered,
-//! so a reverse range over an index is "newest first" and a page starts
-//! exactly after the cursor's id without skipping anything.
+//! `events_by_key` ((org, key, id)), `events_by_action` ((org, action, id)),
+//! `events_by_key_action` ((org, key, action, id)), `events_by_actor`
+//! ((org, actor, id)) and `events_by_actor_action` ((org, actor, action,
+//! id)). Ids are time-ordered, so a reverse range over an index is "newest
+//! first", a page starts exactly after the cursor's id without skipping
+//! anything, and a time range is a range of ids.
 //!
 //! Every change is one redb write transaction (serialised, ACID): its
 //! conditions are checked, its writes made and its event recorded before the
@@ -17,17 +22,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use self::codec::{
-    UsageDoc, decode, decode_event, decode_head, decode_usage, encode, encode_event, encode_head,
-    encode_usage,
+    UsageDoc, decode, decode_counts, decode_event, decode_head, decode_usage, encode,
+    encode_counts, encode_event, encode_head, encode_usage,
 };
 use super::{Page, Store, StoreError};
 use crate::domain::audit::chain::ChainHead;
-use crate::domain::audit::{AuditEvent, EventFilter};
+use crate::domain::audit::{AuditEvent, EventFilter, EventIndex};
 use crate::domain::change::{Change, KeyWrite};
 use crate::domain::id::{EventId, KeyId};
 use crate::domain::limits::{Admission, Counters, Limits, Planned, plan};
 use crate::domain::org::OrgId;
 use crate::domain::record::{KeyRecord, StatusFilter};
+use crate::domain::search::{
+    CountDelta, KeyCounts, KeyQuery, SearchIndex, name_sort_key, type_sort_key,
+};
 use crate::domain::time::Timestamp;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -41,6 +49,14 @@ const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
 const BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_org");
 const BY_STATUS: TableDefinition<(&str, &str, u128), ()> =
     TableDefinition::new("keys_by_org_status");
+/// Keys by (org, status or [`ALL`], sort key) → id, for searches by name
+/// and by type.
+const BY_NAME: TableDefinition<(&str, &str, &str), u128> = TableDefinition::new("keys_by_name");
+const BY_TYPE: TableDefinition<(&str, &str, &str), u128> = TableDefinition::new("keys_by_type");
+/// The search tables' part for every status (no status is spelt so).
+const ALL: &str = "*";
+/// Each organization's [`KeyCounts`].
+const COUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("key_counts");
 const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
 const EVENTS_BY_ORG: TableDefinition<(&str, u128), ()> = TableDefinition::new("events_by_org");
 const EVENTS_BY_KEY: TableDefinition<(&str, u128, u128), ()> =
@@ -57,6 +73,11 @@ const USAGE: TableDefinition<u128, &[u8]> = TableDefinition::new("usage");
 /// A count is made durable (fsync) at most this often; counts in between
 /// are committed in memory, and a crash loses at most this much of them.
 const USAGE_DURABLE_EVERY_MS: i64 = 1_000;
+/// Events by the key that made them (bootstrap events have none).
+const EVENTS_BY_ACTOR: TableDefinition<(&str, u128, u128), ()> =
+    TableDefinition::new("events_by_actor");
+const EVENTS_BY_ACTOR_ACTION: TableDefinition<(&str, u128, &str, u128), ()> =
+    TableDefinition::new("events_by_actor_action");
 
 /// The file inside `--data DIR`.
 pub const DATA_FILE: &str = "keygate.redb";
@@ -142,6 +163,9 @@ impl EmbeddedStore {
         txn.open_table(KEYS)?;
         txn.open_table(BY_ORG)?;
         txn.open_table(BY_STATUS)?;
+        txn.open_table(BY_NAME)?;
+        txn.open_table(BY_TYPE)?;
+        txn.open_table(COUNTS)?;
         txn.open_table(EVENTS)?;
         txn.open_table(EVENTS_BY_ORG)?;
         txn.open_table(EVENTS_BY_KEY)?;
@@ -149,6 +173,8 @@ impl EmbeddedStore {
         txn.open_table(EVENTS_BY_KEY_ACTION)?;
         txn.open_table(CHAIN_HEADS)?;
         txn.open_table(USAGE)?;
+        index_actors_of_older_events(&txn)?;
+        index_and_count_older_keys(&txn)?;
         txn.commit()?;
         Ok(Self {
             db: Arc::new(db),
@@ -205,6 +231,80 @@ fn insert_key(txn: &WriteTransaction, record: &KeyRecord) -> Result<(), StoreErr
     txn.open_table(BY_ORG)?.insert((org, id), ())?;
     txn.open_table(BY_STATUS)?
         .insert((org, record.status.as_str(), id), ())?;
+    index_for_search(txn, record, true)
+}
+
+/// Add (or remove) a key's entries in the search tables: by name and by
+/// type, each under every status and under its own.
+fn index_for_search(
+    txn: &WriteTransaction,
+    record: &KeyRecord,
+    add: bool,
+) -> Result<(), StoreError> {
+    let (org, id) = (record.org_id.as_str(), record.id.as_u128());
+    let (name, key_type) = (name_sort_key(record), type_sort_key(record));
+    let mut by_name = txn.open_table(BY_NAME)?;
+    let mut by_type = txn.open_table(BY_TYPE)?;
+    for part in [ALL, record.status.as_str()] {
+        if add {
+            by_name.insert((org, part, name.as_str()), id)?;
+            by_type.insert((org, part, key_type.as_str()), id)?;
+        } else {
+            by_name.remove((org, part, name.as_str()))?;
+            by_type.remove((org, part, key_type.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Move `org`'s counts by `delta`.
+fn count(txn: &WriteTransaction, org: &str, delta: &CountDelta) -> Result<(), StoreError> {
+    let mut counts = txn.open_table(COUNTS)?;
+    let now = counts
+        .get(org)?
+        .map(|b| decode_counts(b.value()))
+        .transpose()?
+        .unwrap_or_default();
+    counts.insert(org, encode_counts(&now.plus(delta))?.as_slice())?;
+    Ok(())
+}
+
+/// A file written before keys were searchable and counted has keys but no
+/// search entries or counts: make them, once, as the file is opened.
+fn index_and_count_older_keys(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let indexed = !txn.open_table(BY_NAME)?.is_empty()?;
+    let counted = !txn.open_table(COUNTS)?.is_empty()?;
+    if indexed && counted {
+        return Ok(());
+    }
+    let records: Vec<KeyRecord> = {
+        let keys = txn.open_table(KEYS)?;
+        let mut found = vec![];
+        for entry in keys.iter()? {
+            let (_, bytes) = entry?;
+            found.push(decode(bytes.value())?);
+        }
+        found
+    };
+    if !indexed {
+        for record in &records {
+            index_for_search(txn, record, true)?;
+        }
+    }
+    if !counted {
+        let mut by_org: std::collections::BTreeMap<&str, Vec<&KeyRecord>> = Default::default();
+        for record in &records {
+            by_org
+                .entry(record.org_id.as_str())
+                .or_default()
+                .push(record);
+        }
+        let mut counts = txn.open_table(COUNTS)?;
+        for (org, records) in by_org {
+            let tally = KeyCounts::of(records);
+            counts.insert(org, encode_counts(&tally)?.as_slice())?;
+        }
+    }
     Ok(())
 }
 
@@ -232,6 +332,10 @@ fn update_key(
         by_status.remove((org, current.status.as_str(), id))?;
         by_status.insert((org, next.status.as_str(), id), ())?;
     }
+    if current.status != next.status || current.name != next.name {
+        index_for_search(txn, &current, false)?;
+        index_for_search(txn, &next, true)?;
+    }
     Ok(())
 }
 
@@ -242,7 +346,7 @@ fn delete_key(txn: &WriteTransaction, before: &KeyRecord) -> Result<(), StoreErr
     txn.open_table(BY_ORG)?.remove((org, id))?;
     txn.open_table(BY_STATUS)?
         .remove((org, current.status.as_str(), id))?;
-    Ok(())
+    index_for_search(txn, &current, false)
 }
 
 /// Link `events` into their organization's chain after its head, write
@@ -310,6 +414,50 @@ fn index_event(txn: &WriteTransaction, event: &AuditEvent, add: bool) -> Result<
         by_action.remove((org, action, id))?;
         by_key_action.remove((org, key, action, id))?;
     }
+    index_actor(txn, event, add)
+}
+
+/// Add (or remove) an event's entries in the indexes by actor, when a key
+/// made it.
+fn index_actor(txn: &WriteTransaction, event: &AuditEvent, add: bool) -> Result<(), StoreError> {
+    let Some(actor) = event.actor.key_id().map(KeyId::as_u128) else {
+        return Ok(());
+    };
+    let (org, action, id) = (
+        event.org_id.as_str(),
+        event.action.as_str(),
+        event.id.as_u128(),
+    );
+    let mut by_actor = txn.open_table(EVENTS_BY_ACTOR)?;
+    let mut by_actor_action = txn.open_table(EVENTS_BY_ACTOR_ACTION)?;
+    if add {
+        by_actor.insert((org, actor, id), ())?;
+        by_actor_action.insert((org, actor, action, id), ())?;
+    } else {
+        by_actor.remove((org, actor, id))?;
+        by_actor_action.remove((org, actor, action, id))?;
+    }
+    Ok(())
+}
+
+/// A file written before events were indexed by actor has events and an
+/// empty actor index: index them, once, as the file is opened.
+fn index_actors_of_older_events(txn: &WriteTransaction) -> Result<(), StoreError> {
+    if !txn.open_table(EVENTS_BY_ACTOR)?.is_empty()? {
+        return Ok(());
+    }
+    let older: Vec<AuditEvent> = {
+        let events = txn.open_table(EVENTS)?;
+        let mut found = vec![];
+        for entry in events.iter()? {
+            let (_, bytes) = entry?;
+            found.push(decode_event(bytes.value())?);
+        }
+        found
+    };
+    for event in &older {
+        index_actor(txn, event, true)?;
+    }
     Ok(())
 }
 
@@ -339,13 +487,16 @@ fn purge_events(txn: &WriteTransaction, cutoff: Timestamp) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Up to `limit + 1` ids from a reverse range over an index, newest first.
+/// Up to `limit + 1` ids from a reverse range over an index, newest first:
+/// ids from `lower` (inclusive) to `upper` (exclusive; `None`: no bound),
+/// which the caller keeps non-empty.
 macro_rules! newest_ids {
-    ($txn:expr, $table:expr, $limit:expr, $after:expr, ($($prefix:expr),*), $pick:expr) => {{
+    ($txn:expr, $table:expr, $limit:expr, ($lower:expr, $upper:expr), ($($prefix:expr),*), $pick:expr) => {{
         let index = $txn.open_table($table)?;
-        let range = match $after {
-            None => index.range(($($prefix,)* 0)..=($($prefix,)* u128::MAX)),
-            Some(after) => index.range(($($prefix,)* 0)..($($prefix,)* after)),
+        let lower: u128 = $lower;
+        let range = match $upper {
+            None => index.range(($($prefix,)* lower)..=($($prefix,)* u128::MAX)),
+            Some(upper) => index.range(($($prefix,)* lower)..($($prefix,)* upper)),
         }?;
         range
             .rev()
@@ -376,13 +527,13 @@ impl Store for EmbeddedStore {
         // One extra id tells whether another page follows.
         let ids = match filter {
             StatusFilter::All => {
-                newest_ids!(txn, BY_ORG, limit, after, (org), |k: (&str, u128)| k.1)
+                newest_ids!(txn, BY_ORG, limit, (0, after), (org), |k: (&str, u128)| k.1)
             }
             StatusFilter::Only(status) => newest_ids!(
                 txn,
                 BY_STATUS,
                 limit,
-                after,
+                (0, after),
                 (org, status.as_str()),
                 |k: (&str, &str, u128)| k.2
             ),
@@ -396,6 +547,58 @@ impl Store for EmbeddedStore {
             records.push(decode(bytes.value())?);
         }
         Ok(Page::from_overfetch(records, limit))
+    }
+
+    async fn search(
+        &self,
+        org: &OrgId,
+        query: &KeyQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<KeyRecord>, StoreError> {
+        let Some((lower, upper)) = query.search.range(after) else {
+            return Ok(Page::from_overfetch(vec![], limit));
+        };
+        let txn = self.db.begin_read()?;
+        let table = match query.search.index() {
+            SearchIndex::Name => txn.open_table(BY_NAME)?,
+            SearchIndex::Type => txn.open_table(BY_TYPE)?,
+        };
+        let (org, part) = (
+            org.as_str(),
+            match query.status {
+                StatusFilter::All => ALL,
+                StatusFilter::Only(status) => status.as_str(),
+            },
+        );
+        // One extra id tells whether another page follows.
+        let ids = table
+            .range((org, part, lower.as_str())..=(org, part, upper.as_str()))?
+            .take(limit + 1)
+            .map(|e| e.map(|(_, id)| id.value()).map_err(StoreError::from))
+            .collect::<Result<Vec<u128>, StoreError>>()?;
+        let keys = txn.open_table(KEYS)?;
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = keys
+                .get(id)?
+                .ok_or_else(|| StoreError::Corrupt("index names a missing key".into()))?;
+            records.push(decode(bytes.value())?);
+        }
+        Ok(Page::from_overfetch(records, limit))
+    }
+
+    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let counts = txn.open_table(COUNTS)?;
+        let stored = counts.get(org.as_str())?;
+        // Every change counts, and an older file is counted as it opens.
+        Ok(Some(
+            stored
+                .map(|b| decode_counts(b.value()))
+                .transpose()?
+                .unwrap_or_default(),
+        ))
     }
 
     async fn commit(&self, change: &Change) -> Result<(), StoreError> {
@@ -422,6 +625,10 @@ impl Store for EmbeddedStore {
             if let Some(budget) = change.resets() {
                 txn.open_table(USAGE)?.remove(budget.as_u128())?;
             }
+            let delta = CountDelta::of_change(&change);
+            if let (false, Some(event)) = (delta.is_zero(), change.events().first()) {
+                count(txn, event.org_id.as_str(), &delta)?;
+            }
             link_and_insert_events(txn, change.events())?;
             if let (Some(secs), Some(at)) = (retention, change.at()) {
                 purge_events(txn, at.plus_seconds(-secs))?;
@@ -438,40 +645,63 @@ impl Store for EmbeddedStore {
         limit: usize,
         after: Option<EventId>,
     ) -> Result<Page<AuditEvent>, StoreError> {
+        let index = filter
+            .index()
+            .map_err(|e| StoreError::failed(e.to_string()))?;
+        let Some((lower, upper)) = filter.id_range(after) else {
+            return Ok(Page::from_overfetch(vec![], limit));
+        };
         let txn = self.db.begin_read()?;
         let org = org.as_str();
-        let after = after.map(EventId::as_u128);
-        let ids = match (filter.key_id.map(KeyId::as_u128), filter.action) {
-            (None, None) => {
-                newest_ids!(txn, EVENTS_BY_ORG, limit, after, (org), |k: (
-                    &str,
-                    u128
-                )| {
-                    k.1
-                })
+        let ids = match index {
+            EventIndex::Org => {
+                newest_ids!(
+                    txn,
+                    EVENTS_BY_ORG,
+                    limit,
+                    (lower, upper),
+                    (org),
+                    |k: (&str, u128)| { k.1 }
+                )
             }
-            (Some(key), None) => newest_ids!(
+            EventIndex::Key(key) => newest_ids!(
                 txn,
                 EVENTS_BY_KEY,
                 limit,
-                after,
-                (org, key),
+                (lower, upper),
+                (org, key.as_u128()),
                 |k: (&str, u128, u128)| k.2
             ),
-            (None, Some(action)) => newest_ids!(
+            EventIndex::Action(action) => newest_ids!(
                 txn,
                 EVENTS_BY_ACTION,
                 limit,
-                after,
+                (lower, upper),
                 (org, action.as_str()),
                 |k: (&str, &str, u128)| k.2
             ),
-            (Some(key), Some(action)) => newest_ids!(
+            EventIndex::KeyAction(key, action) => newest_ids!(
                 txn,
                 EVENTS_BY_KEY_ACTION,
                 limit,
-                after,
-                (org, key, action.as_str()),
+                (lower, upper),
+                (org, key.as_u128(), action.as_str()),
+                |k: (&str, u128, &str, u128)| k.3
+            ),
+            EventIndex::Actor(actor) => newest_ids!(
+                txn,
+                EVENTS_BY_ACTOR,
+                limit,
+                (lower, upper),
+                (org, actor.as_u128()),
+                |k: (&str, u128, u128)| k.2
+            ),
+            EventIndex::ActorAction(actor, action) => newest_ids!(
+                txn,
+                EVENTS_BY_ACTOR_ACTION,
+                limit,
+                (lower, upper),
+                (org, actor.as_u128(), action.as_str()),
                 |k: (&str, u128, &str, u128)| k.3
             ),
         };

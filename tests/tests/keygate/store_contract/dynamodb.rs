@@ -4,8 +4,10 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate::store::dynamodb::{
-    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION, Tables,
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_NAME, INDEX_BY_ORG_STATUS,
+    INDEX_BY_ORG_STATUS_NAME, INDEX_BY_ORG_STATUS_TYPE, INDEX_BY_ORG_TYPE, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
+    INDEX_EVENTS_BY_KEY_ACTION, Tables,
 };
 use keygate_tests::{
     Harness, assert_no_secret, authorizer_event, dynamodb_client, fresh_dynamodb_store, id_of,
@@ -86,7 +88,91 @@ async fn the_authorizer_reads_once_consistently_and_lists_query_a_gsi() {
         assert_eq!(queries.len(), 1, "{:?}", log.calls());
         assert_eq!(queries[0].index.as_deref(), Some(index));
         assert_eq!(log.count("Scan"), 0);
+        assert_eq!(
+            log.count("BatchGetItem"),
+            0,
+            "a list's GSI holds the records"
+        );
+        assert_eq!(
+            log.count("GetItem"),
+            2,
+            "the authorizer's read of the key, and the organization's counts"
+        );
     }
+    // A search is one Query of its index for the page's ids, and one
+    // BatchGetItem of their records; never a Scan.
+    for (query, index) in [
+        ("name=sco", INDEX_BY_ORG_NAME),
+        ("status=active&name=sco", INDEX_BY_ORG_STATUS_NAME),
+        ("key_type=service", INDEX_BY_ORG_TYPE),
+        ("status=revoked&owner=ada", INDEX_BY_ORG_STATUS_TYPE),
+    ] {
+        log.clear();
+        let reply = h
+            .call("GET", &format!("/v1/api-keys?{query}"), Some(&root), None)
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        let queries: Vec<_> = log
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "Query")
+            .collect();
+        assert_eq!(queries.len(), 1, "{query}: {:?}", log.calls());
+        assert_eq!(queries[0].index.as_deref(), Some(index), "{query}");
+        assert_eq!(log.count("Scan"), 0);
+        let found = reply.body["data"].as_array().map(Vec::len).unwrap_or(0);
+        assert_eq!(log.count("BatchGetItem"), usize::from(found > 0), "{query}");
+    }
+}
+
+/// An organization's counts are one item that no index holds; an
+/// organization whose keys predate counting (its counts item gone, here)
+/// shows no counts rather than wrong ones, until it is counted again.
+#[tokio::test]
+async fn counts_are_one_item_in_no_index_and_never_guessed() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let raw = keygate_tests::dynamodb_client().await;
+    let keys_table = store.tables().keys;
+    let h = Harness::new(store);
+    let root = h.root_key("acme").await;
+    h.create_scoped(&root, &["runs:read"]).await;
+    let counts_key = ("id".to_owned(), AttributeValue::S("acme#counts".into()));
+    let item = raw
+        .get_item()
+        .table_name(&keys_table)
+        .key(counts_key.0.clone(), counts_key.1.clone())
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the counts item");
+    for index_key in ["org_id", "org_status", "name_key", "type_key"] {
+        assert!(!item.contains_key(index_key), "{index_key}: {item:?}");
+    }
+    assert_eq!(item["active"], AttributeValue::N("2".into()));
+    let listed = h.call("GET", "/v1/api-keys", Some(&root), None).await;
+    assert_eq!(listed.body["counts"]["all"], 2);
+
+    raw.delete_item()
+        .table_name(&keys_table)
+        .key(counts_key.0, counts_key.1)
+        .send()
+        .await
+        .unwrap();
+    h.create_scoped(&root, &["runs:read"]).await;
+    let listed = h.call("GET", "/v1/api-keys", Some(&root), None).await;
+    assert_eq!(listed.status, 200);
+    assert!(listed.body["counts"].is_null(), "{:#}", listed.body);
+    let me = h
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{}", id_of(&root)),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert!(me.body["last_active_full_access"].is_null());
+    assert_eq!(me.body["caller"]["suspend"]["allowed"], true);
 }
 
 /// A key without limits costs what it did before limits existed: one
@@ -181,16 +267,18 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         .await;
     let id = record["id"].as_str().unwrap().to_owned();
     // Items: the key write(s), the check that the calling key is still as its
-    // request saw it, the event(s), and the move of the audit chain's head.
-    let cases: [(&str, &str, Option<&str>, usize); 8] = [
-        ("POST", "suspend", None, 4),
+    // request saw it, the event(s), the move of the organization's counts
+    // (when they change), and the move of the audit chain's head.
+    let cases: [(&str, &str, Option<&str>, usize); 9] = [
+        ("POST", "suspend", None, 5),
         ("POST", "suspend", None, 0),
-        ("POST", "reactivate", None, 4),
-        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 6),
-        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 4),
+        ("POST", "reactivate", None, 5),
+        ("PATCH", "", Some(r#"{"name":"renamed"}"#), 4),
+        ("POST", "rotate", Some(r#"{"grace_period_seconds":60}"#), 7),
+        ("POST", "revoke", Some(r#"{"reason":"r"}"#), 5),
         ("POST", "revoke", Some(r#"{"reason":"r"}"#), 0),
         ("POST", "reactivate", None, 0),
-        ("DELETE", "", None, 4),
+        ("DELETE", "", None, 5),
     ];
     for (method, verb, body, items) in cases {
         log.clear();
@@ -216,10 +304,14 @@ async fn every_change_is_exactly_one_conditional_transaction() {
         }
         assert_eq!(writes.len(), 1, "{verb}: one write call: {writes:?}");
         assert_eq!(writes[0].operation, "TransactWriteItems", "{verb}");
+        // Every item is conditional but the counts' move: an ADD, which
+        // commutes, written only with the rest of the transaction, whose
+        // head is conditional (a rename changes no count and has none).
+        let counted = usize::from(method != "PATCH");
         assert_eq!(
             (writes[0].transact_items, writes[0].conditional_items),
-            (items, items),
-            "{verb}: the key writes, the events and the head, every one conditional"
+            (items, items - counted),
+            "{method} {verb}: the key writes, the events and the head, every one conditional"
         );
         let reads: Vec<_> = log
             .calls()
@@ -254,13 +346,41 @@ async fn each_audit_filter_is_one_query() {
     let h = Harness::new(store);
     let root = h.root_key("acme").await;
     let root_id = id_of(&root);
-    for (query, index) in [
-        (String::new(), None),
-        (format!("key_id={root_id}"), Some(INDEX_EVENTS_BY_KEY)),
-        ("action=bootstrap".to_owned(), Some(INDEX_EVENTS_BY_ACTION)),
+    let (_, created) = h.create_scoped(&root, &["runs:read"]).await;
+    let created_id = created["id"].as_str().unwrap().to_owned();
+    let since = "since=2020-01-01T00:00:00Z&until=9999-01-01T00:00:00Z";
+    for (query, index, action) in [
+        (String::new(), None, "create"),
+        (
+            format!("key_id={root_id}"),
+            Some(INDEX_EVENTS_BY_KEY),
+            "bootstrap",
+        ),
+        (
+            "action=bootstrap".to_owned(),
+            Some(INDEX_EVENTS_BY_ACTION),
+            "bootstrap",
+        ),
         (
             format!("key_id={root_id}&action=bootstrap"),
             Some(INDEX_EVENTS_BY_KEY_ACTION),
+            "bootstrap",
+        ),
+        (
+            format!("actor_key_id={root_id}"),
+            Some(INDEX_EVENTS_BY_ACTOR),
+            "create",
+        ),
+        (
+            format!("actor_key_id={root_id}&action=create"),
+            Some(INDEX_EVENTS_BY_ACTOR_ACTION),
+            "create",
+        ),
+        (since.to_owned(), None, "create"),
+        (
+            format!("key_id={created_id}&{since}"),
+            Some(INDEX_EVENTS_BY_KEY),
+            "create",
         ),
     ] {
         // Warm the authorizer's last-use write out of the count.
@@ -275,7 +395,7 @@ async fn each_audit_filter_is_one_query() {
             )
             .await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
-        assert_eq!(reply.body["data"][0]["action"], "bootstrap", "{query}");
+        assert_eq!(reply.body["data"][0]["action"], action, "{query}");
         let queries: Vec<_> = log
             .calls()
             .into_iter()
@@ -491,4 +611,107 @@ async fn a_lease_writes_once_per_four_requests_and_never_passes_the_limit() {
         writes * 2 < allowed,
         "{writes} conditional writes (failed ones included) for {allowed} admitted"
     );
+}
+
+/// Tables from before searches and counts (key items without their sort
+/// keys, no counts item) are made findable and counted by `upgrade`, and a
+/// second run finds nothing left to do; a key that changes meanwhile is
+/// found all the same.
+#[tokio::test]
+async fn upgrade_makes_older_keys_findable_and_counts_them() {
+    let (store, _) = fresh_dynamodb_store().await;
+    let raw = keygate_tests::dynamodb_client().await;
+    let keys_table = store.tables().keys;
+    let h = Harness::new(store.clone());
+    let root = h.root_key("acme").await;
+    let (_, a) = h.create_scoped(&root, &["runs:read"]).await;
+    let (_, b) = h
+        .create(
+            &root,
+            json!({"name": "ci-old", "key_type": "user", "owner": "ada",
+                              "permissions": ["runs:read"]}),
+        )
+        .await;
+    h.act(&root, b["id"].as_str().unwrap(), "suspend", None)
+        .await;
+    let other = h.root_key("other").await;
+    // Back to how an earlier keygate left the table.
+    for id in [
+        id_of(&root),
+        id_of(&other),
+        a["id"].as_str().unwrap().to_owned(),
+        b["id"].as_str().unwrap().to_owned(),
+    ] {
+        raw.update_item()
+            .table_name(&keys_table)
+            .key("id", AttributeValue::S(id))
+            .update_expression("REMOVE name_key, type_key")
+            .send()
+            .await
+            .unwrap();
+    }
+    for org in ["acme#counts", "other#counts"] {
+        raw.delete_item()
+            .table_name(&keys_table)
+            .key("id", AttributeValue::S(org.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let search = |query: &'static str| {
+        let h = &h;
+        let root = root.clone();
+        async move {
+            h.call("GET", &format!("/v1/api-keys?{query}"), Some(&root), None)
+                .await
+                .body
+        }
+    };
+    assert_eq!(
+        search("name=ci").await["data"],
+        json!([]),
+        "not findable yet"
+    );
+    assert!(
+        search("status=all").await["counts"].is_null(),
+        "not counted yet"
+    );
+
+    let upgraded = store.upgrade().await.unwrap();
+    assert_eq!((upgraded.indexed, upgraded.already), (4, 0));
+    assert_eq!(upgraded.counted.len(), 2);
+    assert!(upgraded.uncounted.is_empty());
+    let found = search("name=ci").await;
+    assert_eq!(found["data"][0]["id"], b["id"]);
+    assert_eq!(
+        search("key_type=user&owner=ADA").await["data"][0]["id"],
+        b["id"]
+    );
+    assert_eq!(
+        found["counts"],
+        json!({"all": 3, "active": 2, "suspended": 1, "revoked": 0})
+    );
+    // Counted exactly: later changes keep them right.
+    h.act(
+        &root,
+        a["id"].as_str().unwrap(),
+        "revoke",
+        Some(r#"{"reason":"r"}"#),
+    )
+    .await;
+    assert_eq!(
+        search("status=all").await["counts"],
+        json!({"all": 3, "active": 1, "suspended": 1, "revoked": 1})
+    );
+    let me = h
+        .call(
+            "GET",
+            &format!("/v1/api-keys/{}", id_of(&root)),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(me.body["last_active_full_access"], json!(true));
+    let again = store.upgrade().await.unwrap();
+    assert_eq!((again.indexed, again.already), (0, 4));
 }

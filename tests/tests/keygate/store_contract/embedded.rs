@@ -85,6 +85,7 @@ async fn audit_retention_removes_old_events() {
             EventFilter {
                 key_id: Some(old.id),
                 action: Some(AuditAction::Suspend),
+                ..EventFilter::default()
             },
             100,
             None,
@@ -159,4 +160,83 @@ async fn the_data_directory_and_file_are_readable_by_their_owner_only() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     drop(EmbeddedStore::open(&dir).expect("reopen"));
     assert_eq!(mode(&file), 0o600, "an existing file is tightened");
+}
+
+/// A data file written before keys were searchable and counted and events
+/// indexed by actor (its tables for them missing) gets them as it opens:
+/// searches, counts and the actor filter answer as for a new file.
+#[tokio::test]
+async fn an_older_data_file_is_indexed_and_counted_as_it_opens() {
+    use keygate::domain::search::{KeyCounts, KeyQuery, KeySearch};
+    use keygate::domain::text::KeyName;
+    let dir = tempfile::tempdir().unwrap();
+    let org = org("acme");
+    let (suspended, actor) = {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let suspended = key_in(&store, "acme", KeyStatus::Suspended).await;
+        key_in(&store, "acme", KeyStatus::Active).await;
+        (suspended, origin().actor.key_id().unwrap())
+    };
+    {
+        let db =
+            redb::Database::create(dir.path().join(keygate::store::embedded::DATA_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        type Search =
+            redb::TableDefinition<'static, (&'static str, &'static str, &'static str), u128>;
+        for table in ["keys_by_name", "keys_by_type"] {
+            assert!(txn.delete_table(Search::new(table)).unwrap(), "{table}");
+        }
+        let counts: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("key_counts");
+        let by_actor: redb::TableDefinition<(&str, u128, u128), ()> =
+            redb::TableDefinition::new("events_by_actor");
+        let by_actor_action: redb::TableDefinition<(&str, u128, &str, u128), ()> =
+            redb::TableDefinition::new("events_by_actor_action");
+        assert!(txn.delete_table(counts).unwrap());
+        assert!(txn.delete_table(by_actor).unwrap());
+        assert!(txn.delete_table(by_actor_action).unwrap());
+        txn.commit().unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let keys = store
+        .list(&org, keygate::domain::record::StatusFilter::All, 10, None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        store.counts(&org).await.unwrap(),
+        Some(KeyCounts::of(&keys)),
+        "counted"
+    );
+    let found = store
+        .search(
+            &org,
+            &KeyQuery {
+                status: keygate::domain::record::StatusFilter::Only(KeyStatus::Suspended),
+                search: KeySearch::name_prefix(&KeyName::new("LIFE").unwrap()),
+            },
+            10,
+            None,
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(found, vec![suspended], "searchable");
+    let by_actor = store
+        .list_events(
+            &org,
+            EventFilter {
+                actor: Some(actor),
+                ..EventFilter::default()
+            },
+            10,
+            None,
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        by_actor.len(),
+        3,
+        "two creates and a suspend, by their actor"
+    );
 }

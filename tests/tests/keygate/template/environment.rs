@@ -128,8 +128,8 @@ fn a_plain_text_pepper_or_a_misplaced_secret_is_caught() {
         "GetKeyFunction: KEYGATE_PEPPER_SECRET_ID belongs to the functions that hash",
     );
     let found = problems_after(
-        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
-        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [secretsmanager:GetSecretValue]\n              Resource: !Ref PepperSecretArn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  UpdateKeyFunction:",
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [secretsmanager:GetSecretValue]\n              Resource: !Ref PepperSecretArn\n\n  UpdateKeyFunction:",
     );
     assert_flagged(
         &found,

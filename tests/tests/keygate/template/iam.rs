@@ -20,6 +20,8 @@ enum On {
     KeysUsage,
     KeysIndexes,
     Audit,
+    /// The keys table, only the organizations' counts (`*#counts`).
+    KeyCounts,
     /// The audit table, only the chain heads' partitions (`*#chain`).
     AuditHead,
     AuditIndexes,
@@ -41,18 +43,34 @@ const EVENT: (&str, On) = ("dynamodb:PutItem", On::Audit);
 /// Every change reads its organization's chain head first.
 const HEAD: (&str, On) = ("dynamodb:GetItem", On::AuditHead);
 
-/// The condition that limits a statement to items whose key matches
-/// `pattern` (the chain heads' partitions, the usage counters).
-fn leading_keys_only(statement: &Value, pattern: &str) -> bool {
-    statement
-        .get("Condition")
-        .and_then(|c| c.get("ForAllValues:StringLike"))
-        .and_then(|c| c.get("dynamodb:LeadingKeys"))
-        .is_some_and(|keys| strings(Some(keys)) == [pattern])
+/// A change's move of its organization's counts, in its transaction, and
+/// (for the answer's `last_active_full_access`) their read.
+const COUNT: (&str, On) = ("dynamodb:UpdateItem", On::KeyCounts);
+const COUNTS: (&str, On) = ("dynamodb:GetItem", On::KeyCounts);
+
+/// Counting a limited key's use.
+const COUNT_USE: (&str, On) = ("dynamodb:UpdateItem", On::KeysUsage);
+
+/// The leading keys a statement is limited to, if it is.
+fn leading_keys(statement: &Value) -> Vec<&str> {
+    strings(
+        statement
+            .get("Condition")
+            .and_then(|c| c.get("ForAllValues:StringLike"))
+            .and_then(|c| c.get("dynamodb:LeadingKeys")),
+    )
 }
 
+/// The condition that limits a statement on the audit table to the chain
+/// heads' partitions.
 fn heads_only(statement: &Value) -> bool {
-    leading_keys_only(statement, "*#chain")
+    leading_keys(statement) == ["*#chain"]
+}
+
+/// The condition that limits a statement on the keys table to the
+/// organizations' counts.
+fn counts_only(statement: &Value) -> bool {
+    leading_keys(statement) == ["*#counts"]
 }
 
 /// Counting a use writes the usage counters only: their items, and no
@@ -68,11 +86,8 @@ fn usage_only(statement: &Value) -> bool {
             .iter()
             .all(|name| ["id", "r*_ws", "r*_c", "r*_p", "q*_p", "q*_u"].contains(name))
     });
-    leading_keys_only(statement, "*#usage") && counters_only
+    leading_keys(statement) == ["*#usage"] && counters_only
 }
-
-/// Counting a limited key's use.
-const COUNT: (&str, On) = ("dynamodb:UpdateItem", On::KeysUsage);
 
 const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 
@@ -82,11 +97,25 @@ const PEPPER: (&str, On) = ("secretsmanager:GetSecretValue", On::Pepper);
 /// (the authorizer, create-key, rotate-key) may read the pepper.
 fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
     let grants: &[(&str, On)] = match binary {
-        AUTHORIZER_BINARY => &[GET, UPDATE, COUNT, PEPPER],
-        "create-key" => &[("dynamodb:PutItem", On::Keys), CALLER, EVENT, HEAD, PEPPER],
-        "list-keys" => &[("dynamodb:Query", On::KeysIndexes)],
+        AUTHORIZER_BINARY => &[GET, UPDATE, COUNT_USE, PEPPER],
+        "create-key" => &[
+            ("dynamodb:PutItem", On::Keys),
+            CALLER,
+            COUNT,
+            COUNTS,
+            EVENT,
+            HEAD,
+            PEPPER,
+        ],
+        "list-keys" => &[
+            ("dynamodb:Query", On::KeysIndexes),
+            ("dynamodb:BatchGetItem", On::Keys),
+            COUNTS,
+        ],
         "get-key" => &[GET],
-        "suspend-key" | "reactivate-key" | "revoke-key" => &[GET, UPDATE, CALLER, EVENT, HEAD],
+        "update-key" | "suspend-key" | "reactivate-key" | "revoke-key" => {
+            &[GET, UPDATE, CALLER, EVENT, HEAD]
+        }
         "rotate-key" => &[
             GET,
             UPDATE,
@@ -96,7 +125,14 @@ fn expected_grants(binary: &str) -> Option<BTreeSet<(&'static str, On)>> {
             HEAD,
             PEPPER,
         ],
-        "delete-key" => &[GET, ("dynamodb:DeleteItem", On::Keys), CALLER, EVENT, HEAD],
+        "delete-key" => &[
+            GET,
+            ("dynamodb:DeleteItem", On::Keys),
+            CALLER,
+            COUNT,
+            EVENT,
+            HEAD,
+        ],
         "list-audit-events" => &[
             ("dynamodb:Query", On::Audit),
             ("dynamodb:Query", On::AuditIndexes),
@@ -178,6 +214,8 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
                     for resource in &resources {
                         let on = if is_arn_of(resource, tables.keys) && usage_only(statement) {
                             Some(On::KeysUsage)
+                        } else if is_arn_of(resource, tables.keys) && counts_only(statement) {
+                            Some(On::KeyCounts)
                         } else if is_arn_of(resource, tables.keys) {
                             Some(On::Keys)
                         } else if is_index_arn_of(resource, tables.keys) {
@@ -257,13 +295,13 @@ fn query_outside_the_indexes_is_caught() {
 #[test]
 fn the_audit_trail_is_append_only_and_read_by_one_function() {
     let found = problems_after(
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem]",
-        "Action: [dynamodb:GetItem, dynamodb:DeleteItem, dynamodb:ConditionCheckItem]\n              Resource: !GetAtt KeysTable.Arn\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]",
+        "dynamodb:LeadingKeys: [\"*#counts\"]\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem]\n              Resource: !GetAtt AuditTable.Arn\n            # The chain's head, read before the change is linked to it: its\n            # partition (\"<org>#chain\") only, never an event.\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt AuditTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#chain\"]\n\n  # Serves",
+        "dynamodb:LeadingKeys: [\"*#counts\"]\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]\n              Resource: !GetAtt AuditTable.Arn\n            # The chain's head, read before the change is linked to it: its\n            # partition (\"<org>#chain\") only, never an event.\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt AuditTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#chain\"]\n\n  # Serves",
     );
     assert_flagged(&found, "DeleteKeyFunction (delete-key): grants");
     let found = problems_after(
-        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  SuspendKeyFunction:",
-        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  SuspendKeyFunction:",
+        "Action: [dynamodb:GetItem]\n              Resource: !GetAtt KeysTable.Arn\n\n  UpdateKeyFunction:",
+        "Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt KeysTable.Arn\n            - Effect: Allow\n              Action: [dynamodb:Query]\n              Resource: !GetAtt AuditTable.Arn\n\n  UpdateKeyFunction:",
     );
     assert_flagged(&found, "GetKeyFunction (get-key): grants");
     // A read of the audit table beyond the chain heads' partitions.

@@ -6,8 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use keygate::runtime::config::{ENV_AUDIT_TABLE, ENV_TABLE};
 use keygate::store::dynamodb::{
-    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_STATUS, INDEX_EVENTS_BY_ACTION,
-    INDEX_EVENTS_BY_KEY, INDEX_EVENTS_BY_KEY_ACTION,
+    EVENT_TTL_ATTRIBUTE, INDEX_BY_ORG, INDEX_BY_ORG_NAME, INDEX_BY_ORG_STATUS,
+    INDEX_BY_ORG_STATUS_NAME, INDEX_BY_ORG_STATUS_TYPE, INDEX_BY_ORG_TYPE, INDEX_EVENTS_BY_ACTION,
+    INDEX_EVENTS_BY_ACTOR, INDEX_EVENTS_BY_ACTOR_ACTION, INDEX_EVENTS_BY_KEY,
+    INDEX_EVENTS_BY_KEY_ACTION,
 };
 use serde_yaml::Value;
 
@@ -57,16 +59,22 @@ fn key_schema(value: Option<&Value>) -> String {
         .join(", ")
 }
 
-/// One table against the store's design: key schema, GSIs (`(name, hash
-/// key)`, each with sort key `id` and every attribute projected), string
+/// A GSI as the store designs it: name, hash key, sort key, projection.
+type Gsi<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// A GSI of every attribute, sorted by `id`: a list newest first.
+fn by_id<'a>(name: &'a str, hash: &'a str) -> Gsi<'a> {
+    (name, hash, "id", "ALL")
+}
+
+/// A search GSI: sorted by a search's sort key, projecting keys only.
+fn search<'a>(name: &'a str, hash: &'a str, sort: &'a str) -> Gsi<'a> {
+    (name, hash, sort, "KEYS_ONLY")
+}
+
+/// One table against the store's design: key schema, GSIs, string
 /// attributes, billing, recovery and retention.
-fn check_table(
-    name: &str,
-    table: &Value,
-    schema: &str,
-    gsis: &[(&str, &str)],
-    out: &mut Vec<String>,
-) {
+fn check_table(name: &str, table: &Value, schema: &str, gsis: &[Gsi], out: &mut Vec<String>) {
     let props = table.get("Properties").unwrap_or(&Value::Null);
     if key_schema(props.get("KeySchema")) != schema {
         out.push(format!("{name}: key schema is not {schema}"));
@@ -90,7 +98,12 @@ fn check_table(
         .collect();
     let expected: BTreeMap<&str, String> = gsis
         .iter()
-        .map(|(index, hash)| (*index, format!("{hash} HASH, id RANGE, projection ALL")))
+        .map(|(index, hash, sort, projection)| {
+            (
+                *index,
+                format!("{hash} HASH, {sort} RANGE, projection {projection}"),
+            )
+        })
         .collect();
     if indexes != expected {
         out.push(format!(
@@ -112,7 +125,7 @@ fn check_table(
     let expected_attributes: BTreeSet<(&str, &str)> = schema
         .split(", ")
         .filter_map(|k| k.split_once(' ').map(|(a, _)| a))
-        .chain(gsis.iter().map(|(_, hash)| *hash))
+        .chain(gsis.iter().flat_map(|(_, hash, sort, _)| [*hash, *sort]))
         .map(|a| (a, "S"))
         .collect();
     if attributes != expected_attributes {
@@ -157,8 +170,12 @@ pub(super) fn check_tables(template: &Value, tables: &TableIds, out: &mut Vec<St
         table(tables.keys),
         "id HASH",
         &[
-            (INDEX_BY_ORG, "org_id"),
-            (INDEX_BY_ORG_STATUS, "org_status"),
+            by_id(INDEX_BY_ORG, "org_id"),
+            by_id(INDEX_BY_ORG_STATUS, "org_status"),
+            search(INDEX_BY_ORG_NAME, "org_id", "name_key"),
+            search(INDEX_BY_ORG_STATUS_NAME, "org_status", "name_key"),
+            search(INDEX_BY_ORG_TYPE, "org_id", "type_key"),
+            search(INDEX_BY_ORG_STATUS_TYPE, "org_status", "type_key"),
         ],
         out,
     );
@@ -168,9 +185,11 @@ pub(super) fn check_tables(template: &Value, tables: &TableIds, out: &mut Vec<St
         audit,
         "org_id HASH, id RANGE",
         &[
-            (INDEX_EVENTS_BY_KEY, "org_key"),
-            (INDEX_EVENTS_BY_ACTION, "org_action"),
-            (INDEX_EVENTS_BY_KEY_ACTION, "org_key_action"),
+            by_id(INDEX_EVENTS_BY_KEY, "org_key"),
+            by_id(INDEX_EVENTS_BY_ACTION, "org_action"),
+            by_id(INDEX_EVENTS_BY_KEY_ACTION, "org_key_action"),
+            by_id(INDEX_EVENTS_BY_ACTOR, "org_actor"),
+            by_id(INDEX_EVENTS_BY_ACTOR_ACTION, "org_actor_action"),
         ],
         out,
     );
@@ -195,10 +214,17 @@ pub(super) fn check_tables(template: &Value, tables: &TableIds, out: &mut Vec<St
 
 #[test]
 fn table_design_is_checked() {
-    let found = problems_after("IndexName: by-org-status", "IndexName: by-status");
+    let found = problems_after("IndexName: by-org-status\n", "IndexName: by-status\n");
     assert_flagged(&found, "global secondary indexes");
     let found = problems_after("IndexName: by-key-action", "IndexName: by-both");
     assert_flagged(&found, "AuditTable: global secondary indexes");
+    // A search index projecting every attribute: every last_used_at write
+    // would write it too.
+    let found = problems_after(
+        "            - AttributeName: type_key\n              KeyType: RANGE\n          Projection:\n            ProjectionType: KEYS_ONLY\n        - IndexName: by-org-status-type",
+        "            - AttributeName: type_key\n              KeyType: RANGE\n          Projection:\n            ProjectionType: ALL\n        - IndexName: by-org-status-type",
+    );
+    assert_flagged(&found, "KeysTable: global secondary indexes");
     let found = problems_after(
         "      TimeToLiveSpecification:\n        AttributeName: purge_at\n        Enabled: true\n",
         "",
