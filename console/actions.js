@@ -12,6 +12,7 @@ import { permission } from './capabilities.js';
 import { notify } from './toast.js';
 import { session } from './session.js';
 import { showSecret } from './secret.js';
+import { hasLimits, limitsDialog, resetUsageDialog } from './limits.js';
 
 function changed(change, record, extra = {}) {
   document.dispatchEvent(new CustomEvent('keychange', { detail: { change, record, ...extra } }));
@@ -36,6 +37,8 @@ export function keyMenuItems(record, { details = true } = {}) {
   if (record.status === 'active' && !record.expired && !record.rotated_to) {
     items.push(item('rotate', 'Rotate…', () => rotate(record)));
   }
+  if (record.status !== 'revoked') items.push(item('set_limits', 'Limits…', () => setLimits(record)));
+  if (hasLimits(record)) items.push(item('reset_usage', 'Reset usage…', () => resetUsage(record)));
   items.push({ label: 'History', onSelect: () => openHistory(record) });
   items.push('separator');
   if (record.status !== 'revoked') items.push(item('revoke', 'Revoke…', () => revoke(record), true));
@@ -74,6 +77,24 @@ export async function edit(record) {
   if (!updated) return;
   changed('updated', updated);
   notify(`Saved “${updated.name}”.`);
+}
+
+async function setLimits(record) {
+  const updated = await limitsDialog(record);
+  if (!updated) return;
+  changed('updated', updated);
+  notify(hasLimits(updated) ? `Saved the limits of “${updated.name}”.` : `Removed the limits of “${updated.name}”: it is unlimited.`);
+}
+
+async function resetUsage(record) {
+  try {
+    const usage = await resetUsageDialog(record);
+    if (!usage) return;
+    changed('updated', record, { usage });
+    notify(`Reset the usage of “${record.name}”: its counts are back to zero.`);
+  } catch (error) {
+    await failed(error, 'reset_usage', record);
+  }
 }
 
 async function suspend(record) {

@@ -18,9 +18,9 @@ export class ApiError extends Error {
     this.retryAfter = retryAfter;
   }
 
-  /** The field a 400 names (`"name: must be ..."` → "name"), or null. */
+  /** The field a 400 names (`"name: must be ..."` → "name", `"limits.rate.requests: …"` → "limits"), or null. */
   get field() {
-    const match = /^([a-z_]+)(?:\.[a-z_]+)?: /.exec(this.message);
+    const match = /^([a-z_]+)(?:\.[a-z_]+)*: /.exec(this.message);
     return this.status === 400 && match ? match[1] : null;
   }
 
@@ -107,6 +107,12 @@ export const reactivateKey = (id) => request('POST', `${keyPath(id)}/reactivate`
 export const revokeKey = (id, reason) => request('POST', `${keyPath(id)}/revoke`, { body: { reason } });
 export const rotateKey = (id, body) => request('POST', `${keyPath(id)}/rotate`, { body });
 export const deleteKey = (id) => request('DELETE', keyPath(id));
+/** Sets a key's limits to exactly `{rate?, quota?}` (`{}` removes them). */
+export const setLimits = (id, limits) => request('PUT', `${keyPath(id)}/limits`, { body: limits });
+/** A key's usage: each limit's used, remaining and resets_at. */
+export const getUsage = (id) => request('GET', `${keyPath(id)}/usage`);
+/** Sets the counts of a key's budget back to zero; resolves to its usage. */
+export const resetUsage = (id) => request('DELETE', `${keyPath(id)}/usage`);
 /** Renames a key or changes its description: `{name?, description?}` (description null removes it). */
 export const updateKey = (id, body) => request('PATCH', keyPath(id), { body });
 

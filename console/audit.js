@@ -7,6 +7,7 @@
 import * as api from './api.js';
 import { $, h, replaceChildren, timeWithRelative } from './dom.js';
 import { ACTION_LABELS, STATUS_LABELS } from './format.js';
+import { describeLimits } from './limits.js';
 import { knownKeys, keyLink } from './links.js';
 import { notify } from './toast.js';
 import { openModal } from './dialogs.js';
@@ -77,9 +78,20 @@ export function whatHappened(event) {
       return h('span', {}, event.status_before ? `Deleted (was ${status(event.status_before)})` : 'Deleted');
     case 'update':
       return h('span', { class: 'changes' }, describeChanges(event.changes));
+    case 'set_limits':
+      return h('span', { class: 'changes' }, describeLimitsChange(event.limits));
+    case 'reset_usage':
+      return h('span', {}, 'Usage counts set back to zero');
     default:
       return h('span', {}, `${status(event.status_before)} → ${status(event.status_after)}`);
   }
+}
+
+/** A limits change in words: "Limits: none → 100 requests per minute". */
+function describeLimitsChange(change) {
+  const words = (limits) => describeLimits(limits).join(', ') || 'none';
+  if (!change) return 'Limits set';
+  return `Limits: ${words(change.before)} → ${words(change.after)}`;
 }
 
 function remember(event) {
@@ -291,7 +303,7 @@ function fillKeyFilter() {
 
 const EXPORT_FIELDS = [
   'time', 'action', 'key_id', 'key_name', 'actor_type', 'actor_key_id', 'actor_hint', 'actor_name',
-  'reason', 'status_before', 'status_after', 'rotated_from', 'rotated_to', 'changes', 'request_id',
+  'reason', 'status_before', 'status_after', 'rotated_from', 'rotated_to', 'changes', 'limits', 'request_id',
   'source_ip', 'user_agent', 'id', 'org_id',
 ];
 
@@ -344,8 +356,10 @@ export function toCsv(events) {
  */
 function csvCell(value) {
   let text = value === null || value === undefined ? '' : String(value);
-  // A list (an update's changes) as the JSON it is; an empty one as nothing.
+  // A list (an update's changes) or an object (a limits change) as the JSON
+  // it is; an empty list as nothing.
   if (Array.isArray(value)) text = value.length ? JSON.stringify(value) : '';
+  else if (value && typeof value === 'object') text = JSON.stringify(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return `"${text.replace(/"/g, '""')}"`;
 }

@@ -16,6 +16,8 @@ export const ACTIONS = {
   rotate: { verb: 'rotate', operation: 'rotate-key' },
   revoke: { verb: 'revoke', operation: 'revoke-key' },
   delete: { verb: 'delete', operation: 'delete-key' },
+  set_limits: { verb: 'set the limits of', operation: 'set-limits' },
+  reset_usage: { verb: 'reset the usage of', operation: 'reset-usage' },
 };
 
 /**

@@ -1,13 +1,14 @@
 // The Create key dialog. The page checks what it can (lengths, required
-// fields, at least one scope, an expiry in the future) before calling the
-// API; the API still decides, and its errors appear next to the field they
-// name. The scope picker is built from GET /v1/scopes; what the signed-in key
+// fields, at least one scope, an expiry in the future, whole numbers of
+// requests for limits) before calling the API; the API still decides, and its
+// errors appear next to the field they name. The scope picker is built from GET /v1/scopes; what the signed-in key
 // may not grant is shown disabled, with the reason.
 
 import * as api from './api.js';
 import { $, h, replaceChildren } from './dom.js';
 import { formDialog } from './dialogs.js';
 import { PRESET_NAMES, formatDate, presetName, toRfc3339 } from './format.js';
+import { checkLimitFields, fillLimitFields, hasLimits, limitsFromFields } from './limits.js';
 import { session } from './session.js';
 
 const dialog = $('create-dialog');
@@ -47,6 +48,8 @@ function prepare() {
   $('create-expires-hint').textContent = session.me.expires_at
     ? `Your key expires on ${formatDate(session.me.expires_at)}; a key it creates cannot outlive it, and “Never” means that date.`
     : '';
+  fillLimitFields(form, null);
+  $('create-limits-note').hidden = !hasLimits(session.me);
   showDependentFields();
 }
 
@@ -77,7 +80,7 @@ function validate() {
     if (Number.isNaN(end.getTime())) problems.expires_at = 'The expiry date is not a date.';
     else if (end.getTime() <= Date.now()) problems.expires_at = 'The expiry date must be in the future.';
   }
-  return problems;
+  return { ...problems, ...checkLimitFields(form, { rateField: 'limits', quotaField: 'limits' }) };
 }
 
 function buildScopePicker() {
@@ -188,6 +191,8 @@ function requestBody() {
     : [...form.querySelectorAll('input[name=scope]:checked')].map((box) => box.value);
   const expiresAt = expiry(fields.expires.value, fields.expires_date.value);
   if (expiresAt !== null) body.expires_at = expiresAt;
+  const limits = limitsFromFields(form);
+  if (Object.keys(limits).length > 0) body.limits = limits;
   return body;
 }
 

@@ -14,6 +14,7 @@ import { pagedList } from './paged.js';
 import { reason } from './errors.js';
 import { session } from './session.js';
 import { statusBadges } from './keys.js';
+import { hasLimits, usageFacts } from './limits.js';
 
 const view = $('key-view');
 const state = { id: null, ticket: 0, record: null };
@@ -39,7 +40,8 @@ document.addEventListener('keychange', ({ detail }) => {
     return;
   }
   const hadFocus = view.contains(document.activeElement);
-  render(detail.record);
+  render(detail.record, detail.usage ?? null);
+  if (!detail.usage) loadUsage(detail.record, state.ticket);
   if (hadFocus) (document.activeElement === editButton ? editButton : $('key-actions').querySelector('.menu-button'))?.focus();
   bringIntoView($('key-facts'));
   loadHistory(detail.record.id);
@@ -66,6 +68,7 @@ export async function showKey(id) {
     await learnNames(record);
     if (ticket !== state.ticket) return;
     render(record);
+    loadUsage(record, ticket);
   } catch (error) {
     if (ticket !== state.ticket || !(error instanceof api.ApiError) || !api.hasSession()) return;
     $('key-error').textContent = error.code === 'not_found'
@@ -91,16 +94,29 @@ export function resetKey() {
 
 /** Reads the keys this one links to, when the page has not seen them, to name them. */
 async function learnNames(record) {
-  const ids = [record.rotated_from, record.rotated_to, record.created_by, record.revoked_by];
+  const ids = [record.rotated_from, record.rotated_to, record.created_by, record.revoked_by, record.budget];
   const unknown = [...new Set(ids.filter((id) => id && !knownKeys.get(id)))];
   await Promise.all(unknown.map((id) => api.getKey(id).then((other) => knownKeys.set(id, other), () => {})));
+}
+
+/** Reads a limited key's usage and shows it in its facts. */
+async function loadUsage(record, ticket) {
+  if (!hasLimits(record)) return;
+  try {
+    const usage = await api.getUsage(record.id);
+    if (ticket !== state.ticket || state.record?.id !== record.id) return;
+    replaceChildren($('key-usage'), usageFacts(state.record, usage));
+  } catch (error) {
+    if (!(error instanceof api.ApiError) || ticket !== state.ticket) return;
+    replaceChildren($('key-usage'), usageFacts(state.record, null), h('p', { class: 'load-error' }, `Usage could not be read. ${reason(error)}`));
+  }
 }
 
 function loadHistory(id) {
   history.show((cursor) => api.listAuditEvents({ keyId: id, cursor }));
 }
 
-function render(record) {
+function render(record, usage = null) {
   knownKeys.set(record.id, record);
   state.record = record;
   $('key-title').textContent = record.name;
@@ -134,6 +150,10 @@ function render(record) {
       scopes ? h('ul', { class: 'scope-list' }, scopes.map((scope) => h('li', {}, h('code', {}, scope)))) : null,
     ),
     fact('Status', statusBadges(record)),
+    fact('Usage limits', h('div', { id: 'key-usage', 'aria-live': 'polite' }, usageFacts(record, usage))),
+    record.budget !== record.id
+      ? fact('Budget', 'Shared with ', keyLink(record.budget, keyLabel(record.budget)), ': their requests count together.')
+      : null,
     fact('Expires', record.expires_at ? time(record.expires_at) : 'never', record.expired ? ' (expired: every call is denied)' : null),
     fact('Last used', record.last_used_at ? time(record.last_used_at) : 'never'),
     fact('Created', time(record.created_at)),

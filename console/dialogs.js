@@ -115,6 +115,9 @@ const FIELD_LABELS = {
   expires_at: 'The expiry date',
   reason: 'Reason',
   grace_period_seconds: 'The grace period',
+  limits: 'The usage limits',
+  rate: 'The rate limit',
+  quota: 'The quota',
 };
 
 // Errors that name no field but belong to one.

@@ -24,6 +24,10 @@ export function reason(error, actionName = null) {
       return 'The key no longer exists; it may have been deleted.';
     case 'invalid_transition':
       return `The key is not in a state that allows this: ${error.message}.`;
+    case 'limit_exceeded': {
+      const wait = error.retryAfter ? ` Try again in ${seconds(error.retryAfter)}.` : '';
+      return `Your key is over its usage limit: ${error.message}.${wait}`;
+    }
     case 'insufficient_authority':
       return `Your key does not have authority over this key: ${error.message}.`;
     default:

@@ -23,6 +23,8 @@ export const ACTION_LABELS = {
   revoke: 'Revoked',
   delete: 'Deleted',
   update: 'Edited',
+  set_limits: 'Limits set',
+  reset_usage: 'Usage reset',
   bootstrap: 'Bootstrapped',
 };
 

@@ -7,6 +7,7 @@ import * as api from './api.js';
 import { $, bringIntoView, h, timeElement } from './dom.js';
 import { createKey, keyMenuItems } from './actions.js';
 import { STATUS_LABELS, describePermissions, expiryUrgency, formatDate, relativeTime } from './format.js';
+import { describeLimits, hasLimits, shortLimits } from './limits.js';
 import { knownKeys, refreshRotationLinks, rotationLink } from './links.js';
 import { menuButton } from './menu.js';
 import { pagedList } from './paged.js';
@@ -223,7 +224,12 @@ function keyRow(record) {
       record.key_type === 'user' ? 'User' : 'Service',
       record.owner ? h('span', { class: 'secondary owner' }, record.owner) : null,
     ),
-    h('td', { class: 'cell-permissions', 'data-label': 'Permissions' }, permissionsCell(permissions)),
+    h(
+      'td',
+      { class: 'cell-permissions', 'data-label': 'Permissions' },
+      permissionsCell(permissions),
+      hasLimits(record) ? limitsSummary(record) : null,
+    ),
     h('td', { class: 'cell-hint', 'data-label': 'Hint' }, h('code', { class: 'hint' }, record.hint)),
     h('td', { class: 'cell-status', 'data-label': 'Status' }, statusBadges(record)),
     h('td', { class: 'cell-time', 'data-label': 'Created' }, timeElement(record.created_at)),
@@ -231,6 +237,28 @@ function keyRow(record) {
     h('td', { class: 'cell-time', 'data-label': 'Expires' }, expiresCell(record)),
     h('td', { class: 'cell-actions' }, menuButton({ label: `Actions for ${record.name}`, items: keyMenuItems(record) })),
   );
+}
+
+/**
+ * A limited key's limits, then its usage once read (one GET …/usage per
+ * limited key shown; unlimited keys cost nothing).
+ */
+function limitsSummary(record) {
+  const used = h('span', { class: 'usage' });
+  const summary = h(
+    'span',
+    { class: 'secondary limits', title: `Usage limits: ${describeLimits(record.limits).join('; ')}` },
+    `Limit ${shortLimits(record.limits)}`,
+    used,
+  );
+  api.getUsage(record.id).then(
+    (usage) => {
+      const parts = [usage.rate, usage.quota].filter(Boolean).map((u) => `${u.used.toLocaleString('en')}/${u.limit.toLocaleString('en')}`);
+      used.textContent = ` · used ${parts.join(' · ')}`;
+    },
+    () => {},
+  );
+  return summary;
 }
 
 function permissionsCell({ label, scopes }) {

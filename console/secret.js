@@ -6,6 +6,7 @@
 import { $, h, replaceChildren, timeWithRelative } from './dom.js';
 import { confirmDialog, openModal } from './dialogs.js';
 import { describePermissions } from './format.js';
+import { describeLimits } from './limits.js';
 import { session } from './session.js';
 
 const dialog = $('secret-dialog');
@@ -89,7 +90,7 @@ async function copy(source, button) {
   }
 }
 
-/** What the key can do: its permissions and its expiry. */
+/** What the key can do: its permissions, its expiry and its usage limits. */
 function fillSummary(record) {
   const { label, scopes } = describePermissions(record.scopes, session.catalog.presets);
   replaceChildren(
@@ -98,6 +99,8 @@ function fillSummary(record) {
     h('dd', {}, label, scopes ? h('span', { class: 'secondary' }, scopes.join(', ')) : null),
     h('dt', {}, 'Expires'),
     h('dd', {}, record.expires_at ? timeWithRelative(record.expires_at) : 'never'),
+    h('dt', {}, 'Usage limits'),
+    h('dd', {}, describeLimits(record.limits).join('; ') || 'none'),
   );
 }
 

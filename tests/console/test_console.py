@@ -1636,3 +1636,128 @@ def test_the_audit_log_names_who_acted_and_filters_by_actor_and_day(page, consol
     update = next(e for e in exported if e["action"] == "update")
     assert update["actor_name"] == "deployer"
     assert json.loads(update["changes"]) == [{"field": "name", "before": "made-by-deployer", "after": "renamed"}]
+
+
+# Usage limits
+
+
+def test_limits_are_set_at_create_and_shown_with_their_usage(page, console_url, keygate, api, screenshots):
+    sign_in(page, console_url, keygate.root_key)
+    page.get_by_role("button", name="Create key").click()
+    dialog = page.get_by_role("dialog", name="Create key")
+    dialog.get_by_label("Name").fill("metered")
+    # The page's own check, beside the limits; it goes when the field changes.
+    dialog.get_by_label("Rate limit").fill("ten")
+    dialog.get_by_role("button", name="Create key").click()
+    error = page.locator("#create-limits-error")
+    expect(error).to_have_text("The rate limit must be a whole number of requests, 1 or more (or empty: none).")
+    expect(dialog.get_by_label("Rate limit")).to_have_attribute("aria-invalid", "true")
+    assert [k["name"] for k in api.call("GET", "/v1/api-keys")[1]["data"]] == ["root"]
+    dialog.get_by_label("Rate limit").fill("2")
+    expect(error).to_have_text("")
+    dialog.get_by_label("requests per").first.select_option(label="hour")
+    dialog.get_by_label("Quota").fill("1000")
+    dialog.get_by_label("requests per").last.select_option(label="day (UTC)")
+    assert serious_violations(page) == []
+    page.screenshot(path=screenshots / "create-with-limits.png")
+    dialog.get_by_role("button", name="Create key").click()
+
+    # The shown-once dialog says what the key may make.
+    shown = page.get_by_role("dialog", name="Copy your new key")
+    expect(shown.locator("#secret-summary")).to_contain_text("2 requests per hour; 1,000 requests per day")
+    new_key = page.locator("#secret-value").inner_text().strip()
+    record = api.get_key(new_key.split("_")[1][:22])
+    assert record["limits"] == {
+        "rate": {"requests": 2, "window_seconds": 3600},
+        "quota": {"requests": 1000, "period": "day"},
+    }
+    close_shown_once(page)
+
+    # Its row shows the limits and what is used of them.
+    row = key_row(page, record["id"])
+    expect(row.locator(".limits")).to_contain_text("Limit 2/hour · 1,000/day")
+    expect(row.locator(".limits")).to_contain_text("used 0/2 · 0/1,000")
+    expect(key_row(page, keygate.root_key.split("_")[1][:22]).locator(".limits")).to_have_count(0)
+
+    # Two requests use the hour's rate: the key's page says so, and the third is refused.
+    assert api.works(new_key) and api.works(new_key)
+    assert not api.works(new_key)
+    open_key_page(page, record["id"], "metered")
+    usage = page.locator("#key-usage")
+    expect(usage).to_contain_text("Rate: 2 requests per hour — 2 of 2 used, 0 left")
+    expect(usage).to_contain_text("Quota: 1,000 requests per day — 2 of 1,000 used, 998 left")
+    page.screenshot(path=screenshots / "key-usage.png", full_page=True)
+
+
+def test_limits_change_and_usage_resets_from_the_keys_page(page, console_url, keygate, api, screenshots):
+    key = api.create_key("metered", limits={"rate": {"requests": 1, "window_seconds": 86400}})
+    assert api.works(key["key"]) and not api.works(key["key"])
+    sign_in(page, console_url, keygate.root_key)
+    open_key_page(page, key["id"], "metered")
+    expect(page.locator("#key-usage")).to_contain_text("1 of 1 used, 0 left")
+
+    page.locator("#key-actions").get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Limits…").click()
+    dialog = page.get_by_role("dialog", name="Usage limits")
+    expect(dialog.get_by_label("Rate limit")).to_have_value("1")
+    expect(dialog.get_by_label("Rate limit")).to_be_focused()
+    expect(dialog.get_by_label("requests per").first).to_have_value("86400")
+    dialog.get_by_label("Rate limit").fill("0")
+    dialog.get_by_role("button", name="Save limits").click()
+    expect(page.locator("#limits-rate-error")).to_contain_text("whole number of requests, 1 or more")
+    dialog.get_by_label("Rate limit").fill("3")
+    dialog.get_by_label("Quota").fill("500")
+    page.screenshot(path=screenshots / "limits-dialog.png")
+    dialog.get_by_role("button", name="Save limits").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="Saved the limits of “metered”")).to_be_visible()
+    usage = page.locator("#key-usage")
+    expect(usage).to_contain_text("Rate: 3 requests per day — 1 of 3 used, 2 left")
+    expect(usage).to_contain_text("Quota: 500 requests per month")
+    assert api.get_key(key["id"])["limits"]["quota"] == {"requests": 500, "period": "month"}
+    newest = page.locator("#key-history-list li").first
+    expect(newest).to_contain_text("Limits: 1 requests per day → 3 requests per day, 500 requests per month")
+
+    # Resetting asks first; cancelled, nothing happens.
+    events = len(api.call("GET", f"/v1/audit-events?key_id={key['id']}")[1]["data"])
+    page.locator("#key-actions").get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Reset usage…").click()
+    confirm = page.get_by_role("dialog", name="Reset the usage of “metered”?")
+    confirm.get_by_role("button", name="Cancel").click()
+    assert len(api.call("GET", f"/v1/audit-events?key_id={key['id']}")[1]["data"]) == events
+    page.locator("#key-actions").get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Reset usage…").click()
+    confirm.get_by_role("button", name="Reset usage").click()
+    expect(page.get_by_role("status").filter(has_text="Reset the usage of “metered”")).to_be_visible()
+    expect(usage).to_contain_text("0 of 3 used, 3 left")
+    expect(page.locator("#key-history-list li").first).to_contain_text("Usage counts set back to zero")
+    assert api.call("GET", f"/v1/api-keys/{key['id']}/usage")[1]["rate"]["used"] == 0
+
+    # Emptying both fields removes the limits: the key is unlimited again.
+    page.locator("#key-actions").get_by_role("button", name="Actions").click()
+    page.get_by_role("menuitem", name="Limits…").click()
+    dialog.get_by_label("Rate limit").fill("")
+    dialog.get_by_label("Quota").fill("")
+    dialog.get_by_role("button", name="Save limits").click()
+    expect(page.get_by_role("status").filter(has_text="Removed the limits of “metered”")).to_be_visible()
+    expect(usage).to_contain_text("None: the key may make any number of requests.")
+    assert api.get_key(key["id"])["limits"] == {"rate": None, "quota": None}
+
+
+def test_a_key_cannot_change_its_own_limits_and_the_console_says_why(page, console_url, api):
+    # A key-admin with limits signs in: its own limits are not its to change.
+    admin = api.create_key(
+        "limited-admin",
+        permissions=["api-keys:read", "api-keys:write"],
+        limits={"quota": {"requests": 1000, "period": "day"}},
+    )
+    sign_in(page, console_url, admin["key"])
+    page.get_by_role("button", name="Actions for limited-admin", exact=True).click()
+    menu = page.get_by_role("menu", name="Actions for limited-admin")
+    limits_item = menu.get_by_role("menuitem", name=re.compile("^Limits…"))
+    expect(limits_item).to_have_attribute("aria-disabled", "true")
+    expect(menu).to_contain_text("A key cannot change its own limits")
+    page.keyboard.press("Escape")
+    # What it creates shares its budget: the form says so before it is sent.
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-limits-note")).to_be_visible()

@@ -37,6 +37,7 @@ assets! {
     "format.js" => "text/javascript; charset=utf-8",
     "index.html" => "text/html; charset=utf-8",
     "keys.js" => "text/javascript; charset=utf-8",
+    "limits.js" => "text/javascript; charset=utf-8",
     "links.js" => "text/javascript; charset=utf-8",
     "menu.js" => "text/javascript; charset=utf-8",
     "paged.js" => "text/javascript; charset=utf-8",
