@@ -112,7 +112,7 @@ export const setLimits = (id, limits) => request('PUT', `${keyPath(id)}/limits`,
 /** A key's usage: each limit's used, remaining and resets_at. */
 export const getUsage = (id) => request('GET', `${keyPath(id)}/usage`);
 /** Sets the counts of a key's budget back to zero; resolves to its usage. */
-export const resetUsage = (id) => request('DELETE', `${keyPath(id)}/usage`);
+export const resetUsage = (id) => request('POST', `${keyPath(id)}/reset-usage`);
 /** Renames a key or changes its description: `{name?, description?}` (description null removes it). */
 export const updateKey = (id, body) => request('PATCH', keyPath(id), { body });
 

@@ -46,7 +46,7 @@ impl Operation {
             Operation::ListAuditEvents => "GET /v1/audit-events",
             Operation::SetLimits => "PUT /v1/api-keys/{id}/limits",
             Operation::GetUsage => "GET /v1/api-keys/{id}/usage",
-            Operation::ResetUsage => "DELETE /v1/api-keys/{id}/usage",
+            Operation::ResetUsage => "POST /v1/api-keys/{id}/reset-usage",
         }
     }
 

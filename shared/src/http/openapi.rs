@@ -365,7 +365,7 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
                 it, {} removes both. Raising and removing limits are audited like any change \
                 (a set_limits event with before and after). A key with limits of its own can \
                 set limits only on keys drawing on its budget, no looser than its own. Applies \
-                on the next request; the counts so far stay (reset them with DELETE …/usage).",
+                on the next request; the counts so far stay (reset them with POST …/reset-usage).",
             "parameters": [id_parameter()],
             "requestBody": {
                 "required": true,
@@ -402,7 +402,7 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
             "parameters": [id_parameter()],
             "responses": guarded(
                 responses(vec![("200", ok("The key's usage afterwards", "Usage", example_usage()))]),
-                &["404"],
+                &["404", "413"],
             ),
         }),
         Operation::ListAuditEvents => json!({

@@ -77,7 +77,7 @@ pub struct CallerView {
     pub delete: Permit,
     /// `PUT …/limits`: never the calling key's own.
     pub set_limits: Permit,
-    /// `DELETE …/usage`: never the calling key's own budget.
+    /// `POST …/reset-usage`: never the calling key's own budget.
     pub reset_usage: Permit,
 }
 

@@ -271,8 +271,8 @@ pub async fn limits_change_only_by_another_key_and_leave_an_event<S: Store>(stor
     assert_eq!(own.assert_error(403), "insufficient_authority");
     let reset = h
         .call(
-            "DELETE",
-            &format!("/v1/api-keys/{writer_id}/usage"),
+            "POST",
+            &format!("/v1/api-keys/{writer_id}/reset-usage"),
             Some(&writer),
             None,
         )
@@ -318,8 +318,8 @@ pub async fn limits_change_only_by_another_key_and_leave_an_event<S: Store>(stor
     // A reset: the budget's counts back to zero, in the same write as its event.
     let reset = h
         .call(
-            "DELETE",
-            &format!("/v1/api-keys/{target_id}/usage"),
+            "POST",
+            &format!("/v1/api-keys/{target_id}/reset-usage"),
             Some(&root),
             None,
         )

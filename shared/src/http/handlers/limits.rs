@@ -136,7 +136,7 @@ pub(in crate::http) async fn get<S: Store>(
     json_response(200, &UsageView::of(&record, &usages))
 }
 
-/// `DELETE /v1/api-keys/{id}/usage`: the counts of the key's budget (every
+/// `POST /v1/api-keys/{id}/reset-usage`: the counts of the key's budget (every
 /// key drawing on it) back to zero. Never the caller's own budget.
 pub(in crate::http) async fn reset<S: Store>(
     app: &App<S>,
