@@ -29,11 +29,13 @@ export function perWindow(seconds) {
   return `per ${seconds} seconds`;
 }
 
+const requests = (n) => `${count.format(n)} ${n === 1 ? 'request' : 'requests'}`;
+
 /** A key's limits in words, one line each: [] when it has none. */
 export function describeLimits(limits) {
   const lines = [];
-  if (limits?.rate) lines.push(`${count.format(limits.rate.requests)} requests ${perWindow(limits.rate.window_seconds)}`);
-  if (limits?.quota) lines.push(`${count.format(limits.quota.requests)} requests per ${limits.quota.period}`);
+  if (limits?.rate) lines.push(`${requests(limits.rate.requests)} ${perWindow(limits.rate.window_seconds)}`);
+  if (limits?.quota) lines.push(`${requests(limits.quota.requests)} per ${limits.quota.period}`);
   return lines;
 }
 

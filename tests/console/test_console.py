@@ -1716,7 +1716,7 @@ def test_limits_change_and_usage_resets_from_the_keys_page(page, console_url, ke
     expect(usage).to_contain_text("Quota: 500 requests per month")
     assert api.get_key(key["id"])["limits"]["quota"] == {"requests": 500, "period": "month"}
     newest = page.locator("#key-history-list li").first
-    expect(newest).to_contain_text("Limits: 1 requests per day → 3 requests per day, 500 requests per month")
+    expect(newest).to_contain_text("Limits: 1 request per day → 3 requests per day, 500 requests per month")
 
     # Resetting asks first; cancelled, nothing happens.
     events = len(api.call("GET", f"/v1/audit-events?key_id={key['id']}")[1]["data"])
