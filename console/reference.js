@@ -292,6 +292,8 @@ function typeOf(schema) {
     const name = schema.$ref.split('/').pop();
     return h('a', { href: `#reference/schema-${name}` }, name);
   }
+  // `allOf` with one schema: that schema, with this field's own description.
+  if (schema.allOf?.length === 1) return typeOf(schema.allOf[0]);
   const choices = schema.oneOf ?? schema.anyOf;
   if (choices) {
     const parts = choices.map((choice) => (choice.properties ? choice.title ?? 'object' : typeOf(choice)));

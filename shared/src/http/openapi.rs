@@ -13,7 +13,6 @@ use schemars::generate::SchemaSettings;
 
 use super::error::ErrorBody;
 use super::error::GatewayAnswer;
-use super::schema;
 use super::views::{
     AuditEventView, CatalogView, Created, KeyListBody, KeyView, ListBody, UsageView,
 };
@@ -23,7 +22,6 @@ use crate::domain::lifecycle::MAX_GRACE_SECS;
 use crate::domain::limits::{MAX_QUOTA_REQUESTS, MAX_RATE_REQUESTS, MAX_WINDOW_SECONDS};
 use crate::domain::record::StatusFilter;
 use crate::domain::routes::{Operation, Page};
-use crate::domain::text::{Description, KeyName, Owner, RevokeReason};
 use crate::domain::time::Timestamp;
 
 /// The document of `catalog` as JSON text, built once per catalog (a
@@ -225,13 +223,13 @@ fn operation(op: Operation, catalog: &Catalog) -> Value {
                     "default": StatusFilter::ALL_TEXT}},
                 {"name": "name", "in": "query", "required": false,
                  "description": "Keys whose name starts with this, whatever its case.",
-                 "schema": text(1, KeyName::MAX_CHARS, "The start of a name:")},
+                 "schema": schema_ref("KeyName")},
                 {"name": "key_type", "in": "query", "required": false,
                  "description": "Keys of this type.",
                  "schema": schema_ref("KeyType")},
                 {"name": "owner", "in": "query", "required": false,
                  "description": "User keys of this owner (the whole owner, whatever its case).",
-                 "schema": text(1, Owner::MAX_CHARS, "An owner:")},
+                 "schema": schema_ref("Owner")},
                 {"$ref": "#/components/parameters/Limit"},
                 {"$ref": "#/components/parameters/Cursor"},
             ],
@@ -492,9 +490,11 @@ fn nullable(schema: Value) -> Value {
     json!({"oneOf": [schema, {"type": "null"}]})
 }
 
-/// A text field's schema, as the domain's text rule makes it.
-fn text(min: usize, max: usize, description: &str) -> Value {
-    schema::text(min, max, description).into()
+/// A text field: the domain's text schema `name` (its characters, its
+/// length), with what this field holds. One copy of each rule's pattern in
+/// the document, however many fields use it.
+fn text_ref(name: &str, description: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}"), "description": description})
 }
 
 /// The schemas of everything the API answers with, derived from the view
@@ -598,14 +598,14 @@ fn components(catalog: &Catalog) -> Value {
                 "type": "object", "additionalProperties": false, "minProperties": 1,
                 "description": "The labels to change; at least one.",
                 "properties": {
-                    "name": text(1, KeyName::MAX_CHARS, "The key's new name:"),
-                    "description": nullable(text(0, Description::MAX_CHARS,
-                        "What the key is for (null or empty: no description):")),
+                    "name": text_ref("KeyName", "The key's new name."),
+                    "description": nullable(text_ref("Description",
+                        "What the key is for (null or empty: no description).")),
                 },
             },
             "RevokeRequest": {
                 "type": "object", "required": ["reason"], "additionalProperties": false,
-                "properties": {"reason": text(1, RevokeReason::MAX_CHARS, "Why:")},
+                "properties": {"reason": text_ref("Reason", "Why the key is revoked.")},
             },
             "RotateRequest": {
                 "type": "object", "additionalProperties": false,
@@ -613,8 +613,8 @@ fn components(catalog: &Catalog) -> Value {
                     "grace_period_seconds": nullable(json!({"type": "integer", "minimum": 0,
                         "maximum": MAX_GRACE_SECS, "default": 0,
                         "description": "How long the old key keeps working; 0 (also when null) revokes it now."})),
-                    "reason": nullable(text(1, RevokeReason::MAX_CHARS,
-                        "Why (default \"rotated\" on the old key when it is revoked now):")),
+                    "reason": nullable(text_ref("Reason",
+                        "Why (default \"rotated\" on the old key when it is revoked now).")),
                 },
             },
             "LimitsRequest": limits_request(),
@@ -640,13 +640,10 @@ fn components(catalog: &Catalog) -> Value {
 fn create_request(key_type: &str, catalog: &Catalog) -> Value {
     let presets: Vec<&str> = catalog.presets().iter().map(|p| p.name.as_str()).collect();
     let mut properties = Map::new();
-    properties.insert(
-        "name".into(),
-        text(1, KeyName::MAX_CHARS, "The key's name:"),
-    );
+    properties.insert("name".into(), text_ref("KeyName", "The key's name."));
     properties.insert(
         "description".into(),
-        nullable(text(0, Description::MAX_CHARS, "What the key is for:")),
+        nullable(text_ref("Description", "What the key is for.")),
     );
     properties.insert(
         "key_type".into(),
@@ -656,7 +653,7 @@ fn create_request(key_type: &str, catalog: &Catalog) -> Value {
     if key_type == "user" {
         properties.insert(
             "owner".into(),
-            text(1, Owner::MAX_CHARS, "The person the key belongs to:"),
+            text_ref("Owner", "The person the key belongs to."),
         );
         required.push("owner");
     } else {
