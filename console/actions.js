@@ -90,7 +90,9 @@ async function resetUsage(record) {
   try {
     const usage = await resetUsageDialog(record);
     if (!usage) return;
-    changed('updated', record, { usage });
+    // The reset answers with the usage; the key (its updated time) is read back.
+    const updated = await api.getKey(record.id).catch(() => record);
+    changed('updated', updated, { usage });
     notify(`Reset the usage of “${record.name}”: its counts are back to zero.`);
   } catch (error) {
     await failed(error, 'reset_usage', record);

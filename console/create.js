@@ -80,7 +80,7 @@ function validate() {
     if (Number.isNaN(end.getTime())) problems.expires_at = 'The expiry date is not a date.';
     else if (end.getTime() <= Date.now()) problems.expires_at = 'The expiry date must be in the future.';
   }
-  return { ...problems, ...checkLimitFields(form, { rateField: 'limits', quotaField: 'limits' }) };
+  return { ...problems, ...checkLimitFields(form, { rateField: 'rate', quotaField: 'quota' }) };
 }
 
 function buildScopePicker() {

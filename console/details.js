@@ -17,7 +17,9 @@ import { statusBadges } from './keys.js';
 import { hasLimits, usageFacts } from './limits.js';
 
 const view = $('key-view');
-const state = { id: null, ticket: 0, record: null };
+// `ticket` tells a page's reads from a later page's; `usageTicket` a usage
+// read from a later one (after a change, or a reset) on the same page.
+const state = { id: null, ticket: 0, usageTicket: 0, record: null };
 const editButton = $('key-edit');
 
 editButton.addEventListener('click', () => {
@@ -40,6 +42,7 @@ document.addEventListener('keychange', ({ detail }) => {
     return;
   }
   const hadFocus = view.contains(document.activeElement);
+  state.usageTicket += 1; // what an earlier read finds is out of date now
   render(detail.record, detail.usage ?? null);
   if (!detail.usage) loadUsage(detail.record, state.ticket);
   if (hadFocus) (document.activeElement === editButton ? editButton : $('key-actions').querySelector('.menu-button'))?.focus();
@@ -102,12 +105,14 @@ async function learnNames(record) {
 /** Reads a limited key's usage and shows it in its facts. */
 async function loadUsage(record, ticket) {
   if (!hasLimits(record)) return;
+  const usageTicket = ++state.usageTicket;
+  const current = () => ticket === state.ticket && usageTicket === state.usageTicket && state.record?.id === record.id;
   try {
     const usage = await api.getUsage(record.id);
-    if (ticket !== state.ticket || state.record?.id !== record.id) return;
+    if (!current()) return;
     replaceChildren($('key-usage'), usageFacts(state.record, usage));
   } catch (error) {
-    if (!(error instanceof api.ApiError) || ticket !== state.ticket) return;
+    if (!(error instanceof api.ApiError) || !current()) return;
     replaceChildren($('key-usage'), usageFacts(state.record, null), h('p', { class: 'load-error' }, `Usage could not be read. ${reason(error)}`));
   }
 }

@@ -125,12 +125,17 @@ const FIELDS_BY_CODE = { privilege_escalation: 'permissions', unknown_scope: 'pe
 
 /** Shows `error` in `form`; false when it ended the session instead. */
 async function showError(form, error, action, keyName) {
-  const field = error.field ?? FIELDS_BY_CODE[error.code] ?? null;
+  const field = limitField(error) ?? error.field ?? FIELDS_BY_CODE[error.code] ?? null;
   if (field && showFieldError(form, field, fieldMessage(field, error), true)) return true;
   const message = await describeFailure(error, action, keyName);
   if (message === null) return false;
   form.querySelector('[data-error-for="form"]').textContent = message;
   return true;
+}
+
+/** A create's `limits.rate…` or `limits.quota…` error belongs to that limit's field. */
+function limitField(error) {
+  return error.field === 'limits' ? (/^limits\.(rate|quota)\b/.exec(error.message)?.[1] ?? null) : null;
 }
 
 /** Puts `message` next to `field`'s control and marks it invalid; false when the form has no such field. */

@@ -240,8 +240,9 @@ function keyRow(record) {
 }
 
 /**
- * A limited key's limits, then its usage once read (one GET …/usage per
- * limited key shown; unlimited keys cost nothing).
+ * A limited key's limits, then its usage once read: one GET …/usage per
+ * limited key shown, and only when the signed-in key has no limits of its
+ * own (each read would count against them; its key pages still show usage).
  */
 function limitsSummary(record) {
   const used = h('span', { class: 'usage' });
@@ -251,6 +252,7 @@ function limitsSummary(record) {
     `Limit ${shortLimits(record.limits)}`,
     used,
   );
+  if (hasLimits(session.me)) return summary;
   api.getUsage(record.id).then(
     (usage) => {
       const parts = [usage.rate, usage.quota].filter(Boolean).map((u) => `${u.used.toLocaleString('en')}/${u.limit.toLocaleString('en')}`);

@@ -49,11 +49,17 @@ export function shortLimits(limits) {
 
 export const hasLimits = (record) => Boolean(record.limits?.rate || record.limits?.quota);
 
-/** One limit's usage in words: "42 of 100 used, 58 left; resets in 30 seconds". */
-export function describeUsage(usage) {
+/**
+ * One limit's usage in words: "42 of 100 used, 58 left; this window ends in
+ * 30 seconds" (a rate limit's window slides: the count falls as it ends) or
+ * "…; resets in 3 days" (a quota starts again with its period).
+ */
+export function describeUsage(usage, kind) {
   if (!usage) return null;
-  const resets = relativeTime(usage.resets_at);
-  return `${count.format(usage.used)} of ${count.format(usage.limit)} used, ${count.format(usage.remaining)} left; resets ${resets === 'just now' ? 'in a moment' : resets}`;
+  const when = relativeTime(usage.resets_at);
+  const at = when === 'just now' ? 'in a moment' : when;
+  const tail = kind === 'rate' ? `this window ends ${at}` : `resets ${at}`;
+  return `${count.format(usage.used)} of ${count.format(usage.limit)} used, ${count.format(usage.remaining)} left; ${tail}`;
 }
 
 /** Fills a form's limit fields from `limits` (empty: no limit). */
@@ -62,8 +68,9 @@ export function fillLimitFields(form, limits) {
   fields.rate_requests.value = limits?.rate?.requests ?? '';
   const window = limits?.rate?.window_seconds ?? 60;
   const select = fields.rate_window;
+  for (const option of select.querySelectorAll('option[data-added]')) option.remove();
   if (![...select.options].some((option) => Number(option.value) === window)) {
-    select.append(h('option', { value: String(window) }, perWindow(window).slice(4)));
+    select.append(h('option', { value: String(window), 'data-added': '' }, perWindow(window).slice(4)));
   }
   select.value = String(window);
   fields.quota_requests.value = limits?.quota?.requests ?? '';
@@ -146,10 +153,10 @@ export function usageFacts(record, usage) {
   if (!hasLimits(record)) return 'None: the key may make any number of requests.';
   const lines = [];
   if (record.limits.rate) {
-    lines.push(h('li', {}, h('strong', {}, `Rate: ${describeLimits({ rate: record.limits.rate })[0]}`), ' — ', usage ? describeUsage(usage.rate) : 'usage unknown'));
+    lines.push(h('li', {}, h('strong', {}, `Rate: ${describeLimits({ rate: record.limits.rate })[0]}`), ' — ', usage ? describeUsage(usage.rate, 'rate') : 'usage unknown'));
   }
   if (record.limits.quota) {
-    lines.push(h('li', {}, h('strong', {}, `Quota: ${describeLimits({ quota: record.limits.quota })[0]}`), ' — ', usage ? describeUsage(usage.quota) : 'usage unknown'));
+    lines.push(h('li', {}, h('strong', {}, `Quota: ${describeLimits({ quota: record.limits.quota })[0]}`), ' — ', usage ? describeUsage(usage.quota, 'quota') : 'usage unknown'));
   }
   return h('ul', { class: 'limit-list' }, lines);
 }

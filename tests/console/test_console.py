@@ -1652,10 +1652,15 @@ def test_limits_are_set_at_create_and_shown_with_their_usage(page, console_url, 
     # The page's own check, beside the limits; it goes when the field changes.
     dialog.get_by_label("Rate limit").fill("ten")
     dialog.get_by_role("button", name="Create key").click()
-    error = page.locator("#create-limits-error")
+    error = page.locator("#create-rate-error")
     expect(error).to_have_text("The rate limit must be a whole number of requests, 1 or more (or empty: none).")
     expect(dialog.get_by_label("Rate limit")).to_have_attribute("aria-invalid", "true")
     assert [k["name"] for k in api.call("GET", "/v1/api-keys")[1]["data"]] == ["root"]
+    # A bad quota is said beside the quota, and marks it, not the rate.
+    dialog.get_by_label("Quota").fill("1.5")
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page.locator("#create-quota-error")).to_have_text("The quota must be a whole number of requests, 1 or more (or empty: none).")
+    expect(dialog.get_by_label("Quota")).to_have_attribute("aria-invalid", "true")
     dialog.get_by_label("Rate limit").fill("2")
     expect(error).to_have_text("")
     dialog.get_by_label("requests per").first.select_option(label="hour")
@@ -1754,7 +1759,13 @@ def test_a_key_cannot_change_its_own_limits_and_the_console_says_why(page, conso
         permissions=["api-keys:read", "api-keys:write"],
         limits={"quota": {"requests": 1000, "period": "day"}},
     )
+    usage_reads = []
+    page.on("request", lambda request: usage_reads.append(request.url) if request.url.endswith("/usage") else None)
     sign_in(page, console_url, admin["key"])
+    # Its rows show limits but read no usage: each read would count against its own limits.
+    expect(page.locator("#keys-rows .limits").first).to_contain_text("Limit 1,000/day")
+    page.wait_for_timeout(300)
+    assert usage_reads == []
     page.get_by_role("button", name="Actions for limited-admin", exact=True).click()
     menu = page.get_by_role("menu", name="Actions for limited-admin")
     limits_item = menu.get_by_role("menuitem", name=re.compile("^Limits…"))

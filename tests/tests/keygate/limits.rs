@@ -153,3 +153,63 @@ async fn an_unlimited_key_is_never_counted() {
     assert!(h.authorize(&limited, "GET /v1/runs").await);
     assert_eq!(admits(), start + 1);
 }
+
+/// What a key view says of setting its limits is what the call decides: a
+/// limited key may set limits within its own on a key of its budget, even
+/// one an unlimited key left looser than its own; never on itself.
+#[tokio::test]
+async fn the_set_limits_permit_is_what_the_call_decides() {
+    let h = Harness::embedded();
+    let root = h.root_key("acme").await;
+    let (admin, admin_record) = h
+        .create(
+            &root,
+            json!({"name": "admin", "key_type": "service",
+                "permissions": ["api-keys:read", "api-keys:write"],
+                "limits": {"rate": {"requests": 100, "window_seconds": 60}}}),
+        )
+        .await;
+    let (_, child) = h
+        .create(
+            &admin,
+            json!({"name": "child", "key_type": "service", "permissions": ["api-keys:read"]}),
+        )
+        .await;
+    let child_path = format!("/v1/api-keys/{}", child["id"].as_str().unwrap());
+    // An unlimited key removes the child's limits: looser than the admin's.
+    let removed = h
+        .call(
+            "PUT",
+            &format!("{child_path}/limits"),
+            Some(&root),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{:#}", removed.body);
+    let view = h.call("GET", &child_path, Some(&admin), None).await;
+    assert_eq!(
+        view.body["caller"]["set_limits"],
+        json!({"allowed": true, "code": null, "reason": null})
+    );
+    let set = h
+        .call(
+            "PUT",
+            &format!("{child_path}/limits"),
+            Some(&admin),
+            Some(r#"{"rate": {"requests": 50, "window_seconds": 60}}"#),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:#}", set.body);
+    let own_path = format!("/v1/api-keys/{}", admin_record["id"].as_str().unwrap());
+    let own = h.call("GET", &own_path, Some(&admin), None).await;
+    assert_eq!(own.body["caller"]["set_limits"]["allowed"], false);
+    let tried = h
+        .call(
+            "PUT",
+            &format!("{own_path}/limits"),
+            Some(&admin),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(tried.assert_error(403), "insufficient_authority");
+}

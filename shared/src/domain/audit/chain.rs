@@ -466,11 +466,20 @@ mod tests {
             before: KeyName::new("a").unwrap(),
             after: KeyName::new("c").unwrap(),
         }];
-        let hashes: std::collections::HashSet<String> = [&e, &named, &renamed, &other]
-            .into_iter()
-            .map(hash)
-            .collect();
-        assert_eq!(hashes.len(), 4, "each difference changes the hash");
+        let limits = |text: &str| crate::domain::audit::LimitsChange {
+            before: crate::domain::limits::Limits::NONE,
+            after: crate::domain::limits::Limits::parse_canonical(text).unwrap(),
+        };
+        let mut limited = other.clone();
+        limited.limits = Some(limits("rate=10/60;quota="));
+        let mut limited_more = other.clone();
+        limited_more.limits = Some(limits("rate=9/60;quota="));
+        let hashes: std::collections::HashSet<String> =
+            [&e, &named, &renamed, &other, &limited, &limited_more]
+                .into_iter()
+                .map(hash)
+                .collect();
+        assert_eq!(hashes.len(), 6, "each difference changes the hash");
     }
 
     #[test]

@@ -136,13 +136,14 @@ fn preview(
         Operation::UpdateKey | Operation::DeleteKey => {
             Ok(authorize(caller, Act::Change { target })?)
         }
-        // Whether the caller may set this key's limits at all: to the ones
-        // it has (a limited caller may set only limits within its own).
+        // Whether there are limits the caller may set on this key: its own
+        // are always within its own budget's (an unlimited caller's: any),
+        // whatever the key has now.
         Operation::SetLimits => Ok(authorize(
             caller,
             Act::SetLimits {
                 target,
-                limits: &target.limits,
+                limits: &caller.limits,
             },
         )?),
         Operation::ResetUsage => Ok(authorize(caller, Act::ResetUsage { target })?),

@@ -566,6 +566,22 @@ mod tests {
     }
 
     #[test]
+    fn an_event_with_a_name_changes_and_a_limits_change_round_trips() {
+        use crate::domain::audit::LimitsChange;
+        let e = AuditEvent {
+            action: AuditAction::SetLimits,
+            limits: Some(LimitsChange {
+                before: Limits::parse_canonical("rate=100/60;quota=").unwrap(),
+                after: Limits::parse_canonical("rate=5/3600;quota=1000/month").unwrap(),
+            }),
+            ..event()
+        };
+        let read = decode_event(&encode_event(&e).unwrap()).unwrap();
+        assert_eq!(read, e);
+        assert!(read.actor_name.is_some() && !read.changes.is_empty());
+    }
+
+    #[test]
     fn events_written_in_the_earlier_formats_still_read() {
         let e = AuditEvent {
             actor_name: None,
