@@ -764,7 +764,7 @@ def test_rotate_with_a_grace_period(page, console_url, keygate, api):
     old_menu = key_row(page, old["id"]).get_by_role("button", name="Actions for rotating")
     old_menu.click()
     expect(key_row(page, old["id"]).locator(".menu-item-label")).to_have_text(
-        ["Details", "Edit…", "Suspend", "History", "Revoke…", "Delete…"]
+        ["Details", "Edit…", "Suspend", "Limits…", "History", "Revoke…", "Delete…"]
     )
 
 
