@@ -19,6 +19,20 @@ const WINDOWS = [
 
 const count = new Intl.NumberFormat('en');
 
+// The create form and the Limits dialog hold the same fields: one template,
+// its "P-" ids (and the labels and descriptions naming them) made each
+// form's own.
+for (const slot of document.querySelectorAll('[data-limit-fields]')) {
+  const fields = $('limit-fields').content.cloneNode(true);
+  const own = (text) => text.replace(/\bP-/g, `${slot.dataset.limitFields}-`);
+  for (const element of fields.querySelectorAll('[id], [for], [aria-describedby]')) {
+    for (const name of ['id', 'for', 'aria-describedby']) {
+      if (element.hasAttribute(name)) element.setAttribute(name, own(element.getAttribute(name)));
+    }
+  }
+  slot.replaceWith(fields);
+}
+
 /** "per minute", "per 90 seconds". */
 export function perWindow(seconds) {
   const named = WINDOWS.find(([length]) => length === seconds);
