@@ -73,6 +73,23 @@ fn counts_only(statement: &Value) -> bool {
     leading_keys(statement) == ["*#counts"]
 }
 
+/// The one Deny a function may carry: writes to the usage counters' items
+/// (`ForAnyValue`: any item of the request whose key is a counter's), on
+/// the keys table.
+fn usage_guard(statement: &Value, tables: &TableIds) -> bool {
+    let keys = statement
+        .get("Condition")
+        .and_then(|c| c.get("ForAnyValue:StringLike"))
+        .and_then(|c| c.get("dynamodb:LeadingKeys"));
+    let resources = statement
+        .get("Resource")
+        .map(one_or_many)
+        .unwrap_or_default();
+    strings(keys) == ["*#usage"]
+        && !resources.is_empty()
+        && resources.iter().all(|r| is_arn_of(r, tables.keys))
+}
+
 /// Counting a use writes the usage counters only: their items, and no
 /// attribute a key has (a status, an expiry), so the authorizer can never
 /// change a key through this grant.
@@ -177,6 +194,8 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
             ));
         }
         let mut granted: BTreeSet<(&str, On)> = BTreeSet::new();
+        // Writes this function may not make to the usage counters.
+        let mut denied_on_usage: BTreeSet<&str> = BTreeSet::new();
         for (n, policy) in f
             .property("Policies")
             .map(one_or_many)
@@ -197,11 +216,20 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
                     out.push(format!("{}: policy {n} has an unreadable statement", f.id));
                     continue;
                 };
-                if str_at(statement, &["Effect"]) != Some("Allow") {
-                    out.push(format!(
-                        "{}: policy {n} has a statement that is not Allow",
-                        f.id
-                    ));
+                match str_at(statement, &["Effect"]) {
+                    Some("Allow") => {}
+                    Some("Deny") if usage_guard(statement, tables) => {
+                        denied_on_usage.extend(strings(statement.get("Action")));
+                        continue;
+                    }
+                    _ => {
+                        out.push(format!(
+                            "{}: policy {n} has a statement that is neither Allow nor the \
+                             usage counters' Deny",
+                            f.id
+                        ));
+                        continue;
+                    }
                 }
                 let resources = statement
                     .get("Resource")
@@ -249,6 +277,29 @@ pub(super) fn check_permissions(functions: &[Function], tables: &TableIds, out: 
                         }
                     }
                 }
+            }
+        }
+        // A write granted on the whole keys table reaches the usage counters
+        // too: it must be denied there, unless the function's job is to
+        // write them (the authorizer's count, reset-usage's delete).
+        for action in [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ] {
+            let on_usage = granted.contains(&(action, On::KeysUsage));
+            let denied = denied_on_usage.contains(action);
+            if on_usage && denied {
+                out.push(format!(
+                    "{}: denies {action} on the usage counters it is granted",
+                    f.id
+                ));
+            } else if granted.contains(&(action, On::Keys)) && !on_usage && !denied {
+                out.push(format!(
+                    "{}: {action} on the keys table reaches the usage counters: deny it on \
+                     \"*#usage\"",
+                    f.id
+                ));
             }
         }
         let Some(expected) = expected_grants(f.binary) else {
@@ -335,4 +386,31 @@ fn a_usage_grant_that_reaches_a_key_is_caught() {
         "              Action: [dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn",
     );
     assert_flagged(&found, "ResetUsageFunction (reset-usage): grants");
+}
+
+/// A function that writes keys could write a budget's counters through the
+/// same grant, and zero it with no audit event: each is denied them.
+#[test]
+fn a_key_write_that_could_reach_the_usage_counters_is_caught() {
+    let guard = "            - Effect: Deny\n              Action: [dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n              Condition:\n                ForAnyValue:StringLike:\n                  dynamodb:LeadingKeys: [\"*#usage\"]\n";
+    let found = problems_after(guard, "");
+    assert_flagged(
+        &found,
+        "DeleteKeyFunction: dynamodb:DeleteItem on the keys table reaches the usage counters",
+    );
+    // Denying reset-usage its own delete would void it.
+    let found = problems_after(
+        "              Action: [dynamodb:UpdateItem]\n              Resource: !GetAtt KeysTable.Arn\n              Condition:\n                ForAnyValue:StringLike:\n                  dynamodb:LeadingKeys: [\"*#usage\"]\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem]\n              Resource: !GetAtt AuditTable.Arn\n            # The chain's head, read before the change is linked to it: its\n            # partition (\"<org>#chain\") only, never an event.\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt AuditTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#chain\"]\n            # The budget's counters",
+        "              Action: [dynamodb:UpdateItem, dynamodb:DeleteItem]\n              Resource: !GetAtt KeysTable.Arn\n              Condition:\n                ForAnyValue:StringLike:\n                  dynamodb:LeadingKeys: [\"*#usage\"]\n            # The change's events and the move of the audit chain's head, in the\n            # same transaction. PutItem could overwrite an event: the hash chain\n            # makes that evident (keygate audit verify).\n            - Effect: Allow\n              Action: [dynamodb:PutItem]\n              Resource: !GetAtt AuditTable.Arn\n            # The chain's head, read before the change is linked to it: its\n            # partition (\"<org>#chain\") only, never an event.\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt AuditTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*#chain\"]\n            # The budget's counters",
+    );
+    assert_flagged(
+        &found,
+        "ResetUsageFunction: denies dynamodb:DeleteItem on the usage counters it is granted",
+    );
+    // Any other Deny is not one the checker can reason about.
+    let found = problems_after(
+        guard,
+        &guard.replace("[\"*#usage\"]", "[\"*#usage\", \"*#counts\"]"),
+    );
+    assert_flagged(&found, "neither Allow nor the usage counters' Deny");
 }
