@@ -9,12 +9,13 @@
 //! built, and says so; the figures it prints then are not benchmark figures.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use keygate_tests::bench::{authorizer_binary, benching, percentile};
 use keygate_tests::runtime_api::{Answer, RuntimeApi, spawn_function, spawn_http_server};
 use keygate_tests::{Harness, authorizer_event, set_dummy_aws_env};
 use serde_json::{Value, json};
@@ -113,34 +114,9 @@ impl StubDynamoDb {
     }
 }
 
-/// `target/<profile>/authorizer` next to this bench's own `deps/` directory.
-fn sibling_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("bench runs from target/<profile>/deps");
-    profile_dir.join("authorizer")
-}
-
 fn plan() -> Option<Plan> {
-    let full = std::env::args().any(|a| a == "--bench");
-    let binary = sibling_binary();
-    if full {
-        // One command: make sure the release binary is there and current.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "keygate-functions",
-                "--bin",
-                "authorizer",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the release authorizer failed");
+    let binary = authorizer_binary();
+    if benching() {
         return Some(Plan {
             mode: "release",
             binary,
@@ -236,11 +212,6 @@ fn cpu_time(pid: u32) -> Option<(Duration, Duration)> {
         ))
     };
     Some((ticks(11)?, ticks(12)?))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let last = sorted.len().saturating_sub(1);
-    sorted[((last as f64) * p).round() as usize]
 }
 
 fn summary(name: &str, mut samples: Vec<Duration>) {

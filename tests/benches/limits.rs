@@ -13,26 +13,13 @@
 //! `KEYGATE_TEST_RIE`, as `infra/test.sh` sets them; skipped, saying so,
 //! without them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use keygate_tests::bench::{authorizer_binary, benching, percentile};
 use keygate_tests::rie::Rie;
 use keygate_tests::{ENV_DYNAMODB_ENDPOINT, Harness, authorizer_event, fresh_dynamodb_store};
 use serde_json::json;
-
-/// `target/<profile>/authorizer` next to this bench's own `deps/` directory.
-fn sibling_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("bench runs from target/<profile>/deps")
-        .join("authorizer")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let last = sorted.len().saturating_sub(1);
-    sorted[((last as f64) * p).round() as usize]
-}
 
 fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -98,23 +85,8 @@ async fn run(binary: &Path, rounds: usize) {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let binary = sibling_binary();
-    if full {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "keygate-functions",
-                "--bin",
-                "authorizer",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the release authorizer failed");
-    }
+    let full = benching();
+    let binary = authorizer_binary();
     let missing = [ENV_DYNAMODB_ENDPOINT, "KEYGATE_TEST_RIE"]
         .into_iter()
         .filter(|v| std::env::var_os(v).is_none())

@@ -10,6 +10,7 @@ mod harness;
 mod keys;
 mod stores;
 
+pub mod bench;
 pub mod contract;
 pub mod operation_log;
 pub mod rie;
@@ -25,4 +26,4 @@ pub use fixtures::{
 pub use harness::{Harness, Reply, TestClock};
 pub use keys::{SECRET_WINDOW, assert_no_secret, id_of, secret_of};
 pub use operation_log::{Call, OperationLog};
-pub use stores::{CountingStore, StaleReadStore, UncountableStore, all_events};
+pub use stores::{CountingStore, StaleReadStore, all_events};

@@ -15,13 +15,17 @@ use keygate::domain::search::{KeyCounts, KeyQuery};
 use keygate::domain::time::Timestamp;
 use keygate::store::{Page, Store, StoreError};
 
-/// A store wrapper that counts calls, to prove which paths touch the store.
+/// A store wrapper that counts calls, to prove which paths touch the store;
+/// and, made [`CountingStore::uncountable`], one whose usage counters cannot
+/// be written (throttled, say): every count fails as DynamoDB's throttling
+/// does, everything else works.
 pub struct CountingStore<S> {
     pub inner: S,
     pub gets: AtomicUsize,
     pub commits: AtomicUsize,
     pub admits: AtomicUsize,
     pub calls: AtomicUsize,
+    admits_fail: bool,
 }
 
 impl<S> CountingStore<S> {
@@ -32,6 +36,15 @@ impl<S> CountingStore<S> {
             commits: AtomicUsize::new(0),
             admits: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
+            admits_fail: false,
+        }
+    }
+
+    /// A store whose every count fails with throttling.
+    pub fn uncountable(inner: S) -> Self {
+        Self {
+            admits_fail: true,
+            ..Self::new(inner)
         }
     }
 
@@ -114,6 +127,13 @@ impl<S: Store> Store for CountingStore<S> {
     ) -> Result<Admission, StoreError> {
         self.tick();
         self.admits.fetch_add(1, Ordering::SeqCst);
+        if self.admits_fail {
+            return Err(StoreError::Unavailable {
+                reason: "ProvisionedThroughputExceededException".into(),
+                retry_after: std::time::Duration::from_secs(1),
+                source: None,
+            });
+        }
         self.inner.admit(budget, limits, now_ms).await
     }
     async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
@@ -250,73 +270,6 @@ impl<S: Store> Store for StaleReadStore<S> {
     }
     async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
         self.inner.counters(budget, limits).await
-    }
-}
-
-/// A store whose usage counters cannot be written (throttled, say): every
-/// count fails as DynamoDB's throttling does; everything else works.
-pub struct UncountableStore<S>(pub S);
-
-impl<S: Store> Store for UncountableStore<S> {
-    async fn get(&self, id: KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        self.0.get(id).await
-    }
-    async fn list(
-        &self,
-        org: &OrgId,
-        filter: StatusFilter,
-        limit: usize,
-        after: Option<KeyId>,
-    ) -> Result<Page<KeyRecord>, StoreError> {
-        self.0.list(org, filter, limit, after).await
-    }
-    async fn search(
-        &self,
-        org: &OrgId,
-        query: &KeyQuery,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<KeyRecord>, StoreError> {
-        self.0.search(org, query, limit, after).await
-    }
-    async fn counts(&self, org: &OrgId) -> Result<Option<KeyCounts>, StoreError> {
-        self.0.counts(org).await
-    }
-    async fn commit(&self, change: &Change) -> Result<(), StoreError> {
-        self.0.commit(change).await
-    }
-    async fn list_events(
-        &self,
-        org: &OrgId,
-        filter: EventFilter,
-        limit: usize,
-        after: Option<EventId>,
-    ) -> Result<Page<AuditEvent>, StoreError> {
-        self.0.list_events(org, filter, limit, after).await
-    }
-    async fn record_use(
-        &self,
-        id: KeyId,
-        at: Timestamp,
-        unless_after: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.0.record_use(id, at, unless_after).await
-    }
-    async fn chain_head(&self, org: &OrgId) -> Result<Option<ChainHead>, StoreError> {
-        self.0.chain_head(org).await
-    }
-    async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.0.is_empty().await
-    }
-    async fn admit(&self, _: KeyId, _: &Limits, _: i64) -> Result<Admission, StoreError> {
-        Err(StoreError::Unavailable {
-            reason: "ProvisionedThroughputExceededException".into(),
-            retry_after: std::time::Duration::from_secs(1),
-            source: None,
-        })
-    }
-    async fn counters(&self, budget: KeyId, limits: &Limits) -> Result<Counters, StoreError> {
-        self.0.counters(budget, limits).await
     }
 }
 

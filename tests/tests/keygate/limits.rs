@@ -6,7 +6,7 @@
 
 use keygate::app::{LimitFailure, LimitMode, LimitPolicy};
 use keygate::store::EmbeddedStore;
-use keygate_tests::{CountingStore, Harness, UncountableStore};
+use keygate_tests::{CountingStore, Harness};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
@@ -96,7 +96,7 @@ async fn defer_mode_answers_429_with_retry_after_and_the_ratelimit_fields() {
 
 #[tokio::test]
 async fn a_use_that_cannot_be_counted_is_refused_unless_the_deployer_chose_open() {
-    let store = || UncountableStore(EmbeddedStore::in_memory().unwrap());
+    let store = || CountingStore::uncountable(EmbeddedStore::in_memory().unwrap());
     // deny: refused by the authorizer.
     let h = Harness::new(store());
     let root = h.root_key("acme").await;

@@ -13,7 +13,7 @@ use keygate::http::openapi::{document, documented_statuses};
 use keygate::lambda_http::request::from_str;
 use keygate::store::DynamoDbStore;
 use keygate::store::dynamodb::{Tables, Timeouts};
-use keygate_tests::{Harness, UncountableStore, fixture, repo_root};
+use keygate_tests::{CountingStore, Harness, fixture, repo_root};
 use serde_json::{Value, json};
 use strum::VariantArray;
 
@@ -172,7 +172,7 @@ async fn every_documented_status_is_one_the_operation_answers() {
             .status,
         200
     );
-    let uncountable = Harness::new(UncountableStore(
+    let uncountable = Harness::new(CountingStore::uncountable(
         keygate::store::EmbeddedStore::in_memory().unwrap(),
     ))
     .in_limit_mode(LimitMode::Defer);
