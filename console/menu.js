@@ -9,9 +9,10 @@ let menuCount = 0;
 
 /**
  * items: [{label, onSelect, danger?, disabled?, reason?}], where `disabled` is
- * the reason an item cannot be chosen, in a few words (shown under it; the
- * item stays focusable) and `reason` the whole sentence, when longer (its
- * accessible description),
+ * the reason an item cannot be chosen, in a few words (shown under it, once
+ * when several items in a row share it; the item stays focusable) and
+ * `reason` the whole sentence, when longer (each item's accessible
+ * description),
  * and the string 'separator' draws a line. `text` is the button's visible
  * text (default ⋯, its name then is `label`). Returns the wrapper element
  * holding the button and its (hidden) menu.
@@ -31,8 +32,11 @@ export function menuButton({ label, text = '⋯', items, buttonClass = 'button i
     text === '⋯' ? h('span', { 'aria-hidden': 'true' }, text) : text,
   );
   const choices = items.filter((item) => item !== 'separator');
+  let shown = null; // the reason last shown, so the next item with it need not repeat it
   const menuItems = choices.map((item, index) => {
     const reasonId = item.disabled ? `${id}-reason-${index}` : null;
+    const showReason = Boolean(item.disabled) && item.disabled !== shown;
+    shown = item.disabled ? item.disabled : null;
     return h(
       'button',
       {
@@ -44,7 +48,7 @@ export function menuButton({ label, text = '⋯', items, buttonClass = 'button i
         'aria-describedby': reasonId,
       },
       h('span', { class: 'menu-item-label' }, item.label),
-      item.disabled ? h('span', { class: 'menu-item-reason', 'aria-hidden': 'true' }, item.disabled) : null,
+      showReason ? h('span', { class: 'menu-item-reason', 'aria-hidden': 'true' }, item.disabled) : null,
       item.disabled ? h('span', { id: reasonId, class: 'visually-hidden' }, item.reason ?? item.disabled) : null,
     );
   });

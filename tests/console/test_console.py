@@ -1467,8 +1467,12 @@ def test_what_the_key_may_do_to_each_key_comes_from_the_api(page, console_url, a
     for action in ("Edit…", "Suspend", "Rotate…", "Revoke…"):
         item = menu.get_by_role("menuitem", name=action)
         expect(item).to_have_attribute("aria-disabled", "true")
-        expect(item).to_contain_text("This key has full access and yours does not.")
         expect(item).to_have_accessible_description(re.compile("only a full-access key can change it"))
+    # The reason is shown under the first item of each run it disables (Edit…
+    # to Limits…, then Revoke… and Delete… after History), not under each.
+    for first in ("Edit…", "Revoke…"):
+        expect(menu.get_by_role("menuitem", name=first)).to_contain_text("This key has full access and yours does not.")
+    expect(menu.locator(".menu-item-reason").filter(has_text="This key has full access")).to_have_count(2)
     page.screenshot(path=screenshots / "authority-menu.png")
     menu.get_by_role("menuitem", name="Suspend").click(force=True)  # says why, does nothing
     page.keyboard.press("Escape")
